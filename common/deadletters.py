@@ -1,0 +1,83 @@
+"""List, replay and purge a service's dead-letter queue (admin operations).
+
+Dead letters carry the headers written by common.messaging: what failed
+(`x-error`), after how many attempts, and the queue to replay into. Replay sends each
+message back to that queue alone with its attempt count reset; the handler's inbox
+keeps a replayed message that had in fact been processed from acting twice.
+"""
+
+from __future__ import annotations
+
+from kombu import Connection
+from kombu.messaging import Producer
+
+from common.messaging import (
+    ATTEMPTS_HEADER,
+    ERROR_HEADER,
+    FAILED_AT_HEADER,
+    ORIGINAL_QUEUE_HEADER,
+    dead_letter_queue,
+)
+
+
+def _describe(message) -> dict:
+    body = message.decode() if message.body else None
+    headers = message.headers or {}
+    payload = body if isinstance(body, dict) else {}
+    return {
+        "event_type": payload.get("event_type"),
+        "event_id": payload.get("event_id"),
+        "error": headers.get(ERROR_HEADER),
+        "attempts": headers.get(ATTEMPTS_HEADER),
+        "queue": headers.get(ORIGINAL_QUEUE_HEADER) or message.delivery_info.get("routing_key"),
+        "failed_at": headers.get(FAILED_AT_HEADER),
+        "payload": body,
+    }
+
+
+def inspect(amqp_uri: str, service: str, limit: int = 100) -> dict:
+    """`{count, messages}`: the queue depth and up to `limit` messages, left in place."""
+    with Connection(amqp_uri) as conn:
+        channel = conn.channel()
+        queue = dead_letter_queue(service).bind(channel)
+        queue.declare()
+        messages = []
+        # Unacked gets return to the queue when the channel closes, in order.
+        while len(messages) < limit:
+            message = queue.get(no_ack=False)
+            if message is None:
+                break
+            messages.append(_describe(message))
+        count = queue.queue_declare(passive=True).message_count
+        channel.close()
+    return {"count": count + len(messages), "messages": messages}
+
+
+def replay(amqp_uri: str, service: str) -> int:
+    """Send every dead letter back to its handler's queue; return how many."""
+    replayed = 0
+    with Connection(amqp_uri, transport_options={"confirm_publish": True}) as conn:
+        channel = conn.channel()
+        queue = dead_letter_queue(service).bind(channel)
+        queue.declare()
+        producer = Producer(channel)
+        while (message := queue.get(no_ack=False)) is not None:
+            headers = {k: v for k, v in (message.headers or {}).items()
+                       if k not in (ATTEMPTS_HEADER, ERROR_HEADER, FAILED_AT_HEADER)}
+            target = headers.pop(ORIGINAL_QUEUE_HEADER, None) or \
+                message.delivery_info.get("routing_key")
+            producer.publish(message.body, exchange="", routing_key=target, headers=headers,
+                             content_type=message.content_type,
+                             content_encoding=message.content_encoding,
+                             delivery_mode=2, message_id=message.properties.get("message_id"))
+            message.ack()
+            replayed += 1
+    return replayed
+
+
+def purge(amqp_uri: str, service: str) -> int:
+    """Drop every dead letter of `service`; return how many."""
+    with Connection(amqp_uri) as conn:
+        queue = dead_letter_queue(service).bind(conn.channel())
+        queue.declare()
+        return queue.purge() or 0

@@ -1,0 +1,50 @@
+"""Entrypoints nameko 2.14 lacks."""
+
+from __future__ import annotations
+
+import logging
+
+import eventlet
+from nameko.extensions import Entrypoint
+
+log = logging.getLogger(__name__)
+
+
+class OnStart(Entrypoint):
+    """Run the decorated method once when the service starts.
+
+    Start-up work (bootstrapping the admin, seeding) must not depend on the database
+    being up the very instant the service is: a failure is logged and retried with a
+    growing delay until it succeeds or the service stops.
+    """
+
+    def __init__(self, max_delay_s: float = 30.0, **kwargs):
+        self.max_delay_s = max_delay_s
+        self._delay = 0.5
+        self._stopped = False
+        super().__init__(**kwargs)
+
+    def start(self):
+        self._spawn()
+
+    def stop(self):
+        self._stopped = True
+
+    def _spawn(self):
+        if not self._stopped:
+            self.container.spawn_worker(self, (), {}, handle_result=self._handle_result)
+
+    def _handle_result(self, worker_ctx, result=None, exc_info=None):
+        if exc_info is not None and not self._stopped:
+            log.warning("%s failed at start, retrying in %.1fs: %s",
+                        self.method_name, self._delay, exc_info[1])
+            self.container.spawn_managed_thread(self._retry_later)
+        return result, exc_info
+
+    def _retry_later(self):
+        eventlet.sleep(self._delay)
+        self._delay = min(self._delay * 2, self.max_delay_s)
+        self._spawn()
+
+
+on_start = OnStart.decorator

@@ -1,0 +1,60 @@
+"""Base of every exception a service raises across RPC.
+
+`@deserialize_to_instance` makes nameko rebuild the real exception class on the
+caller's side (the gateway imports the same modules), so the gateway maps exception
+classes, not strings, to the HTTP contract's error codes (gateway/errors.py).
+"""
+
+from __future__ import annotations
+
+from nameko.exceptions import deserialize_to_instance
+
+
+class ServiceError(Exception):
+    """A failure the caller should see: a message for humans and JSON-able details."""
+
+    def __init__(self, message: str = "", details=None):
+        super().__init__(message, details)
+        self.message = message or self.__class__.__doc__ or self.__class__.__name__
+        self.details = details
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def remote(cls):
+    """Register a ServiceError subclass so it crosses RPC as itself."""
+    return deserialize_to_instance(cls)
+
+
+@remote
+class ValidationError(ServiceError):
+    """The request is not valid."""
+
+
+@remote
+class NotFound(ServiceError):
+    """No such resource."""
+
+
+@remote
+class Conflict(ServiceError):
+    """The request conflicts with the current state."""
+
+
+@remote
+class Unauthorized(ServiceError):
+    """Authentication failed."""
+
+
+@remote
+class Forbidden(ServiceError):
+    """Not allowed for this principal."""
+
+
+class ServiceUnavailable(ServiceError):
+    """A service or the broker cannot be reached."""
+
+
+class UpstreamTimeout(ServiceError):
+    """A service did not answer in time."""

@@ -1,0 +1,254 @@
+"""Event contracts: the envelope and the whole catalogue of DESIGN.md, declared once.
+
+Every event is a frozen dataclass. `to_payload()` gives the JSON envelope that goes
+on the wire; `parse(payload)` validates a received one back into its class (raising
+`InvalidEvent`, which the consumer dead-letters at once: retrying cannot fix it).
+
+    event = OrderCreated(order_id=..., ..., correlation_id=request_id)
+    outbox.add(session, event)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import ClassVar
+
+from typing_extensions import TypedDict
+
+import pydantic
+
+
+def utc_now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class InvalidEvent(ValueError):
+    """A payload that is not a valid event of the catalogue."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    """The envelope every event shares."""
+
+    SOURCE: ClassVar[str]
+    TYPE: ClassVar[str]
+    VERSION: ClassVar[int] = 1
+
+    event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    occurred_at: str = field(default_factory=utc_now_iso)
+    correlation_id: str | None = None
+
+    @property
+    def event_type(self) -> str:
+        return self.TYPE
+
+    @property
+    def version(self) -> int:
+        return self.VERSION
+
+    def to_payload(self) -> dict:
+        """The JSON-able envelope: event_type and version first, then the fields."""
+        return {"event_type": self.TYPE, "version": self.VERSION,
+                **dataclasses.asdict(self)}
+
+
+CATALOGUE: dict[str, type[Event]] = {}
+_adapters: dict[str, pydantic.TypeAdapter] = {}
+
+
+def contract(source: str, event_type: str, version: int = 1):
+    """Class decorator: declare an event of `source` with type `event_type`."""
+
+    def register(cls):
+        cls = dataclass(frozen=True, kw_only=True)(cls)
+        cls.SOURCE, cls.TYPE, cls.VERSION = source, event_type, version
+        if event_type in CATALOGUE:
+            raise ValueError(f"event type declared twice: {event_type}")
+        CATALOGUE[event_type] = cls
+        return cls
+
+    return register
+
+
+def parse(payload) -> Event:
+    """Validate a received envelope into its event class, or raise InvalidEvent."""
+    if not isinstance(payload, dict):
+        raise InvalidEvent(f"payload is {type(payload).__name__}, not an object")
+    event_type = payload.get("event_type")
+    cls = CATALOGUE.get(event_type)
+    if cls is None:
+        raise InvalidEvent(f"unknown event_type {event_type!r}")
+    adapter = _adapters.get(event_type)
+    if adapter is None:
+        adapter = _adapters[event_type] = pydantic.TypeAdapter(cls)
+    fields = {k: v for k, v in payload.items() if k not in ("event_type", "version")}
+    try:
+        return adapter.validate_python(fields, strict=False)
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}" for e in exc.errors())
+        raise InvalidEvent(f"{event_type}: {problems}") from None
+
+
+# ---- shared field shapes ---------------------------------------------------------
+
+class OrderLine(TypedDict):
+    sku: str
+    name: str
+    quantity: int
+    unit_price_cents: int
+
+
+class StockLine(TypedDict):
+    sku: str
+    quantity: int
+
+
+class Shortage(TypedDict):
+    sku: str
+    requested: int
+    available: int
+
+
+# ---- the catalogue (DESIGN.md, "Events") -------------------------------------------
+
+@contract("order_svc", "order.created")
+class OrderCreated(Event):
+    order_id: str
+    user_id: str
+    user_email: str
+    items: list[OrderLine]
+    total_cents: int
+    currency: str
+    payment_token: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class _OrderMilestone(Event):
+    order_id: str
+    user_id: str
+    user_email: str
+    total_cents: int
+
+
+@contract("order_svc", "order.confirmed")
+class OrderConfirmed(_OrderMilestone):
+    pass
+
+
+@contract("order_svc", "order.shipped")
+class OrderShipped(_OrderMilestone):
+    pass
+
+
+@contract("order_svc", "order.delivered")
+class OrderDelivered(_OrderMilestone):
+    pass
+
+
+@contract("order_svc", "order.cancelled")
+class OrderCancelled(Event):
+    order_id: str
+    user_id: str
+    user_email: str
+    reason: str
+    previous_status: str
+
+
+@contract("order_svc", "order.status_changed")
+class OrderStatusChanged(Event):
+    order_id: str
+    user_id: str
+    status: str
+    previous_status: str | None
+    reason: str | None = None
+
+
+@contract("inventory_svc", "inventory.reserved")
+class InventoryReserved(Event):
+    order_id: str
+    reservation_id: str
+    items: list[StockLine]
+    expires_at: str
+
+
+@contract("inventory_svc", "inventory.failed")
+class InventoryFailed(Event):
+    order_id: str
+    reason: str
+    shortages: list[Shortage]
+
+
+@contract("inventory_svc", "inventory.released")
+class InventoryReleased(Event):
+    order_id: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class _PaymentOutcome(Event):
+    order_id: str
+    payment_id: str
+    amount_cents: int
+    reason: str | None = None
+
+
+@contract("payment_svc", "payment.succeeded")
+class PaymentSucceeded(_PaymentOutcome):
+    pass
+
+
+@contract("payment_svc", "payment.failed")
+class PaymentFailed(_PaymentOutcome):
+    pass
+
+
+@contract("payment_svc", "payment.refunded")
+class PaymentRefunded(_PaymentOutcome):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class _DeliveryStep(Event):
+    order_id: str
+    shipment_id: str
+    carrier: str
+    tracking_number: str
+
+
+@contract("delivery_svc", "delivery.shipped")
+class DeliveryShipped(_DeliveryStep):
+    pass
+
+
+@contract("delivery_svc", "delivery.delivered")
+class DeliveryDelivered(_DeliveryStep):
+    pass
+
+
+@contract("user_svc", "user.registered")
+class UserRegistered(Event):
+    user_id: str
+    email: str
+    name: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class _NotificationOutcome(Event):
+    notification_id: str
+    user_id: str | None
+    kind: str
+    channel: str
+
+
+@contract("notify_svc", "notification.sent")
+class NotificationSent(_NotificationOutcome):
+    pass
+
+
+@contract("notify_svc", "notification.failed")
+class NotificationFailed(_NotificationOutcome):
+    pass

@@ -1,0 +1,44 @@
+"""Inbox: an idempotent consumer records `(event_id, handler)` with its effects.
+
+    if not inbox.claim(self.db, Inbox, event, "reserve_stock"):
+        return                      # seen before: acknowledged, nothing done again
+    ... effects ...
+    self.db.commit()                # effects and the inbox row, one transaction
+
+Two deliveries of one event racing each other: the second INSERT waits on the first
+one's unique key and then finds the conflict, so exactly one does the work.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, String
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from common.db import utc_now
+from common.events import Event
+
+
+class InboxMixin:
+    """Columns of a service's `inbox` table."""
+
+    __tablename__ = "inbox"
+
+    event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    handler: Mapped[str] = mapped_column(String(128), primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(64))
+    processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+def claim(session: Session, model, event: Event, handler: str) -> bool:
+    """Record that `handler` processes `event`; False if it already did."""
+    inserted = session.execute(
+        insert(model)
+        .values(event_id=event.event_id, handler=handler, event_type=event.TYPE,
+                processed_at=utc_now())
+        .on_conflict_do_nothing(index_elements=["event_id", "handler"])
+        .returning(model.event_id)
+    ).first()
+    return inserted is not None

@@ -1,0 +1,178 @@
+"""The event handler every service uses: durable, retried, dead-lettered.
+
+Plain nameko acknowledges a message whose handler raised, so the event is lost.
+`event_handler` (this module's) instead:
+
+* consumes a durable queue declared with `x-dead-letter-exchange` = `<service>.dlx`;
+* hands the method a parsed, typed event (common.events); a payload that does not
+  parse is dead-lettered at once, since no retry can fix it;
+* on an error, republishes the message (publisher confirms, then ack) to a TTL
+  retry queue `<queue>.retry.<ms>ms` that dead-letters back into `<queue>` alone
+  when the delay is over; the delay grows with the attempt (EVENT_RETRY_DELAYS_MS);
+* counts attempts in its own `x-attempts` header (not `x-death`, which RabbitMQ
+  resets and merges), and after EVENT_MAX_ATTEMPTS, or at once for a
+  `NonRetryable` error, sends the message to `<service>.dead-letters` with
+  `x-error`, `x-attempts` and `x-original-queue` headers (common.deadletters
+  lists, replays and purges them).
+
+    @event_handler("order_svc", "order.created")
+    def reserve_stock(self, event: events.OrderCreated): ...
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from functools import partial
+
+from kombu import Connection, Exchange, Queue
+from nameko.amqp.publish import Publisher
+from nameko.constants import HEADER_PREFIX
+from nameko.events import SERVICE_POOL, EventHandler
+from nameko.exceptions import ContainerBeingKilled
+
+from common import events
+from common.logging import CORRELATION_KEY
+
+log = logging.getLogger(__name__)
+
+ATTEMPTS_HEADER = "x-attempts"
+ERROR_HEADER = "x-error"
+ORIGINAL_QUEUE_HEADER = "x-original-queue"
+FAILED_AT_HEADER = "x-failed-at"
+MAX_ERROR_CHARS = 2000
+
+DEFAULT_MAX_ATTEMPTS = 5
+DEFAULT_RETRY_DELAYS_MS = (1000, 5000, 30000, 120000)
+
+
+class NonRetryable(Exception):
+    """Raise (or subclass) in a handler for a failure no retry can fix."""
+
+
+def dead_letter_exchange(service: str) -> Exchange:
+    return Exchange(f"{service}.dlx", type="topic", durable=True)
+
+
+def dead_letter_queue(service: str) -> Queue:
+    """The service's one dead-letter queue; routing keys are the original queue names."""
+    return Queue(f"{service}.dead-letters", exchange=dead_letter_exchange(service),
+                 routing_key="#", durable=True)
+
+
+def retry_queue(queue_name: str, delay_ms: int) -> Queue:
+    """A TTL queue whose expired messages go back to `queue_name` only."""
+    return Queue(f"{queue_name}.retry.{delay_ms}ms", durable=True, queue_arguments={
+        "x-message-ttl": delay_ms,
+        "x-dead-letter-exchange": "",
+        "x-dead-letter-routing-key": queue_name,
+    })
+
+
+def describe_error(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
+
+
+class ReliableEventHandler(EventHandler):
+    """nameko's EventHandler with retries and a dead-letter queue (see module doc)."""
+
+    def __init__(self, source_service, event_type, handler_type=SERVICE_POOL,
+                 non_retryable=(), max_attempts=None, retry_delays_ms=None, **kwargs):
+        super().__init__(source_service, event_type, handler_type=handler_type,
+                         reliable_delivery=True, requeue_on_error=False, **kwargs)
+        self.non_retryable = (NonRetryable, events.InvalidEvent, *non_retryable)
+        self._max_attempts = max_attempts
+        self._retry_delays_ms = retry_delays_ms
+
+    def setup(self):
+        super().setup()
+        config = self.container.config
+        service = self.container.service_name
+        self.max_attempts = int(self._max_attempts or config.get(
+            "EVENT_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS))
+        self.retry_delays_ms = [int(d) for d in (self._retry_delays_ms or config.get(
+            "EVENT_RETRY_DELAYS_MS", DEFAULT_RETRY_DELAYS_MS))]
+        name = self.queue.name
+        self.dlx = dead_letter_exchange(service)
+        # Arguments of an existing queue cannot change (PRECONDITION_FAILED): these are
+        # declared from the first release on.
+        self.queue = Queue(
+            name, exchange=self.queue.exchange, routing_key=self.event_type, durable=True,
+            auto_delete=False, exclusive=False,
+            queue_arguments={"x-dead-letter-exchange": self.dlx.name,
+                             "x-dead-letter-routing-key": name})
+        self.retry_queues = [retry_queue(name, d) for d in sorted(set(self.retry_delays_ms))]
+        self.publisher = Publisher(config["AMQP_URI"], use_confirms=True)
+        with Connection(config["AMQP_URI"]) as conn:
+            channel = conn.channel()
+            for entity in (self.dlx, dead_letter_queue(service), *self.retry_queues):
+                entity.bind(channel).declare()
+
+    def unpack_message_headers(self, message):
+        # Only nameko's own context travels on; our retry headers stay on the message.
+        prefix = f"{HEADER_PREFIX}."
+        return {key[len(prefix):]: value for key, value in message.headers.items()
+                if key.startswith(prefix)}
+
+    def handle_message(self, body, message):
+        attempt = int(message.headers.get(ATTEMPTS_HEADER, 0)) + 1
+        try:
+            event = events.parse(body)
+            if event.TYPE != self.event_type:
+                raise events.InvalidEvent(f"expected {self.event_type}, got {event.TYPE}")
+        except events.InvalidEvent as exc:
+            log.error("dead-lettering invalid %s message: %s", self.event_type, exc)
+            self._settle(message, body, partial(self._dead_letter, attempt, exc))
+            return
+        context_data = self.unpack_message_headers(message)
+        if event.correlation_id:
+            context_data.setdefault(CORRELATION_KEY, event.correlation_id)
+        handle_result = partial(self.handle_result, message, body, attempt)
+        try:
+            self.container.spawn_worker(self, (event,), {}, context_data=context_data,
+                                        handle_result=handle_result)
+        except ContainerBeingKilled:
+            self.queue_consumer.requeue_message(message)
+
+    def handle_result(self, message, body, attempt, worker_ctx, result=None, exc_info=None):
+        if exc_info is None:
+            self.queue_consumer.ack_message(message)
+            return result, exc_info
+        exc = exc_info[1]
+        if isinstance(exc, self.non_retryable) or attempt >= self.max_attempts:
+            log.error("dead-lettering %s after %d attempt(s): %s",
+                      self.event_type, attempt, describe_error(exc))
+            self._settle(message, body, partial(self._dead_letter, attempt, exc))
+        else:
+            self._settle(message, body, partial(self._schedule_retry, attempt, exc))
+        return result, exc_info
+
+    def _settle(self, message, body, republish):
+        """Republish a copy (confirmed), then ack; if that fails, requeue the original."""
+        try:
+            republish(message, body)
+        except Exception as exc:
+            log.warning("could not republish %s message, requeueing: %s",
+                        self.event_type, exc)
+            self.queue_consumer.requeue_message(message)
+        else:
+            self.queue_consumer.ack_message(message)
+
+    def _schedule_retry(self, attempt, exc, message, body):
+        delay = self.retry_delays_ms[min(attempt - 1, len(self.retry_delays_ms) - 1)]
+        headers = {**message.headers, ATTEMPTS_HEADER: attempt,
+                   ERROR_HEADER: describe_error(exc)}
+        self.publisher.publish(body, exchange="", routing_key=f"{self.queue.name}.retry.{delay}ms",
+                               headers=headers, message_id=message.properties.get("message_id"))
+
+    def _dead_letter(self, attempt, exc, message, body):
+        headers = {**message.headers, ATTEMPTS_HEADER: attempt,
+                   ERROR_HEADER: describe_error(exc),
+                   ORIGINAL_QUEUE_HEADER: self.queue.name,
+                   FAILED_AT_HEADER: datetime.now(UTC).isoformat()}
+        self.publisher.publish(body, exchange=self.dlx, routing_key=self.queue.name,
+                               headers=headers, declare=[self.dlx],
+                               message_id=message.properties.get("message_id"))
+
+
+event_handler = ReliableEventHandler.decorator

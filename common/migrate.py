@@ -1,0 +1,106 @@
+"""Create each service's database and bring its schema to head with Alembic.
+
+    python -m common.migrate                          # every service in config SERVICES
+    python -m common.migrate user_svc                 # one service
+    python -m common.migrate --revision user_svc -m "add column"   # autogenerate
+
+Each service keeps its migrations in `<service>/migrations/`; its env.py calls
+`run_env(Base.metadata)`. Safe to run again: existing databases are kept and an
+up-to-date schema is left alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from common.config import ROOT, database_url, load_config
+
+log = logging.getLogger("migrate")
+
+
+def alembic_config(service: str, url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(ROOT / service / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def create_database(url: str) -> bool:
+    """CREATE DATABASE for `url` unless it exists; True if it was created."""
+    target = make_url(url)
+    server = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as conn:
+            exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                                 {"n": target.database})
+            if exists:
+                return False
+            conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+            return True
+    finally:
+        server.dispose()
+
+
+def drop_database(url: str) -> None:
+    """DROP DATABASE for `url`, disconnecting its sessions (tests only)."""
+    target = make_url(url)
+    server = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+    finally:
+        server.dispose()
+
+
+def upgrade(service: str, url: str) -> None:
+    command.upgrade(alembic_config(service, url), "head")
+
+
+def migrate(service: str, url: str) -> None:
+    created = create_database(url)
+    upgrade(service, url)
+    log.info("%s: database %s, schema at head", service, "created" if created else "kept")
+
+
+def run_env(target_metadata) -> None:
+    """The body of every service's migrations/env.py (online mode only)."""
+    from alembic import context
+
+    engine = create_engine(context.config.get_main_option("sqlalchemy.url"))
+    with engine.connect() as connection:
+        context.configure(connection=connection, target_metadata=target_metadata,
+                          compare_type=True)
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("services", nargs="*", help="default: config SERVICES")
+    parser.add_argument("--revision", action="store_true",
+                        help="autogenerate a new revision for the one service named")
+    parser.add_argument("-m", "--message", default="change")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="[migrate] %(message)s")
+    config = load_config()
+    services = args.services or config["SERVICES"]
+    if args.revision:
+        (service,) = services
+        url = database_url(config, service)
+        migrate(service, url)
+        command.revision(alembic_config(service, url), message=args.message,
+                         autogenerate=True)
+        return
+    for service in services:
+        migrate(service, database_url(config, service))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,171 @@
+"""Transactional outbox: state changes and the events they cause commit together.
+
+An entrypoint adds `Outbox.of(event)` to the same session as its effects and commits
+once; the `OutboxRelay` (declared on the service) publishes unpublished rows to the
+service's nameko event exchange with publisher confirms, then marks them published.
+A crash between commit and publish leaves the row unpublished, so the next relay
+(this process after restart, or another process of the service) sends it: events are
+delivered at least once, and consumers dedupe by `event_id` (common.inbox).
+
+    class Outbox(OutboxMixin, Base): pass           # models.py
+    relay = OutboxRelay(Base, Outbox)               # service.py
+    self.db.add(Outbox.of(events.UserRegistered(...)))
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+import eventlet
+from eventlet.event import Event as Signal
+from nameko.amqp.publish import Publisher
+from nameko.events import get_event_exchange
+from nameko.extensions import DependencyProvider
+from sqlalchemy import BigInteger, DateTime, Identity, Index, String, delete, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from common.db import engine_for, utc_now
+from common.events import Event
+from common.logging import CORRELATION_KEY, set_context
+
+log = logging.getLogger(__name__)
+
+# A relay that cannot reach the broker or the database waits, then tries again.
+MAX_BACKOFF_S = 5.0
+
+
+class OutboxMixin:
+    """Columns of a service's `outbox` table."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    source: Mapped[str] = mapped_column(String(64))
+    event_type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict] = mapped_column(JSONB)
+    correlation_id: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    @classmethod
+    def of(cls, event: Event):
+        """The outbox row that will publish `event`."""
+        return cls(event_id=event.event_id, source=event.SOURCE, event_type=event.TYPE,
+                   payload=event.to_payload(), correlation_id=event.correlation_id)
+
+
+def publish_pending(session: Session, model, publisher: Publisher, config: dict,
+                    batch_size: int) -> int:
+    """Publish up to `batch_size` unpublished rows, oldest first; return how many.
+
+    Rows are locked with SKIP LOCKED, so several relays of one service share the work
+    without sending a row twice at the same time. The caller commits.
+    """
+    rows = session.scalars(
+        select(model).where(model.published_at.is_(None)).order_by(model.id)
+        .limit(batch_size).with_for_update(skip_locked=True)
+    ).all()
+    for row in rows:
+        headers = {"nameko.call_id_stack": [f"{row.source}.outbox.{row.event_id}"]}
+        if row.correlation_id:
+            headers[f"nameko.{CORRELATION_KEY}"] = row.correlation_id
+        exchange = get_event_exchange(row.source, config)
+        publisher.publish(row.payload, exchange=exchange, routing_key=row.event_type,
+                          headers=headers, message_id=row.event_id, declare=[exchange])
+    if rows:
+        session.execute(update(model).where(model.id.in_([r.id for r in rows]))
+                        .values(published_at=utc_now()))
+    return len(rows)
+
+
+class OutboxRelay(DependencyProvider):
+    """Publishes the service's outbox in a background thread of the container.
+
+    Woken at once after every worker (the usual case: the row was just committed by
+    this process), and polling every `OUTBOX_POLL_INTERVAL_S` for rows written by a
+    process that died. Survives broker and database outages by waiting and retrying.
+    """
+
+    def __init__(self, declarative_base, model):
+        self.declarative_base = declarative_base
+        self.model = model
+        self._wake = Signal()
+        self._running = False
+
+    def setup(self):
+        config = self.container.config
+        self.poll_interval = float(config.get("OUTBOX_POLL_INTERVAL_S", 1.0))
+        self.batch_size = int(config.get("OUTBOX_BATCH_SIZE", 100))
+        self.retention = timedelta(seconds=float(config.get("OUTBOX_RETENTION_S", 604800)))
+        self.engine = engine_for(config, self.container.service_name, self.declarative_base)
+        # retry=False: a broker outage surfaces here at once and the relay backs off;
+        # the rows stay unpublished meanwhile, so nothing is lost.
+        self.publisher = Publisher(config["AMQP_URI"], use_confirms=True, retry=False)
+
+    def start(self):
+        self._running = True
+        self._thread = self.container.spawn_managed_thread(self._run)
+
+    def stop(self):
+        self._running = False
+        self.wake()
+        thread = getattr(self, "_thread", None)
+        if thread is not None:
+            thread.wait()
+        self.engine.dispose()
+
+    def kill(self):
+        self._running = False
+        thread = getattr(self, "_thread", None)
+        if thread is not None:
+            thread.kill()
+        self.engine.dispose()
+
+    def wake(self):
+        if not self._wake.ready():
+            self._wake.send(True)
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+    def worker_teardown(self, worker_ctx):
+        self.wake()
+
+    def _run(self):
+        set_context(service=self.container.service_name, entrypoint="outbox_relay")
+        backoff = 0.1
+        last_cleanup = utc_now()
+        while self._running:
+            try:
+                with self.engine.begin() as conn, Session(bind=conn) as session:
+                    published = publish_pending(session, self.model, self.publisher,
+                                                self.container.config, self.batch_size)
+                backoff = 0.1
+            except Exception as exc:  # broker or database down: wait, keep the rows
+                log.warning("outbox relay cannot publish yet: %s", exc)
+                eventlet.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+                continue
+            if published:
+                continue  # there may be more
+            if utc_now() - last_cleanup > timedelta(minutes=1):
+                last_cleanup = utc_now()
+                self._cleanup()
+            with eventlet.Timeout(self.poll_interval, False):
+                self._wake.wait()
+            self._wake = Signal()
+
+    def _cleanup(self):
+        """Forget rows published longer ago than the retention period."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(delete(self.model).where(
+                    self.model.published_at < utc_now() - self.retention))
+        except Exception as exc:
+            log.warning("outbox cleanup failed: %s", exc)

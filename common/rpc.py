@@ -1,0 +1,146 @@
+"""The gateway's pool of standalone RPC proxies.
+
+A nameko standalone proxy must never be shared by two threads at once (it hangs), and
+starting one per request costs a connection and a reply queue. The pool keeps started
+proxies and lends each to one caller at a time:
+
+    pool = RpcPool(config, size=16, timeout=5)
+    user = pool.call("user_svc", "get_user", user_id, correlation_id=request_id)
+
+Failures become the contract's errors, never a hang:
+* no reply within `timeout` -> UpstreamTimeout (504); that proxy is dropped, since a
+  late reply could otherwise reach the next caller;
+* the service has no running consumer, or the broker is unreachable ->
+  ServiceUnavailable (503), at once: a durable RPC queue outlives its service, so
+  the pool asks the broker (cached for `liveness_ttl` seconds) whether anything
+  consumes it, instead of waiting out the timeout.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import contextmanager
+
+import eventlet
+from eventlet.semaphore import Semaphore
+from kombu import Connection
+from nameko.exceptions import RpcTimeout, UnknownService
+from nameko.standalone.rpc import ClusterRpcProxy
+
+from common.errors import ServiceUnavailable, UpstreamTimeout
+from common.logging import CORRELATION_KEY
+
+log = logging.getLogger(__name__)
+
+# Connection-level failures: broker gone, socket reset, channel closed.
+_CONNECTION_ERRORS = (OSError, ConnectionError)
+try:  # amqp's own error tree (kombu's transport)
+    from amqp.exceptions import ConnectionError as AmqpConnectionError
+    from amqp.exceptions import RecoverableConnectionError
+    _CONNECTION_ERRORS += (AmqpConnectionError, RecoverableConnectionError)
+except ImportError:  # pragma: no cover
+    pass
+
+
+class RpcPool:
+    """Started ClusterRpcProxy instances, lent out one caller at a time."""
+
+    def __init__(self, config: dict, size: int = 16, timeout: float = 5.0,
+                 liveness_ttl: float = 1.0):
+        self.config = {"AMQP_URI": config["AMQP_URI"]}
+        self.size = size
+        self.timeout = timeout
+        self.liveness_ttl = liveness_ttl
+        self._idle: list[ClusterRpcProxy] = []
+        self._slots = Semaphore(size)
+        self._liveness: dict[str, tuple[float, bool]] = {}
+        self._liveness_lock = Semaphore(1)
+
+    def call(self, service: str, method: str, *args, correlation_id: str | None = None,
+             **kwargs):
+        """Call `service.method(*args, **kwargs)`; raise the service's own exceptions."""
+        self.ensure_running(service)
+        with self.proxy(correlation_id) as cluster:
+            try:
+                return getattr(getattr(cluster, service), method)(*args, **kwargs)
+            except UnknownService as exc:
+                self._liveness.pop(service, None)
+                raise ServiceUnavailable(f"{service} is not running",
+                                         {"service": service}) from exc
+
+    @contextmanager
+    def proxy(self, correlation_id: str | None = None):
+        """Lend a started cluster proxy; map timeouts and broker failures."""
+        if not self._slots.acquire(timeout=self.timeout):
+            raise ServiceUnavailable("gateway RPC pool exhausted")
+        standalone = None
+        try:
+            standalone = self._take()
+            standalone._worker_ctx.data[CORRELATION_KEY] = correlation_id
+            try:
+                yield standalone._proxy
+            except RpcTimeout as exc:
+                self._discard(standalone)
+                standalone = None
+                raise UpstreamTimeout("a service did not answer in time") from exc
+            except _CONNECTION_ERRORS as exc:
+                self._discard(standalone)
+                standalone = None
+                raise ServiceUnavailable("message broker unreachable") from exc
+        finally:
+            if standalone is not None:
+                self._idle.append(standalone)
+            self._slots.release()
+
+    def ensure_running(self, service: str) -> None:
+        """Raise ServiceUnavailable at once if nothing consumes `rpc-<service>`."""
+        now = time.monotonic()
+        checked = self._liveness.get(service)
+        if checked and now - checked[0] < self.liveness_ttl:
+            running = checked[1]
+        else:
+            running = self._consumers(service) > 0
+            self._liveness[service] = (now, running)
+        if not running:
+            raise ServiceUnavailable(f"{service} is not running", {"service": service})
+
+    def _consumers(self, service: str) -> int:
+        with self._liveness_lock:
+            try:
+                with eventlet.Timeout(self.timeout), Connection(
+                        self.config["AMQP_URI"], connect_timeout=self.timeout) as conn:
+                    channel = conn.channel()
+                    ok = channel.queue_declare(f"rpc-{service}", passive=True)
+                    return ok.consumer_count
+            except eventlet.Timeout as exc:
+                raise ServiceUnavailable("message broker unreachable") from exc
+            except _CONNECTION_ERRORS as exc:
+                if "NOT_FOUND" in str(exc):
+                    return 0  # the service never started
+                raise ServiceUnavailable("message broker unreachable") from exc
+            except Exception as exc:  # passive declare of a missing queue: 404
+                if "NOT_FOUND" in str(exc) or getattr(exc, "code", None) == 404:
+                    return 0
+                raise
+
+    def _take(self) -> ClusterRpcProxy:
+        if self._idle:
+            return self._idle.pop()
+        standalone = ClusterRpcProxy(self.config, timeout=self.timeout)
+        try:
+            with eventlet.Timeout(self.timeout):
+                standalone.start()
+        except (eventlet.Timeout, *_CONNECTION_ERRORS) as exc:
+            raise ServiceUnavailable("message broker unreachable") from exc
+        return standalone
+
+    def _discard(self, standalone: ClusterRpcProxy) -> None:
+        try:
+            standalone.stop()
+        except Exception:  # already broken; nothing to give back
+            log.debug("discarding a broken RPC proxy", exc_info=True)
+
+    def close(self) -> None:
+        while self._idle:
+            self._discard(self._idle.pop())

@@ -1,0 +1,154 @@
+"""Helpers for the project's tests and for anyone extending it with pytest.
+
+Databases: every tier (`TEST_TIER`: unit, integration, e2e) gets its own databases,
+`test_<tier>_<name>`, built from the service's Alembic migrations, so the tiers run
+in parallel without sharing state. RabbitMQ isolation comes from a vhost per test
+(nameko's `rabbit_config` fixture) or per e2e session (`temporary_vhost`).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from contextlib import contextmanager
+from urllib.parse import quote, urlparse
+
+import requests
+from sqlalchemy import create_engine, text
+
+from common.config import ROOT, load_config
+from common.migrate import create_database, drop_database, upgrade
+
+
+def tier() -> str:
+    return os.environ.get("TEST_TIER", "local")
+
+
+def test_database_url(name: str) -> str:
+    """URL of this tier's test database `name` on the configured server."""
+    base = load_config()["POSTGRES_URL"].rstrip("/")
+    return f"{base}/test_{tier()}_{name}"
+
+
+def migrated_database(service: str) -> str:
+    """A fresh database for `service`, brought to head by its migrations."""
+    url = test_database_url(service)
+    drop_database(url)
+    create_database(url)
+    upgrade(service, url)
+    return url
+
+
+def fresh_database(name: str) -> str:
+    url = test_database_url(name)
+    drop_database(url)
+    create_database(url)
+    return url
+
+
+def truncate_all(url: str) -> None:
+    """Empty every table but Alembic's, between tests."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            tables = conn.scalars(text(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                "AND tablename <> 'alembic_version'")).all()
+            if tables:
+                conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables)
+                                  + " RESTART IDENTITY CASCADE"))
+    finally:
+        engine.dispose()
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 10.0,
+             interval: float = 0.05, message: str = "condition") -> object:
+    """Poll `condition` until it returns something truthy; AssertionError at `timeout`."""
+    deadline = time.monotonic() + timeout
+    last_error = None
+    while time.monotonic() < deadline:
+        try:
+            value = condition()
+            if value:
+                return value
+        except Exception as exc:  # not ready yet: keep the last reason for the report
+            last_error = exc
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}"
+                         + (f" (last error: {last_error!r})" if last_error else ""))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def temporary_vhost(management_uri: str, amqp_uri: str):
+    """A RabbitMQ vhost for one test session; yields its AMQP URI and deletes it after."""
+    api = urlparse(management_uri)
+    auth = (api.username or "guest", api.password or "guest")
+    base = f"{api.scheme}://{api.hostname}:{api.port or 15672}/api"
+    name = f"test_{tier()}_{uuid.uuid4().hex[:8]}"
+    amqp = urlparse(amqp_uri)
+    requests.put(f"{base}/vhosts/{quote(name, safe='')}", auth=auth, timeout=10).raise_for_status()
+    requests.put(f"{base}/permissions/{quote(name, safe='')}/{amqp.username or 'guest'}",
+                 json={"configure": ".*", "write": ".*", "read": ".*"}, auth=auth,
+                 timeout=10).raise_for_status()
+    try:
+        yield f"{amqp.scheme}://{amqp.netloc}/{quote(name, safe='')}"
+    finally:
+        requests.delete(f"{base}/vhosts/{quote(name, safe='')}", auth=auth, timeout=10)
+
+
+class Process:
+    """A cluster process (service or gateway) started as `make run` would start it."""
+
+    def __init__(self, name: str, argv: list[str], env: dict, log_dir: str):
+        self.name, self.argv, self.env = name, argv, env
+        self.log_path = os.path.join(log_dir, f"{name}.log")
+        self.popen: subprocess.Popen | None = None
+
+    def start(self) -> Process:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the child keeps writing to it
+        self.popen = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=log,
+                                      stderr=subprocess.STDOUT)
+        return self
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        if self.popen is None or self.popen.poll() is not None:
+            return self.popen.returncode if self.popen else None
+        self.popen.terminate()
+        try:
+            return self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            return self.popen.wait(5)
+
+    def kill(self) -> None:
+        if self.popen is not None and self.popen.poll() is None:
+            self.popen.kill()
+            self.popen.wait(5)
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            with open(self.log_path, errors="replace") as handle:
+                return "".join(handle.readlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def service_process(service: str, env: dict, log_dir: str) -> Process:
+    bin_dir = os.path.dirname(sys.executable)
+    return Process(service, [os.path.join(bin_dir, "nameko"), "run", "--config", "config.yml",
+                             f"{service}.service"], env, log_dir)
+
+
+def gateway_process(env: dict, log_dir: str) -> Process:
+    return Process("gateway", [sys.executable, "-m", "gateway.server"], env, log_dir)

@@ -1,0 +1,110 @@
+"""The dead-lettering event handler against the real RabbitMQ (a vhost per test)."""
+
+import pytest
+from nameko.standalone.events import event_dispatcher
+
+from common import deadletters
+from common.testing import wait_for
+from tests.integration.support import Behaviour, Consumer, effect_count, registered
+
+pytestmark = pytest.mark.integration
+
+
+def publish(config, payload, headers=None):
+    dispatch = event_dispatcher(config, headers=headers or {})
+    dispatch("user_svc", "user.registered", payload)
+
+
+def dead_letters(config):
+    return deadletters.inspect(config["AMQP_URI"], "consumer_svc")
+
+
+def test_a_handler_that_always_fails_ends_in_the_dlq_after_n_attempts(
+        container_factory, config, common_db):
+    Behaviour.mode = "fail_always"
+    container_factory(Consumer, config).start()
+    event = registered("u1")
+    publish(config, event.to_payload())
+
+    found = wait_for(lambda: dead_letters(config)["count"] == 1 and dead_letters(config),
+                     message="the message in the dead-letter queue")
+    assert len(Behaviour.calls) == 3
+    (letter,) = found["messages"]
+    assert letter["event_id"] == event.event_id
+    assert letter["event_type"] == "user.registered"
+    assert letter["attempts"] == 3
+    assert "RuntimeError: handler failed on purpose" in letter["error"]
+    assert letter["queue"] == "evt-user_svc-user.registered--consumer_svc.on_registered"
+    assert effect_count(common_db) == 0
+
+
+def test_a_handler_that_fails_once_succeeds_on_its_retry(container_factory, config,
+                                                         common_db):
+    Behaviour.mode = "fail_once"
+    container_factory(Consumer, config).start()
+    event = registered("u2")
+    publish(config, event.to_payload())
+
+    wait_for(lambda: effect_count(common_db, event.event_id) == 1, message="the effect")
+    assert [e.event_id for e in Behaviour.calls] == [event.event_id, event.event_id]
+    assert dead_letters(config)["count"] == 0
+
+
+def test_a_non_retryable_error_goes_straight_to_the_dlq(container_factory, config, common_db):
+    Behaviour.mode = "non_retryable"
+    container_factory(Consumer, config).start()
+    publish(config, registered("u3").to_payload())
+
+    letters = wait_for(lambda: dead_letters(config)["count"] == 1 and dead_letters(config),
+                       message="the dead letter")
+    assert len(Behaviour.calls) == 1
+    assert letters["messages"][0]["attempts"] == 1
+    assert "NonRetryable: this can never work" in letters["messages"][0]["error"]
+
+
+def test_a_malformed_payload_is_dead_lettered_without_calling_the_handler(
+        container_factory, config, common_db):
+    container_factory(Consumer, config).start()
+    publish(config, {"event_type": "user.registered", "user_id": 42})
+
+    letters = wait_for(lambda: dead_letters(config)["count"] == 1 and dead_letters(config),
+                       message="the dead letter")
+    assert Behaviour.calls == []
+    assert "InvalidEvent" in letters["messages"][0]["error"]
+
+
+def test_a_dead_letter_is_replayed_to_its_handler_once_fixed(container_factory, config,
+                                                            common_db):
+    Behaviour.mode = "non_retryable"
+    container_factory(Consumer, config).start()
+    event = registered("u4")
+    publish(config, event.to_payload())
+    wait_for(lambda: dead_letters(config)["count"] == 1, message="the dead letter")
+
+    Behaviour.mode = "ok"  # the fix is deployed
+    assert deadletters.replay(config["AMQP_URI"], "consumer_svc") == 1
+
+    wait_for(lambda: effect_count(common_db, event.event_id) == 1, message="the replayed effect")
+    assert dead_letters(config)["count"] == 0
+
+
+def test_purge_empties_the_dead_letter_queue(container_factory, config, common_db):
+    Behaviour.mode = "non_retryable"
+    container_factory(Consumer, config).start()
+    for n in range(3):
+        publish(config, registered(f"p{n}").to_payload())
+    wait_for(lambda: dead_letters(config)["count"] == 3, message="three dead letters")
+
+    assert deadletters.purge(config["AMQP_URI"], "consumer_svc") == 3
+    assert dead_letters(config)["count"] == 0
+
+
+def test_the_correlation_id_travels_from_the_envelope_into_the_worker(
+        container_factory, config, common_db):
+    container_factory(Consumer, config).start()
+    event = registered("u5", correlation_id="req-abc")
+    publish(config, event.to_payload())
+
+    wait_for(lambda: effect_count(common_db, event.event_id) == 1, message="the effect")
+    from tests.integration.support import Effect
+    assert common_db.query(Effect).one().correlation_id == "req-abc"

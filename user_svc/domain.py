@@ -1,0 +1,134 @@
+"""Identity rules of user_svc: pure functions, no nameko, no SQLAlchemy.
+
+Passwords are bcrypt hashes; refresh and client secrets are random and stored as
+sha256 (they carry 256 bits of entropy, so a slow hash adds nothing). Refresh tokens
+rotate: each use spends the token and issues the next one of its family; a spent
+token used again means it was stolen, and the whole family is revoked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+
+import bcrypt
+from email_validator import EmailNotValidError, validate_email
+
+from user_svc.exceptions import InvalidUserInput
+
+PASSWORD_MIN, PASSWORD_MAX = 8, 128  # bcrypt reads at most 72 bytes; 128 chars is the cap
+NAME_MAX = 100
+ROLES = ("customer", "admin")
+CLIENT_ROLES = ("client", "admin")
+
+
+def normalize_email(email) -> str:
+    """The canonical (lower-case) form of an email address, or InvalidUserInput."""
+    if not isinstance(email, str) or len(email) > 254:
+        raise InvalidUserInput("email is not valid", {"field": "email"})
+    try:
+        checked = validate_email(email.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidUserInput(f"email is not valid: {exc}", {"field": "email"}) from None
+    return checked.normalized.lower()
+
+
+def check_password(password) -> str:
+    if (not isinstance(password, str) or "\x00" in password
+            or not PASSWORD_MIN <= len(password) <= PASSWORD_MAX):
+        raise InvalidUserInput(
+            f"password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters",
+            {"field": "password"})
+    return password
+
+
+def check_name(name) -> str | None:
+    if name is None:
+        return None
+    if not isinstance(name, str) or len(name.strip()) > NAME_MAX:
+        raise InvalidUserInput(f"name must be at most {NAME_MAX} characters",
+                               {"field": "name"})
+    return name.strip() or None
+
+
+def check_client_role(role) -> str:
+    if role not in CLIENT_ROLES:
+        raise InvalidUserInput(f"role must be one of {', '.join(CLIENT_ROLES)}",
+                               {"field": "role"})
+    return role
+
+
+def hash_password(password: str, rounds: int) -> str:
+    return bcrypt.hashpw(password.encode()[:72], bcrypt.gensalt(rounds)).decode()
+
+
+def password_matches(password: str, password_hash: str) -> bool:
+    try:
+        return bcrypt.checkpw(password.encode()[:72], password_hash.encode())
+    except ValueError:  # a malformed stored hash matches nothing
+        return False
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def secret_matches(secret: str, secret_hash: str) -> bool:
+    return hmac.compare_digest(hash_secret(secret), secret_hash)
+
+
+def new_refresh_token() -> str:
+    return "rt_" + secrets.token_urlsafe(32)
+
+
+def new_client_credentials() -> tuple[str, str]:
+    """(client_id, client_secret) for a new API client."""
+    return "cl_" + secrets.token_hex(8), "cs_" + secrets.token_urlsafe(32)
+
+
+class RefreshOutcome(Enum):
+    ROTATE = "rotate"    # valid: spend it, issue the next of the family
+    REUSE = "reuse"      # already spent: revoke the family, refuse
+    INVALID = "invalid"  # unknown, expired or revoked: refuse
+
+
+@dataclass(frozen=True)
+class RefreshState:
+    expires_at: datetime
+    used_at: datetime | None
+    revoked_at: datetime | None
+
+
+def decide_refresh(state: RefreshState | None, now: datetime) -> RefreshOutcome:
+    """What presenting a refresh token in `state` at `now` leads to."""
+    if state is None or state.revoked_at is not None:
+        return RefreshOutcome.INVALID
+    if state.used_at is not None:
+        return RefreshOutcome.REUSE
+    if state.expires_at <= now:
+        return RefreshOutcome.INVALID
+    return RefreshOutcome.ROTATE
+
+
+def refresh_expiry(now: datetime, ttl_s: int) -> datetime:
+    return now + timedelta(seconds=ttl_s)
+
+
+def token_pair(access_token: str, refresh_token: str, expires_in: int) -> dict:
+    """The contract's answer to login and refresh."""
+    return {"access_token": access_token, "refresh_token": refresh_token,
+            "token_type": "Bearer", "expires_in": expires_in}
+
+
+def looks_like_uuid(value) -> bool:
+    """Guard before a primary-key lookup: a malformed id is simply not found."""
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return isinstance(value, str)

@@ -1,0 +1,33 @@
+"""Errors user_svc raises across RPC; the gateway maps them by their base class."""
+
+from common.errors import Conflict, NotFound, Unauthorized, ValidationError, remote
+
+
+@remote
+class InvalidUserInput(ValidationError):
+    """The email, password or name is not acceptable."""
+
+
+@remote
+class EmailTaken(Conflict):
+    """An account with this email already exists."""
+
+
+@remote
+class InvalidCredentials(Unauthorized):
+    """Wrong email or password."""
+
+
+@remote
+class InvalidRefreshToken(Unauthorized):
+    """The refresh token is unknown, expired, revoked or already used."""
+
+
+@remote
+class InvalidClientCredentials(Unauthorized):
+    """Unknown client or wrong secret."""
+
+
+@remote
+class UserNotFound(NotFound):
+    """No such user."""

@@ -1,0 +1,177 @@
+"""user_svc: accounts, passwords, tokens and API clients.
+
+    n.rpc.user_svc.register(email="ann@example.com", password="correct horse")
+    n.rpc.user_svc.login(email="ann@example.com", password="correct horse")
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from eventlet import tpool
+from nameko.dependency_providers import Config
+from nameko.rpc import rpc
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from common import events
+from common.db import DatabaseSession, new_id, utc_now
+from common.entrypoints import on_start
+from common.logging import LogContext
+from common.outbox import OutboxRelay
+from common.tokens import Principal, TokenSettings, issue_access_token
+from user_svc import domain, store
+from user_svc.exceptions import (
+    EmailTaken,
+    InvalidClientCredentials,
+    InvalidCredentials,
+    InvalidRefreshToken,
+    InvalidUserInput,
+    UserNotFound,
+)
+from user_svc.models import ApiClient, Base, Outbox, User
+
+log = logging.getLogger(__name__)
+
+# Compared against when the email is unknown, so both failures cost one bcrypt check.
+_DUMMY_HASH = domain.hash_password("not-a-real-password", 4)
+
+
+class UserService:
+    name = "user_svc"
+
+    db = DatabaseSession(Base)
+    relay = OutboxRelay(Base, Outbox)
+    correlation_id = LogContext()
+    config = Config()
+
+    # bcrypt is CPU-bound C code: in a real thread it does not stall the event loop.
+    def _hash(self, password: str) -> str:
+        return tpool.execute(domain.hash_password, password, int(self.config["BCRYPT_ROUNDS"]))
+
+    def _tokens(self) -> TokenSettings:
+        return TokenSettings.from_config(self.config)
+
+    def _pair(self, user: User, family_id: str) -> dict:
+        now = utc_now()
+        refresh = store.add_refresh_token(self.db, user.id, family_id, now,
+                                          int(self.config["JWT_REFRESH_TTL_S"]))
+        settings = self._tokens()
+        access = issue_access_token(
+            settings, Principal(user.id, user.role, "user", user.email), int(time.time()))
+        return domain.token_pair(access, refresh, settings.access_ttl_s)
+
+    @rpc(expected_exceptions=(InvalidUserInput, EmailTaken))
+    def register(self, email, password, name=None):
+        """Create a customer account; emits `user.registered`."""
+        email = domain.normalize_email(email)
+        password, name = domain.check_password(password), domain.check_name(name)
+        if store.email_exists(self.db, email):
+            raise EmailTaken("an account with this email already exists")
+        user = User(id=new_id(), email=email, name=name, password_hash=self._hash(password))
+        self.db.add(user)
+        self.db.add(Outbox.of(events.UserRegistered(
+            user_id=user.id, email=email, name=name, correlation_id=self.correlation_id)))
+        try:
+            self.db.commit()
+        except IntegrityError:  # a concurrent registration of the same email won
+            self.db.rollback()
+            raise EmailTaken("an account with this email already exists") from None
+        return user.to_dict()
+
+    @rpc(expected_exceptions=InvalidCredentials)
+    def login(self, email, password):
+        """Check the password; return an access token and a new refresh-token family."""
+        if not isinstance(email, str) or not isinstance(password, str):
+            raise InvalidCredentials("wrong email or password")
+        user = store.user_by_email(self.db, email.strip().lower())
+        matches = tpool.execute(domain.password_matches, password[:domain.PASSWORD_MAX],
+                                user.password_hash if user else _DUMMY_HASH)
+        if user is None or not matches:
+            raise InvalidCredentials("wrong email or password")
+        pair = self._pair(user, family_id=new_id())
+        self.db.commit()
+        return pair
+
+    @rpc(expected_exceptions=InvalidRefreshToken)
+    def refresh(self, refresh_token):
+        """Spend a refresh token for a new pair; a spent one revokes its whole family."""
+        if not isinstance(refresh_token, str):
+            raise InvalidRefreshToken("invalid refresh token")
+        now = utc_now()
+        record = store.locked_refresh_token(self.db, refresh_token)
+        outcome = domain.decide_refresh(store.refresh_state(record), now)
+        if outcome is domain.RefreshOutcome.REUSE:
+            store.revoke_family(self.db, record.family_id, now)
+            self.db.commit()
+            log.warning("refresh token reused: family %s revoked", record.family_id)
+        if outcome is not domain.RefreshOutcome.ROTATE:
+            raise InvalidRefreshToken("invalid refresh token")
+        record.used_at = now
+        pair = self._pair(self.db.get(User, record.user_id), record.family_id)
+        self.db.commit()
+        return pair
+
+    @rpc
+    def logout(self, refresh_token):
+        """Revoke the token's family; unknown tokens are ignored (logout is idempotent)."""
+        record = store.locked_refresh_token(self.db, refresh_token) \
+            if isinstance(refresh_token, str) else None
+        if record is not None:
+            store.revoke_family(self.db, record.family_id, utc_now())
+        self.db.commit()
+
+    @rpc(expected_exceptions=InvalidUserInput)
+    def create_client(self, name, role="client"):
+        """Create an API client; its secret is returned this once and stored hashed."""
+        name, role = domain.check_name(name), domain.check_client_role(role)
+        if not name:
+            raise InvalidUserInput("name is required", {"field": "name"})
+        client_id, secret = domain.new_client_credentials()
+        self.db.add(ApiClient(client_id=client_id, name=name, role=role,
+                              secret_hash=domain.hash_secret(secret)))
+        self.db.commit()
+        return {"client_id": client_id, "client_secret": secret, "name": name, "role": role}
+
+    @rpc(expected_exceptions=InvalidClientCredentials)
+    def issue_client_token(self, client_id, client_secret):
+        """OAuth2 client credentials: an access token for an API client."""
+        client = store.active_client(self.db, client_id) if isinstance(client_id, str) else None
+        valid = isinstance(client_secret, str) and domain.secret_matches(
+            client_secret, client.secret_hash if client else _DUMMY_HASH)
+        if client is None or not valid:
+            raise InvalidClientCredentials("invalid client credentials")
+        settings = self._tokens()
+        token = issue_access_token(settings, Principal(client.client_id, client.role, "client"),
+                                   int(time.time()))
+        return {"access_token": token, "token_type": "Bearer",
+                "expires_in": settings.access_ttl_s}
+
+    @rpc(expected_exceptions=UserNotFound)
+    def get_user(self, user_id):
+        """A user's public profile."""
+        user = self.db.get(User, user_id) if domain.looks_like_uuid(user_id) else None
+        if user is None:
+            raise UserNotFound("no such user")
+        return user.to_dict()
+
+    @rpc
+    def health(self):
+        """`{"status": "ok"}` when this service and its database answer."""
+        self.db.execute(text("SELECT 1"))
+        return {"status": "ok", "service": self.name}
+
+    @on_start
+    def ensure_admin(self):
+        """Create the admin from ADMIN_EMAIL/ADMIN_PASSWORD if no account has that email."""
+        email = domain.normalize_email(self.config["ADMIN_EMAIL"])
+        if store.email_exists(self.db, email):
+            return
+        self.db.add(User(id=new_id(), email=email, name="Administrator", role="admin",
+                         password_hash=self._hash(str(self.config["ADMIN_PASSWORD"]))))
+        try:
+            self.db.commit()
+            log.info("admin account %s created", email)
+        except IntegrityError:  # another process of this service created it first
+            self.db.rollback()

@@ -1,0 +1,56 @@
+"""Queries of user_svc, kept out of the entrypoints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from user_svc.domain import RefreshState, hash_secret, new_refresh_token, refresh_expiry
+from user_svc.models import ApiClient, RefreshToken, User
+
+
+def user_by_email(session: Session, email: str) -> User | None:
+    return session.scalars(select(User).where(User.email == email)).first()
+
+
+def email_exists(session: Session, email: str) -> bool:
+    return bool(session.scalar(select(func.count()).where(User.email == email)))
+
+
+def locked_refresh_token(session: Session, token: str) -> RefreshToken | None:
+    """The token's row, locked: two uses racing each other are decided one by one."""
+    return session.scalars(
+        select(RefreshToken).where(RefreshToken.token_hash == hash_secret(token))
+        .with_for_update()
+    ).first()
+
+
+def refresh_state(record: RefreshToken | None) -> RefreshState | None:
+    if record is None:
+        return None
+    return RefreshState(expires_at=record.expires_at, used_at=record.used_at,
+                        revoked_at=record.revoked_at)
+
+
+def add_refresh_token(session: Session, user_id: str, family_id: str, now: datetime,
+                      ttl_s: int) -> str:
+    """Store a new refresh token of `family_id`; return the token itself (shown once)."""
+    token = new_refresh_token()
+    session.add(RefreshToken(user_id=user_id, family_id=family_id,
+                             token_hash=hash_secret(token), issued_at=now,
+                             expires_at=refresh_expiry(now, ttl_s)))
+    return token
+
+
+def revoke_family(session: Session, family_id: str, now: datetime) -> None:
+    session.execute(update(RefreshToken)
+                    .where(RefreshToken.family_id == family_id,
+                           RefreshToken.revoked_at.is_(None))
+                    .values(revoked_at=now))
+
+
+def active_client(session: Session, client_id: str) -> ApiClient | None:
+    client = session.get(ApiClient, client_id)
+    return client if client is not None and client.revoked_at is None else None
