@@ -152,3 +152,81 @@ def service_process(service: str, env: dict, log_dir: str) -> Process:
 
 def gateway_process(env: dict, log_dir: str) -> Process:
     return Process("gateway", [sys.executable, "-m", "gateway.server"], env, log_dir)
+
+
+class TcpProxy:
+    """A loopback TCP proxy whose link can be cut and restored: a real outage.
+
+    Point a client at `proxy.port` instead of the server's; `cut()` drops every
+    connection and refuses new ones until `restore()`. Needs the eventlet hub (the
+    test process is monkey-patched).
+    """
+
+    def __init__(self, upstream_host: str, upstream_port: int):
+        import eventlet
+
+        self._eventlet = eventlet
+        self.upstream = (upstream_host, upstream_port)
+        self.port = free_port()
+        self.refused = 0
+        self._sockets: list = []
+        self._server = None
+        self._acceptor = None
+
+    def start(self) -> TcpProxy:
+        self._server = self._eventlet.listen(("127.0.0.1", self.port))
+        self._acceptor = self._eventlet.spawn(self._accept, self._server)
+        return self
+
+    def _accept(self, server):
+        while True:
+            try:
+                client, _ = server.accept()
+            except (OSError, EOFError):
+                return
+            try:
+                upstream = self._eventlet.connect(self.upstream)
+            except OSError:
+                client.close()
+                continue
+            self._sockets += [client, upstream]
+            self._eventlet.spawn(self._pipe, client, upstream)
+            self._eventlet.spawn(self._pipe, upstream, client)
+
+    @staticmethod
+    def _pipe(source, target):
+        try:
+            while data := source.recv(65536):
+                target.sendall(data)
+        except (OSError, EOFError):
+            pass
+        finally:
+            for sock in (source, target):
+                try:
+                    sock.close()
+                except OSError:
+                    pass
+
+    def cut(self) -> None:
+        """Drop every open connection and close the port (new connects are refused)."""
+        if self._acceptor is not None:
+            self._acceptor.kill()
+        if self._server is not None:
+            self._server.close()
+        # shutdown, not close: the pipes blocked on these sockets see EOF and close them.
+        for sock in self._sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self._sockets = []
+
+    def restore(self) -> None:
+        self.start()
+
+    def can_connect(self) -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+            return True
+        except OSError:
+            return False
