@@ -1,0 +1,75 @@
+"""Access-token rules and configuration loading."""
+
+import time
+
+import jwt
+import pytest
+
+from common.config import load_config
+from common.tokens import (
+    InvalidToken,
+    Principal,
+    TokenSettings,
+    issue_access_token,
+    verify_access_token,
+)
+
+SETTINGS = TokenSettings(secret="s" * 32, issuer="iss", audience="aud", access_ttl_s=60)
+ANN = Principal("u-1", "customer", "user", "ann@example.com")
+
+
+def test_a_token_round_trips_to_its_principal():
+    token = issue_access_token(SETTINGS, ANN, int(time.time()))
+    assert verify_access_token(SETTINGS, token) == ANN
+
+
+def claims(**overrides):
+    now = int(time.time())
+    base = {"sub": "u-1", "role": "customer", "typ": "user", "iss": "iss", "aud": "aud",
+            "iat": now, "exp": now + 60, "jti": "j"}
+    return {k: v for k, v in {**base, **overrides}.items() if v is not None}
+
+
+@pytest.mark.parametrize("token", [
+    jwt.encode(claims(exp=int(time.time()) - 1), "s" * 32, algorithm="HS256"),
+    jwt.encode(claims(iss="evil"), "s" * 32, algorithm="HS256"),
+    jwt.encode(claims(aud="other-api"), "s" * 32, algorithm="HS256"),
+    jwt.encode(claims(), "another-key-of-32-bytes-length!!", algorithm="HS256"),
+    jwt.encode(claims(), "s" * 32, algorithm="HS512"),
+    jwt.encode(claims(), None, algorithm="none"),
+    jwt.encode(claims(role="root"), "s" * 32, algorithm="HS256"),
+    jwt.encode(claims(jti=None), "s" * 32, algorithm="HS256"),
+    "not.a.token", "", "x" * 5000,
+], ids=["expired", "issuer", "audience", "key", "alg-hs512", "alg-none", "role",
+        "missing-claim", "garbage", "empty", "huge"])
+def test_forged_or_stale_tokens_are_refused(token):
+    with pytest.raises(InvalidToken):
+        verify_access_token(SETTINGS, token)
+
+
+def test_a_tampered_payload_is_refused():
+    header, payload, signature = issue_access_token(SETTINGS, ANN, int(time.time())).split(".")
+    admin = jwt.utils.base64url_encode(
+        jwt.utils.base64url_decode(payload).replace(b"customer", b"admin   ")).decode()
+    with pytest.raises(InvalidToken):
+        verify_access_token(SETTINGS, f"{header}.{admin}.{signature}")
+
+
+def test_config_expands_environment_variables(monkeypatch):
+    monkeypatch.setenv("GATEWAY_PORT", "8123")
+    monkeypatch.setenv("POSTGRES_URL", "postgresql://app@db:5432")
+    config = load_config()
+    assert config["GATEWAY_PORT"] == 8123
+    assert config["DB_URIS"]["user_svc:Base"] == "postgresql://app@db:5432/user_svc"
+
+
+def test_a_service_database_url_overrides_the_base(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL_USER_SVC", "postgresql://u@elsewhere/users")
+    assert load_config()["DB_URIS"]["user_svc:Base"] == "postgresql://u@elsewhere/users"
+
+
+def test_secrets_stay_strings(monkeypatch):
+    monkeypatch.setenv("JWT_SECRET", "12345")
+    monkeypatch.setenv("ADMIN_PASSWORD", "yes")
+    config = load_config()
+    assert config["JWT_SECRET"] == "12345" and config["ADMIN_PASSWORD"] == "yes"

@@ -1,0 +1,121 @@
+"""UserService entrypoints through worker_factory, on a real PostgreSQL session."""
+
+import pytest
+from sqlalchemy import select
+
+from common.tokens import TokenSettings, verify_access_token
+from user_svc.exceptions import (
+    EmailTaken,
+    InvalidClientCredentials,
+    InvalidCredentials,
+    InvalidRefreshToken,
+    InvalidUserInput,
+    UserNotFound,
+)
+from user_svc.models import Outbox, RefreshToken, User
+
+
+def test_register_stores_the_user_and_its_event_in_one_commit(users, session):
+    user = users.register(email="Ann@Example.com", password="correct horse", name="Ann")
+
+    assert user == {"id": user["id"], "email": "ann@example.com", "name": "Ann",
+                    "role": "customer"}
+    stored = session.get(User, user["id"])
+    assert stored.password_hash.startswith("$2b$04$")
+    (row,) = session.scalars(select(Outbox)).all()
+    assert row.event_type == "user.registered"
+    assert row.correlation_id == "cid-1"
+    assert row.payload["user_id"] == user["id"] and row.payload["email"] == "ann@example.com"
+
+
+def test_an_email_registers_once_whatever_its_case(users):
+    users.register(email="ann@example.com", password="correct horse")
+    with pytest.raises(EmailTaken):
+        users.register(email="ANN@example.com", password="another one")
+
+
+def test_register_refuses_a_short_password(users, session):
+    with pytest.raises(InvalidUserInput) as raised:
+        users.register(email="ann@example.com", password="short")
+    assert raised.value.details == {"field": "password"}
+    assert session.scalars(select(User)).all() == []
+
+
+def test_login_issues_a_verifiable_access_token(users, config):
+    user = users.register(email="ann@example.com", password="correct horse")
+    pair = users.login(email="ANN@example.com", password="correct horse")
+
+    assert pair["token_type"] == "Bearer" and pair["expires_in"] == config["JWT_ACCESS_TTL_S"]
+    principal = verify_access_token(TokenSettings.from_config(config), pair["access_token"])
+    assert (principal.subject, principal.role, principal.kind) == (user["id"], "customer", "user")
+
+
+def test_wrong_password_and_unknown_email_fail_alike(users):
+    users.register(email="ann@example.com", password="correct horse")
+    with pytest.raises(InvalidCredentials) as wrong:
+        users.login(email="ann@example.com", password="wrong horse")
+    with pytest.raises(InvalidCredentials) as unknown:
+        users.login(email="nobody@example.com", password="correct horse")
+    assert str(wrong.value) == str(unknown.value)
+
+
+def test_refresh_rotates_and_a_reused_token_revokes_the_family(users, session):
+    users.register(email="ann@example.com", password="correct horse")
+    first = users.login(email="ann@example.com", password="correct horse")
+    second = users.refresh(refresh_token=first["refresh_token"])
+    assert second["refresh_token"] != first["refresh_token"]
+
+    with pytest.raises(InvalidRefreshToken):
+        users.refresh(refresh_token=first["refresh_token"])  # stolen and replayed
+    with pytest.raises(InvalidRefreshToken):
+        users.refresh(refresh_token=second["refresh_token"])  # the family is gone
+    session.expire_all()
+    assert all(t.revoked_at for t in session.scalars(select(RefreshToken)))
+
+
+def test_another_login_family_survives_a_revocation(users):
+    users.register(email="ann@example.com", password="correct horse")
+    laptop = users.login(email="ann@example.com", password="correct horse")
+    phone = users.login(email="ann@example.com", password="correct horse")
+    users.refresh(refresh_token=laptop["refresh_token"])
+    with pytest.raises(InvalidRefreshToken):
+        users.refresh(refresh_token=laptop["refresh_token"])
+    assert users.refresh(refresh_token=phone["refresh_token"])["token_type"] == "Bearer"
+
+
+def test_logout_revokes_and_is_idempotent(users):
+    users.register(email="ann@example.com", password="correct horse")
+    pair = users.login(email="ann@example.com", password="correct horse")
+    users.logout(refresh_token=pair["refresh_token"])
+    users.logout(refresh_token=pair["refresh_token"])
+    users.logout(refresh_token="rt_never-issued")
+    with pytest.raises(InvalidRefreshToken):
+        users.refresh(refresh_token=pair["refresh_token"])
+
+
+def test_api_clients_get_tokens_with_their_role(users, config):
+    client = users.create_client(name="warehouse", role="admin")
+    token = users.issue_client_token(client_id=client["client_id"],
+                                     client_secret=client["client_secret"])
+    principal = verify_access_token(TokenSettings.from_config(config), token["access_token"])
+    assert (principal.subject, principal.role, principal.kind) == \
+        (client["client_id"], "admin", "client")
+    with pytest.raises(InvalidClientCredentials):
+        users.issue_client_token(client_id=client["client_id"], client_secret="cs_wrong")
+    with pytest.raises(InvalidClientCredentials):
+        users.issue_client_token(client_id="cl_unknown", client_secret="cs_wrong")
+
+
+@pytest.mark.parametrize("user_id", ["5f0c6b1e-8a51-4d2a-9a43-1c0f8f3b7d10", "not-a-uuid", 7])
+def test_get_user_of_an_unknown_id_is_not_found(users, user_id):
+    with pytest.raises(UserNotFound):
+        users.get_user(user_id)
+
+
+def test_the_admin_is_bootstrapped_once(users, session, config):
+    users.ensure_admin()
+    users.ensure_admin()
+    (admin,) = session.scalars(select(User).where(User.role == "admin")).all()
+    assert admin.email == config["ADMIN_EMAIL"]
+    assert users.login(email=config["ADMIN_EMAIL"],
+                       password=config["ADMIN_PASSWORD"])["token_type"] == "Bearer"
