@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import ClassVar
 
-from typing_extensions import TypedDict
-
 import pydantic
+from typing_extensions import TypedDict
 
 
 def utc_now_iso() -> str:

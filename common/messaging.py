@@ -118,7 +118,7 @@ class ReliableEventHandler(EventHandler):
         attempt = int(message.headers.get(ATTEMPTS_HEADER, 0)) + 1
         try:
             event = events.parse(body)
-            if event.TYPE != self.event_type:
+            if self.event_type != event.TYPE:
                 raise events.InvalidEvent(f"expected {self.event_type}, got {event.TYPE}")
         except events.InvalidEvent as exc:
             log.error("dead-lettering invalid %s message: %s", self.event_type, exc)

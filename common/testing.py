@@ -15,7 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from urllib.parse import quote, urlparse
 
 import requests
@@ -202,10 +202,8 @@ class TcpProxy:
             pass
         finally:
             for sock in (source, target):
-                try:
+                with suppress(OSError):
                     sock.close()
-                except OSError:
-                    pass
 
     def cut(self) -> None:
         """Drop every open connection and close the port (new connects are refused)."""
@@ -215,10 +213,8 @@ class TcpProxy:
             self._server.close()
         # shutdown, not close: the pipes blocked on these sockets see EOF and close them.
         for sock in self._sockets:
-            try:
+            with suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         self._sockets = []
 
     def restore(self) -> None:

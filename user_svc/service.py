@@ -78,6 +78,7 @@ class UserService:
         except IntegrityError:  # a concurrent registration of the same email won
             self.db.rollback()
             raise EmailTaken("an account with this email already exists") from None
+        log.info("user %s registered", user.id)
         return user.to_dict()
 
     @rpc(expected_exceptions=InvalidCredentials)

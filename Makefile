@@ -1,0 +1,74 @@
+# Operational entry points. `make` alone prints this list.
+# Every target but help/stop/clean first makes sure the virtualenv is installed.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# A Python 3.11 interpreter to build .venv with (pyproject.toml pins >=3.11,<3.12).
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null || echo python3)
+VENV   := .venv
+STAMP  := $(VENV)/.installed
+# Extra pytest arguments for `make test`, given to every tier: make test ARGS="-k login -x"
+ARGS   ?=
+
+.PHONY: help venv run test migrate lint shell stop clean
+
+help: ## Show the targets (default)
+	@echo "Usage: make <target> [ARGS=...]"
+	@echo
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-9s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo
+	@echo "Settings are environment variables (AMQP_URI, POSTGRES_URL, GATEWAY_PORT, ...): see README."
+
+venv: $(STAMP) ## Create .venv (Python 3.11) and install the project with dev extras
+
+# Re-runs only when pyproject.toml is newer than the stamp; a failed install leaves no stamp.
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' || { \
+	  echo "[venv] $(PYTHON) is not Python 3.11; install python3.11 + python3.11-venv or run 'make PYTHON=/path/to/python3.11 venv'" >&2; \
+	  exit 1; }
+	@if [ ! -x $(VENV)/bin/python ]; then \
+	  echo "[venv] creating $(VENV) with $(PYTHON)"; \
+	  $(PYTHON) -m venv $(VENV); \
+	fi
+	@echo "[venv] installing the project and its dev tools"
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+	@echo "[venv] ready: $(VENV)"
+
+run: $(STAMP) ## Start broker+DB if needed, migrate, run every service and the gateway (foreground; Ctrl-C stops)
+	@bash scripts/run.sh
+
+test: $(STAMP) ## Run tests/unit, tests/integration, tests/e2e in parallel (extra pytest args: ARGS="...")
+	@bash scripts/test.sh $(ARGS)
+
+migrate: $(STAMP) ## Create each service's database and apply its Alembic migrations (idempotent)
+	@bash scripts/ensure_infra.sh
+	$(VENV)/bin/python -m common.migrate
+
+lint: $(STAMP) ## Run ruff
+	$(VENV)/bin/ruff check .
+
+shell: $(STAMP) ## Open a nameko shell on the cluster (n.rpc.<service>.<method>(...))
+	$(VENV)/bin/nameko shell --config config.yml
+
+stop: ## Stop a `make run` started in another terminal
+	@pid=$$(cat .run/run.pid 2>/dev/null || true); \
+	if [ -z "$$pid" ] || ! kill -0 "$$pid" 2>/dev/null; then \
+	  echo "[stop] nothing to stop (no live pid in .run/run.pid)"; rm -f .run/run.pid; exit 0; \
+	fi; \
+	echo "[stop] sending SIGTERM to make run (pid $$pid)"; \
+	kill -TERM "$$pid"; \
+	for i in $$(seq 1 60); do \
+	  kill -0 "$$pid" 2>/dev/null || { echo "[stop] stopped"; exit 0; }; \
+	  sleep 0.5; \
+	done; \
+	echo "[stop] pid $$pid still alive after 30 s; look at its terminal" >&2; exit 1
+
+clean: ## Remove .venv and .run (refuses while a `make run` is alive)
+	@pid=$$(cat .run/run.pid 2>/dev/null || true); \
+	if [ -n "$$pid" ] && kill -0 "$$pid" 2>/dev/null; then \
+	  echo "[clean] make run is still alive (pid $$pid): run 'make stop' first" >&2; exit 1; \
+	fi
+	rm -rf $(VENV) .run

@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# `make run`: broker + DB up, migrations applied, every Procfile process started under honcho,
+# then wait until the gateway's /ready answers 200 and print where to go. Stays in the
+# foreground; Ctrl-C (SIGINT) or SIGTERM (`make stop`) stops everything it started.
+#
+# Reads: GATEWAY_HOST (127.0.0.1), GATEWAY_PORT (8000), ADMIN_EMAIL (admin@example.com),
+# RUN_READY_WAIT_S (90), plus whatever scripts/ensure_infra.sh and config.yml read.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+GATEWAY_HOST="${GATEWAY_HOST:-127.0.0.1}"
+GATEWAY_PORT="${GATEWAY_PORT:-8000}"
+ADMIN_EMAIL="${ADMIN_EMAIL:-admin@example.com}"
+READY_WAIT_S="${RUN_READY_WAIT_S:-90}"
+STOP_WAIT_S=20
+PIDFILE=.run/run.pid
+# Services write through honcho's pipes: without this their logs arrive in late bursts.
+export PYTHONUNBUFFERED=1
+
+log() { echo "[run] $*"; }
+err() { echo "[run] $*" >&2; }
+
+# Where to reach the gateway from here (a wildcard bind address is reached via loopback).
+case "$GATEWAY_HOST" in
+    0.0.0.0 | "") probe_host=127.0.0.1 ;;
+    :: | "[::]") probe_host=::1 ;;
+    *) probe_host="${GATEWAY_HOST#[}"; probe_host="${probe_host%]}" ;;
+esac
+if [[ "$probe_host" == *:* ]]; then url_host="[$probe_host]"; else url_host="$probe_host"; fi
+BASE_URL="http://$url_host:$GATEWAY_PORT"
+
+port_open() {
+    timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$1" "$2" 2>/dev/null
+}
+
+# http_get URL: body on stdout; fails unless the answer is 2xx. Bounded.
+http_get() {
+    if command -v curl >/dev/null 2>&1; then
+        curl -fsS -m 3 "$1" 2>/dev/null
+    else
+        .venv/bin/python - "$1" <<'EOF' 2>/dev/null
+import sys, urllib.request
+with urllib.request.urlopen(sys.argv[1], timeout=3) as r:
+    sys.stdout.write(r.read().decode("utf-8", "replace"))
+EOF
+    fi
+}
+
+# ---------------------------------------------------------------- one copy only
+if [[ ! -x .venv/bin/python ]]; then
+    err "no .venv here: use 'make run' (it builds the virtualenv first) or 'make venv'"
+    exit 1
+fi
+old_pid="$(cat "$PIDFILE" 2>/dev/null || true)"
+if [[ -n "$old_pid" && "$old_pid" != "$$" ]] && kill -0 "$old_pid" 2>/dev/null \
+    && grep -q "scripts/run.sh" "/proc/$old_pid/cmdline" 2>/dev/null; then
+    err "make run is already running (pid $old_pid, gateway $BASE_URL)."
+    err "Use that one, or stop it first: Ctrl-C in its terminal, or 'make stop'."
+    exit 1
+fi
+if port_open "$probe_host" "$GATEWAY_PORT"; then
+    err "something already listens on $probe_host:$GATEWAY_PORT, probably a previous run still alive."
+    err "Not starting a second copy. Stop it ('make stop', or find it: ss -ltnp | grep :$GATEWAY_PORT),"
+    err "or run this one elsewhere: GATEWAY_PORT=8001 make run"
+    exit 1
+fi
+
+mkdir -p .run
+echo $$ >"$PIDFILE"
+
+# ---------------------------------------------------------------- signals
+child=""     # what we are waiting for right now: ensure_infra, migrate, then honcho
+stopping=0
+stop_started=0
+
+on_signal() {
+    if (( stopping )); then
+        log "$1 again: still stopping (honcho kills what is left after 5 s)"
+        return
+    fi
+    stopping=1
+    stop_started=$SECONDS
+    echo
+    log "$1 received: stopping everything"
+    if [[ -n "$child" ]]; then
+        kill -TERM "$child" 2>/dev/null || true
+    fi
+}
+trap 'on_signal SIGINT' INT
+trap 'on_signal SIGTERM' TERM
+trap '[[ "$(cat "$PIDFILE" 2>/dev/null)" == "$$" ]] && rm -f "$PIDFILE"' EXIT
+
+# wait_child: wait until $child has exited (a trapped signal interrupts `wait`; wait again),
+# with at most STOP_WAIT_S once a stop was asked for; sets child_rc.
+wait_child() {
+    child_rc=0
+    while :; do
+        wait "$child" && child_rc=0 || child_rc=$?
+        kill -0 "$child" 2>/dev/null || break
+        if (( stopping )); then
+            while kill -0 "$child" 2>/dev/null && (( SECONDS - stop_started < STOP_WAIT_S )); do
+                sleep 0.5
+            done
+            if kill -0 "$child" 2>/dev/null; then
+                err "pid $child still alive ${STOP_WAIT_S}s after SIGTERM: sending SIGKILL"
+                kill -KILL "$child" 2>/dev/null || true
+            fi
+        fi
+    done
+    child=""
+}
+
+# step CMD...: run a setup step so that a signal can interrupt it at once.
+step() {
+    "$@" &
+    child=$!
+    wait_child
+    if (( stopping )); then
+        log "stopped before start-up finished"
+        exit 0
+    fi
+    return "$child_rc"
+}
+
+# ---------------------------------------------------------------- start-up
+step bash scripts/ensure_infra.sh || { err "broker or database not available (see above)"; exit 1; }
+
+log "migrating every service's database: .venv/bin/python -m common.migrate"
+step .venv/bin/python -m common.migrate || { err "migrations failed (see above)"; exit 1; }
+
+procs="$(sed -n 's/^\([A-Za-z0-9_-]*\):.*/\1/p' Procfile | paste -sd ' ' -)"
+log "starting: honcho start -f Procfile ($procs)"
+.venv/bin/honcho start -f Procfile &
+honcho_pid=$!
+child=$honcho_pid
+
+banner() {
+    local line="=================================================================="
+    echo
+    echo "$line"
+    echo "  Order platform is $1"
+    echo "    Web & API   $BASE_URL/"
+    echo "    API docs    $BASE_URL/docs"
+    echo "    Admin       $ADMIN_EMAIL (password: ADMIN_PASSWORD)"
+    echo "    Processes   $procs"
+    echo "  Ctrl-C stops everything (or 'make stop' from another terminal)."
+    echo "$line"
+    echo
+}
+
+log "waiting up to ${READY_WAIT_S}s for $BASE_URL/ready"
+deadline=$((SECONDS + READY_WAIT_S))
+while (( ! stopping )) && kill -0 "$honcho_pid" 2>/dev/null; do
+    if http_get "$BASE_URL/ready" >/dev/null; then
+        banner "up: $BASE_URL"
+        break
+    fi
+    if (( SECONDS >= deadline )); then
+        why=""
+        if command -v curl >/dev/null 2>&1; then
+            why="$(curl -sS -m 3 "$BASE_URL/ready" 2>&1 || true)"
+        fi
+        err "WARNING: not ready after ${READY_WAIT_S}s; /ready says: ${why:-no answer}"
+        err "Everything keeps running: read the process logs above."
+        banner "running but NOT READY: $BASE_URL"
+        break
+    fi
+    sleep 1
+done
+
+wait_child
+rc=$child_rc
+if (( stopping )); then
+    log "stopped"
+    exit 0
+fi
+err "honcho exited on its own with code $rc: a process stopped (its output is above)"
+exit "$rc"

@@ -1,0 +1,73 @@
+"""The whole cluster, started as `make run` starts it, on its own vhost and databases."""
+
+import os
+from dataclasses import dataclass, field
+
+import pytest
+import requests
+
+from common.testing import (
+    Process,
+    free_port,
+    gateway_process,
+    migrated_database,
+    service_process,
+    temporary_vhost,
+    wait_for,
+)
+
+ADMIN_EMAIL, ADMIN_PASSWORD = "root@example.com", "e2e-admin-password"
+
+
+@dataclass
+class Cluster:
+    url: str
+    env: dict
+    processes: dict[str, Process] = field(default_factory=dict)
+
+    def get(self, path, **kwargs):
+        return requests.get(self.url + path, timeout=10, **kwargs)
+
+    def post(self, path, **kwargs):
+        return requests.post(self.url + path, timeout=10, **kwargs)
+
+    def ready(self) -> bool:
+        return self.get("/ready").status_code == 200
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {name}\n{p.log_tail()}" for name, p in self.processes.items())
+
+    def wait_ready(self, timeout=60):
+        try:
+            wait_for(self.ready, timeout=timeout, interval=0.2, message="GET /ready = 200")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{self.logs()}") from None
+
+
+@pytest.fixture(scope="session")
+def cluster(base_config, tmp_path_factory):
+    log_dir = str(tmp_path_factory.mktemp("cluster-logs"))
+    with temporary_vhost(base_config["RABBIT_MANAGEMENT_URI"], base_config["AMQP_URI"]) as amqp:
+        port = free_port()
+        env = {**os.environ, "AMQP_URI": amqp, "GATEWAY_HOST": "127.0.0.1",
+               "GATEWAY_PORT": str(port), "BCRYPT_ROUNDS": "4", "ADMIN_EMAIL": ADMIN_EMAIL,
+               "ADMIN_PASSWORD": ADMIN_PASSWORD, "PYTHONUNBUFFERED": "1"}
+        for service in base_config["SERVICES"]:
+            env[f"DATABASE_URL_{service.upper()}"] = migrated_database(service)
+        cluster = Cluster(url=f"http://127.0.0.1:{port}", env=env)
+        for service in base_config["SERVICES"]:
+            cluster.processes[service] = service_process(service, env, log_dir).start()
+        cluster.processes["gateway"] = gateway_process(env, log_dir).start()
+        try:
+            cluster.wait_ready()
+            yield cluster
+        finally:
+            for process in cluster.processes.values():
+                process.stop()
+
+
+@pytest.fixture
+def admin_token(cluster):
+    answer = cluster.post("/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
+    assert answer.status_code == 200, answer.text
+    return answer.json()["access_token"]
