@@ -52,9 +52,11 @@ class Forbidden(ServiceError):
     """Not allowed for this principal."""
 
 
+@remote
 class ServiceUnavailable(ServiceError):
     """A service or the broker cannot be reached."""
 
 
+@remote
 class UpstreamTimeout(ServiceError):
     """A service did not answer in time."""

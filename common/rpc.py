@@ -19,6 +19,7 @@ Failures become the contract's errors, never a hang:
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from contextlib import contextmanager
 
@@ -55,7 +56,6 @@ class RpcPool:
         self._idle: list[ClusterRpcProxy] = []
         self._slots = Semaphore(size)
         self._liveness: dict[str, tuple[float, bool]] = {}
-        self._liveness_lock = Semaphore(1)
 
     def call(self, service: str, method: str, *args, correlation_id: str | None = None,
              **kwargs):
@@ -88,6 +88,13 @@ class RpcPool:
                 self._discard(standalone)
                 standalone = None
                 raise ServiceUnavailable("message broker unreachable") from exc
+            except BaseException:
+                # Interrupted mid-call (eventlet.Timeout, client gone): a reply may still
+                # be on its way to this proxy, so it must not serve another caller.
+                if not isinstance(sys.exc_info()[1], Exception):
+                    self._discard(standalone)
+                    standalone = None
+                raise
         finally:
             if standalone is not None:
                 self._idle.append(standalone)
@@ -106,23 +113,19 @@ class RpcPool:
             raise ServiceUnavailable(f"{service} is not running", {"service": service})
 
     def _consumers(self, service: str) -> int:
-        with self._liveness_lock:
-            try:
-                with eventlet.Timeout(self.timeout), Connection(
-                        self.config["AMQP_URI"], connect_timeout=self.timeout) as conn:
-                    channel = conn.channel()
-                    ok = channel.queue_declare(f"rpc-{service}", passive=True)
-                    return ok.consumer_count
-            except eventlet.Timeout as exc:
-                raise ServiceUnavailable("message broker unreachable") from exc
-            except _CONNECTION_ERRORS as exc:
-                if "NOT_FOUND" in str(exc):
-                    return 0  # the service never started
-                raise ServiceUnavailable("message broker unreachable") from exc
-            except Exception as exc:  # passive declare of a missing queue: 404
-                if "NOT_FOUND" in str(exc) or getattr(exc, "code", None) == 404:
-                    return 0
-                raise
+        try:
+            with eventlet.Timeout(self.timeout), Connection(
+                    self.config["AMQP_URI"], connect_timeout=self.timeout) as conn:
+                conn.ensure_connection(max_retries=0)  # fail now, not after kombu's retry
+                ok = conn.channel().queue_declare(f"rpc-{service}", passive=True)
+                return ok.consumer_count
+        except eventlet.Timeout as exc:
+            raise ServiceUnavailable("message broker unreachable") from exc
+        except Exception as exc:
+            # A passive declare of a queue that does not exist: the service never ran.
+            if "NOT_FOUND" in str(exc) or getattr(exc, "code", None) == 404:
+                return 0
+            raise ServiceUnavailable("message broker unreachable") from exc
 
     def _take(self) -> ClusterRpcProxy:
         if self._idle:

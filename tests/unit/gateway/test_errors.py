@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import pytest
 from nameko.exceptions import RemoteError, deserialize, serialize
 from werkzeug import exceptions as http
 
 from common import errors as svc
-from gateway.errors import ERRORS, lookup
+from gateway.errors import ERRORS, lookup, register_service_exceptions
 from tests.unit.gateway.support import error_of
 from user_svc import exceptions as user_errors
 
@@ -117,3 +122,30 @@ def test_wrong_method_is_405_with_allow(client):
     response = client.delete("/health")
     assert response.status_code == 405
     assert set(response.headers["Allow"].split(", ")) >= {"GET", "HEAD"}
+
+
+def test_create_app_registers_the_services_exceptions_with_nameko():
+    """In a fresh interpreter (here the tests import user_svc themselves): without the
+    registration an EmailTaken would arrive as a RemoteError, a 500 instead of a 409."""
+    script = textwrap.dedent("""
+        import sys
+        from nameko.exceptions import deserialize, registry
+        assert "user_svc.exceptions" not in sys.modules
+        from common.config import load_config
+        from gateway import create_app
+        create_app(load_config(), rpc=object(), broker_check=lambda: None)
+        data = {"exc_type": "EmailTaken", "exc_path": "user_svc.exceptions.EmailTaken",
+                "exc_args": ["taken", {"email": "a@b.co"}], "value": "taken"}
+        error = deserialize(data)
+        print(type(error).__module__, type(error).__name__, error.details)
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            cwd=Path(__file__).parents[3], timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["user_svc.exceptions", "EmailTaken", "{'email':",
+                                     "'a@b.co'}"]
+
+
+def test_a_service_without_an_exceptions_module_is_tolerated(caplog):
+    register_service_exceptions(["no_such_svc"])
+    assert "no_such_svc.exceptions" in caplog.text

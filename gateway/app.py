@@ -1,0 +1,54 @@
+"""The app factory behind gateway.create_app: wiring of hooks, errors and routes.
+
+Order matters: context first (every later hook and error answer has the request
+id), then the body check, the error handlers and the blueprints; the chunked-body
+middleware wraps the whole WSGI app.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+from flask import Flask
+
+from common.config import load_config
+from common.rpc import RpcPool
+from common.tokens import TokenSettings
+from gateway import body, context, errors, routes
+from gateway.routes.health import ping_broker
+from gateway.state import EXTENSION, GatewayState
+
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+
+def create_app(config: dict | None = None, rpc=None, *, ready_rpc=None,
+               broker_check: Callable[[], None] | None = None) -> Flask:
+    """Build the gateway app (see gateway.create_app)."""
+    config = load_config() if config is None else config
+    ready_timeout = float(config.get("READY_TIMEOUT_S", 2))
+    if rpc is None:
+        rpc = RpcPool(config, size=int(config.get("RPC_POOL_SIZE", 16)),
+                      timeout=float(config.get("RPC_TIMEOUT_S", 5)))
+        if ready_rpc is None:
+            # Its own pool: a short timeout, and busy API traffic cannot starve it.
+            ready_rpc = RpcPool(config, size=max(4, 2 * len(config.get("SERVICES") or [])),
+                                timeout=ready_timeout)
+    if broker_check is None:
+        broker_check = functools.partial(ping_broker, config["AMQP_URI"], ready_timeout)
+
+    app = Flask(__name__)
+    max_body = int(config.get("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES))
+    app.config.update(MAX_CONTENT_LENGTH=max_body, MAX_FORM_MEMORY_SIZE=max_body)
+    app.json.sort_keys = False  # answers keep the field order the views build
+    app.extensions[EXTENSION] = GatewayState(
+        config=config, tokens=TokenSettings.from_config(config), rpc=rpc,
+        ready_rpc=ready_rpc if ready_rpc is not None else rpc,
+        broker_check=broker_check, ready_timeout=ready_timeout)
+
+    context.install(app)
+    app.before_request(body.check_request_body)
+    errors.install(app, config.get("SERVICES") or [])
+    routes.register(app)
+    app.wsgi_app = body.ChunkedInput(app.wsgi_app, max_body)  # chunked bodies are capped too
+    return app

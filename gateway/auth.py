@@ -1,0 +1,70 @@
+"""Bearer-token authentication, checked locally (no RPC per request).
+
+    @bp.get("/admin/thing")
+    @require_auth(role="admin")
+    def thing():
+        principal = current_principal()
+
+Missing or malformed `Authorization`, or a token that fails verification (bad
+signature, wrong algorithm, issuer or audience, expired) is a 401 carrying
+`WWW-Authenticate: Bearer` (added by gateway/errors.py); a valid token with the
+wrong role is a 403.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Iterable
+
+from flask import g, request
+
+from common.errors import Forbidden, Unauthorized
+from common.tokens import InvalidToken, Principal, verify_access_token
+from gateway.state import state
+
+# RFC 6750 section 2.1: "Bearer" 1*SP b64token
+_BEARER = re.compile(r"Bearer +([A-Za-z0-9\-._~+/]+=*)", re.IGNORECASE)
+
+
+def bearer_token() -> str:
+    """The token of the request's `Authorization: Bearer` header, or Unauthorized."""
+    match = _BEARER.fullmatch(request.headers.get("Authorization", "").strip())
+    if match is None:
+        raise Unauthorized("missing or malformed Authorization header; "
+                           "expected 'Bearer <access_token>'")
+    return match.group(1)
+
+
+def principal_from(token: str) -> Principal:
+    """The principal of a valid access token, or Unauthorized."""
+    try:
+        return verify_access_token(state().tokens, token)
+    except InvalidToken as exc:
+        raise Unauthorized(str(exc)) from None
+
+
+def require_auth(role: str | Iterable[str] | None = None) -> Callable:
+    """Decorator: the view needs a valid token, and one of `role` if given.
+
+    The verified Principal is put in `flask.g.principal`.
+    """
+    roles = None if role is None else ({role} if isinstance(role, str) else set(role))
+
+    def decorate(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            principal = principal_from(bearer_token())
+            if roles is not None and principal.role not in roles:
+                raise Forbidden("this action needs the role " + " or ".join(sorted(roles)))
+            g.principal = principal
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def current_principal() -> Principal:
+    """The principal that require_auth verified for this request."""
+    return g.principal

@@ -1,0 +1,38 @@
+"""HTTP routes, one blueprint per resource, and the helpers views share.
+
+A view parses and validates its input, makes its RPC call and shapes the answer
+with `pick` (so a field a service adds never leaks out by accident).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from flask import Flask, Response, current_app
+
+# The public shape of a user account (never the password hash, whatever else a
+# service answer holds).
+USER_FIELDS = ("id", "email", "name", "role")
+
+
+def register(app: Flask) -> None:
+    """Attach every blueprint; later resources add theirs to this list."""
+    # Imported here: the route modules import this package's helpers below.
+    from gateway.routes import admin, auth, health, users
+
+    for module in (health, auth, users, admin):
+        app.register_blueprint(module.bp)
+
+
+def pick(answer: Mapping, keys: Iterable[str], **overrides) -> dict:
+    """The contract's fields of a service answer, plus fixed values."""
+    shaped = {key: answer.get(key) for key in keys}
+    shaped.update(overrides)
+    return shaped
+
+
+def no_content() -> Response:
+    """A 204 with no body (and so no Content-Type)."""
+    response = current_app.response_class(status=204)
+    del response.headers["Content-Type"]
+    return response

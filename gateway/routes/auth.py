@@ -1,0 +1,74 @@
+"""/auth/*: registration, login, refresh-token rotation, logout, client credentials.
+
+user_svc owns accounts and tokens; these views validate input and shape answers.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from gateway import rpc
+from gateway.body import accepts_form, json_body, json_or_form_body
+from gateway.routes import USER_FIELDS, no_content, pick
+from gateway.schemas import (
+    ClientTokenRequest,
+    LoginRequest,
+    RefreshTokenRequest,
+    RegisterRequest,
+)
+from gateway.state import state
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+PAIR_FIELDS = ("access_token", "refresh_token", "token_type", "expires_in")
+CLIENT_TOKEN_FIELDS = ("access_token", "token_type", "expires_in")
+
+
+def _tokens(answer: dict, fields: tuple[str, ...]) -> dict:
+    shaped = pick(answer, fields, token_type="Bearer")
+    if shaped["expires_in"] is None:  # the access TTL is shared config, so we know it
+        shaped["expires_in"] = state().tokens.access_ttl_s
+    return shaped
+
+
+@bp.post("/register")
+def register():
+    """Create a customer account: 201 {id, email, name, role}."""
+    body = json_body(RegisterRequest)
+    user = rpc.call("user_svc", "register", email=body.email, password=body.password,
+                    name=body.name)
+    return pick(user, USER_FIELDS), 201
+
+
+@bp.post("/login")
+def login():
+    """Exchange email and password for an access and a refresh token."""
+    body = json_body(LoginRequest)
+    pair = rpc.call("user_svc", "login", email=body.email, password=body.password)
+    return _tokens(pair, PAIR_FIELDS)
+
+
+@bp.post("/refresh")
+def refresh():
+    """Rotate a refresh token: a new pair; the old refresh token stops working."""
+    body = json_body(RefreshTokenRequest)
+    pair = rpc.call("user_svc", "refresh", refresh_token=body.refresh_token)
+    return _tokens(pair, PAIR_FIELDS)
+
+
+@bp.post("/logout")
+def logout():
+    """Revoke a refresh token: 204."""
+    body = json_body(RefreshTokenRequest)
+    rpc.call("user_svc", "logout", refresh_token=body.refresh_token)
+    return no_content()
+
+
+@bp.post("/token")
+@accepts_form
+def client_token():
+    """OAuth2 client credentials (form or JSON) -> {access_token, token_type, expires_in}."""
+    body = json_or_form_body(ClientTokenRequest)
+    token = rpc.call("user_svc", "issue_client_token", client_id=body.client_id,
+                     client_secret=body.client_secret)
+    return _tokens(token, CLIENT_TOKEN_FIELDS)
