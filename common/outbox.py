@@ -24,7 +24,7 @@ from nameko.events import get_event_exchange
 from nameko.extensions import DependencyProvider
 from sqlalchemy import BigInteger, DateTime, Identity, Index, String, delete, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column
 
 from common.db import engine_for, utc_now
 from common.events import Event
@@ -40,9 +40,12 @@ class OutboxMixin:
     """Columns of a service's `outbox` table."""
 
     __tablename__ = "outbox"
-    __table_args__ = (
-        Index("ix_outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
-    )
+
+    @declared_attr.directive
+    def __table_args__(cls):
+        # A new Index per model: one Index object cannot belong to two tables.
+        return (Index("ix_outbox_unpublished", "id",
+                      postgresql_where=text("published_at IS NULL")),)
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     event_id: Mapped[str] = mapped_column(String(36), unique=True)

@@ -16,6 +16,9 @@ STOP_WAIT_S=20
 PIDFILE=.run/run.pid
 # Services write through honcho's pipes: without this their logs arrive in late bursts.
 export PYTHONUNBUFFERED=1
+# eventlet prints a multi-line deprecation notice at every import, in every process; this
+# variable only silences that notice (eventlet/__init__.py reads it for nothing else).
+export EVENTLET_TESTS=1
 
 log() { echo "[run] $*"; }
 err() { echo "[run] $*" >&2; }
@@ -139,8 +142,7 @@ banner() {
     echo
     echo "$line"
     echo "  Order platform is $1"
-    echo "    Web & API   $BASE_URL/"
-    echo "    API docs    $BASE_URL/docs"
+    echo "    API         $BASE_URL   (try: curl $BASE_URL/ready)"
     echo "    Admin       $ADMIN_EMAIL (password: ADMIN_PASSWORD)"
     echo "    Processes   $procs"
     echo "  Ctrl-C stops everything (or 'make stop' from another terminal)."
