@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 # Extra pytest arguments for `make test`, given to every tier: make test ARGS="-k login -x"
 ARGS   ?=
 
-.PHONY: help venv run test migrate lint shell stop clean
+.PHONY: help venv run test migrate seed lint shell stop clean
 
 help: ## Show the targets (default)
 	@echo "Usage: make <target> [ARGS=...]"
@@ -46,6 +46,10 @@ test: $(STAMP) ## Run tests/unit, tests/integration, tests/e2e in parallel (extr
 migrate: $(STAMP) ## Create each service's database and apply its Alembic migrations (idempotent)
 	@bash scripts/ensure_infra.sh
 	$(VENV)/bin/python -m common.migrate
+
+seed: $(STAMP) ## Migrate and load the demo data (catalog) again; keeps what is there
+	@bash scripts/ensure_infra.sh
+	$(VENV)/bin/python -m common.migrate --seed
 
 lint: $(STAMP) ## Run ruff
 	$(VENV)/bin/ruff check .

@@ -2,16 +2,20 @@
 
     python -m common.migrate                          # every service in config SERVICES
     python -m common.migrate user_svc                 # one service
+    python -m common.migrate --seed                   # ... and load each service's demo data
     python -m common.migrate --revision user_svc -m "add column"   # autogenerate
 
 Each service keeps its migrations in `<service>/migrations/`; its env.py calls
 `run_env(Base.metadata)`. Safe to run again: existing databases are kept and an
-up-to-date schema is left alone.
+up-to-date schema is left alone. A service with a `seed` module (exposing
+`seed_from_config(config)`) gets its demo data with `--seed`; seeding is idempotent too.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import logging
 
 from alembic import command
@@ -87,6 +91,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--revision", action="store_true",
                         help="autogenerate a new revision for the one service named")
     parser.add_argument("-m", "--message", default="change")
+    parser.add_argument("--seed", action="store_true", help="also load demo data")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[migrate] %(message)s")
     config = load_config()
@@ -100,6 +105,8 @@ def main(argv: list[str] | None = None) -> None:
         return
     for service in services:
         migrate(service, database_url(config, service))
+        if args.seed and importlib.util.find_spec(f"{service}.seed"):
+            importlib.import_module(f"{service}.seed").seed_from_config(config)
 
 
 if __name__ == "__main__":

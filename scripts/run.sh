@@ -128,8 +128,8 @@ step() {
 # ---------------------------------------------------------------- start-up
 step bash scripts/ensure_infra.sh || { err "broker or database not available (see above)"; exit 1; }
 
-log "migrating every service's database: .venv/bin/python -m common.migrate"
-step .venv/bin/python -m common.migrate || { err "migrations failed (see above)"; exit 1; }
+log "migrating every service's database and seeding demo data: .venv/bin/python -m common.migrate --seed"
+step .venv/bin/python -m common.migrate --seed || { err "migrations failed (see above)"; exit 1; }
 
 procs="$(sed -n 's/^\([A-Za-z0-9_-]*\):.*/\1/p' Procfile | paste -sd ' ' -)"
 log "starting: honcho start -f Procfile ($procs)"

@@ -150,7 +150,7 @@ def test_app_service_waits_for_infra_and_migrations(name):
 
 def test_migrate_is_a_one_shot_after_postgres():
     migrate = SERVICES[MIGRATE]
-    assert as_argv(migrate["command"]) == ["python", "-m", "common.migrate"]
+    assert as_argv(migrate["command"]) == ["python", "-m", "common.migrate", "--seed"]
     assert depends_on(migrate).get("postgres") == "service_healthy"
     assert str(migrate.get("restart", "no")) in {"no", "False", "false"}
 

@@ -1,0 +1,179 @@
+"""inventory_svc: the catalog, stock levels and per-order reservations.
+
+    n.rpc.inventory_svc.list_products(limit=5)
+    n.rpc.inventory_svc.restock(sku="TEA-SENCHA", quantity=10)
+"""
+
+from __future__ import annotations
+
+import logging
+
+from nameko.dependency_providers import Config
+from nameko.rpc import rpc
+from nameko.timer import timer
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+
+from common import events, inbox
+from common.db import DatabaseSession, utc_now
+from common.logging import LogContext
+from common.messaging import event_handler
+from common.outbox import OutboxRelay
+from inventory_svc import domain, reservations, store
+from inventory_svc.exceptions import DuplicateSku, InvalidProductInput, ProductNotFound
+from inventory_svc.models import Base, Inbox, Outbox, Product, Reservation, Stock
+
+log = logging.getLogger(__name__)
+
+# nameko reads a timer's interval when the class is defined, before config exists;
+# the sweep runs this often and asks config only for what to release.
+SWEEP_INTERVAL_S = 1.0
+SWEEP_BATCH = 200
+
+
+def checked(field: str, check, value):
+    """Run a domain check; its complaint becomes a 400 naming `field`."""
+    try:
+        return check(value)
+    except ValueError as exc:
+        raise InvalidProductInput(f"{field}: {exc}", {"field": field}) from None
+
+
+class InventoryService:
+    name = "inventory_svc"
+
+    db = DatabaseSession(Base)
+    relay = OutboxRelay(Base, Outbox)
+    correlation_id = LogContext()
+    config = Config()
+
+    def _product(self, sku) -> Product:
+        product = self.db.get(Product, sku) if isinstance(sku, str) else None
+        if product is None:
+            raise ProductNotFound(f"no product {sku!r}", {"sku": sku})
+        return product
+
+    def _emit(self, event: events.Event | None) -> None:
+        if event is not None:
+            self.db.add(Outbox.of(event))
+
+    # ---- catalog (RPC) ---------------------------------------------------------------
+
+    @rpc(expected_exceptions=InvalidProductInput)
+    def list_products(self, limit=20, cursor=None):
+        """One page of the catalog in sku order: {items, next_cursor}."""
+        limit = checked("limit", domain.check_limit, limit)
+        after = checked("cursor", domain.decode_cursor, cursor) if cursor else None
+        page = store.page_of_products(self.db, limit, after)
+        more = len(page) > limit
+        items = [store.product_dict(p) for p in page[:limit]]
+        return {"items": items,
+                "next_cursor": domain.encode_cursor(items[-1]["sku"]) if more else None}
+
+    @rpc(expected_exceptions=ProductNotFound)
+    def get_product(self, sku):
+        """One product with the units available to order."""
+        return store.product_dict(self._product(sku))
+
+    @rpc
+    def get_products(self, skus):
+        """Many products in one call (pricing an order): {items, missing}."""
+        wanted = list(dict.fromkeys(s for s in skus if isinstance(s, str)))
+        found = store.products_by_sku(self.db, wanted)
+        return {"items": [store.product_dict(found[s]) for s in wanted if s in found],
+                "missing": [s for s in wanted if s not in found]}
+
+    @rpc(expected_exceptions=(InvalidProductInput, DuplicateSku))
+    def create_product(self, sku, name, price_cents, description=None, currency="USD",
+                       stock=0):
+        """Add a product with its opening stock."""
+        product = Product(
+            sku=checked("sku", domain.check_sku, sku),
+            name=checked("name", domain.check_name, name),
+            description=checked("description", domain.check_description, description),
+            price_cents=checked("price_cents", domain.check_price, price_cents),
+            currency=checked("currency", domain.check_currency, currency),
+            stock=Stock(sku=sku, on_hand=checked("stock", lambda q: domain.check_quantity(q, 0),
+                                                 stock)))
+        self.db.add(product)
+        try:
+            self.db.commit()
+        except IntegrityError:
+            self.db.rollback()
+            raise DuplicateSku(f"a product {sku!r} already exists", {"sku": sku}) from None
+        return store.product_dict(product)
+
+    @rpc(expected_exceptions=(InvalidProductInput, ProductNotFound))
+    def update_product(self, sku, **changes):
+        """Change name, description or price; only the fields given."""
+        checks = {"name": domain.check_name, "description": domain.check_description,
+                  "price_cents": domain.check_price}
+        unknown = set(changes) - set(checks)
+        if unknown:
+            raise InvalidProductInput(f"cannot change {', '.join(sorted(unknown))}",
+                                      {"field": sorted(unknown)[0]})
+        product = self._product(sku)
+        for field, value in changes.items():
+            setattr(product, field, checked(field, checks[field], value))
+        self.db.commit()
+        return store.product_dict(product)
+
+    @rpc(expected_exceptions=(InvalidProductInput, ProductNotFound))
+    def restock(self, sku, quantity):
+        """Put `quantity` more units on the shelf: {sku, on_hand, reserved, available}."""
+        quantity = checked("quantity", domain.check_quantity, quantity)
+        stock = store.add_to_on_hand(self.db, sku, quantity) if isinstance(sku, str) else None
+        if stock is None:
+            raise ProductNotFound(f"no product {sku!r}", {"sku": sku})
+        self.db.commit()
+        return stock.to_dict()
+
+    @rpc(expected_exceptions=ProductNotFound)
+    def get_stock(self, sku):
+        """{sku, on_hand, reserved, available} of one product."""
+        return self._product(sku).stock.to_dict()
+
+    @rpc
+    def get_reservation(self, order_id):
+        """The order's reservation, or None: {order_id, status, reason, expires_at, lines}."""
+        found = self.db.scalars(select(Reservation).where(Reservation.order_id == order_id)
+                                ).first() if isinstance(order_id, str) else None
+        return reservations.describe(found) if found else None
+
+    @rpc
+    def health(self):
+        """`{"status": "ok"}` when this service and its database answer."""
+        self.db.execute(text("SELECT 1"))
+        return {"status": "ok", "service": self.name}
+
+    # ---- the order saga (events) -----------------------------------------------------
+
+    @event_handler("order_svc", "order.created", non_retryable=(domain.InvalidOrderLines,))
+    def reserve_stock(self, event: events.OrderCreated):
+        """Hold every line or none: inventory.reserved or inventory.failed."""
+        if inbox.claim(self.db, Inbox, event, "reserve_stock"):
+            ttl = float(self.config["RESERVATION_TTL_S"])
+            self._emit(reservations.reserve(self.db, event, ttl, utc_now()))
+        self.db.commit()
+
+    @event_handler("order_svc", "order.confirmed")
+    def commit_stock(self, event: events.OrderConfirmed):
+        """The order is paid: its held units leave the shelf."""
+        if inbox.claim(self.db, Inbox, event, "commit_stock"):
+            reservations.commit(self.db, event)
+        self.db.commit()
+
+    @event_handler("order_svc", "order.cancelled")
+    def release_stock(self, event: events.OrderCancelled):
+        """The order is off: release its hold or restock what it took."""
+        if inbox.claim(self.db, Inbox, event, "release_stock"):
+            self._emit(reservations.cancel(self.db, event))
+        self.db.commit()
+
+    @timer(interval=SWEEP_INTERVAL_S)
+    def expire_holds(self):
+        """Release holds never paid within RESERVATION_TTL_S: inventory.released(expired)."""
+        for event in reservations.expire_due(self.db, utc_now(), SWEEP_BATCH,
+                                             self.correlation_id):
+            self._emit(event)
+        self.db.commit()

@@ -1,0 +1,68 @@
+"""Catalog RPC through worker_factory, on a real PostgreSQL session."""
+
+import pytest
+
+from inventory_svc.exceptions import DuplicateSku, InvalidProductInput, ProductNotFound
+
+
+def test_a_created_product_reads_back_with_its_stock_available(inventory):
+    created = inventory.create_product(sku="TEA", name=" Sencha ", price_cents=1250,
+                                       description="Green", currency="EUR", stock=7)
+    assert created == {"sku": "TEA", "name": "Sencha", "description": "Green",
+                       "price_cents": 1250, "currency": "EUR", "available": 7}
+    assert inventory.get_product("TEA") == created
+    assert inventory.get_stock("TEA") == {"sku": "TEA", "on_hand": 7, "reserved": 0,
+                                          "available": 7}
+
+
+def test_a_sku_exists_once(inventory):
+    inventory.create_product(sku="TEA", name="Tea", price_cents=100)
+    with pytest.raises(DuplicateSku):
+        inventory.create_product(sku="TEA", name="Other", price_cents=200)
+
+
+@pytest.mark.parametrize("field, value", [("sku", "bad sku"), ("price_cents", 0),
+                                          ("stock", -1), ("currency", "usd"), ("name", "")])
+def test_bad_products_are_refused_naming_the_field(inventory, field, value):
+    fields = {"sku": "TEA", "name": "Tea", "price_cents": 100, "stock": 1, **{field: value}}
+    with pytest.raises(InvalidProductInput) as raised:
+        inventory.create_product(**fields)
+    assert raised.value.details == {"field": field}
+
+
+def test_update_changes_only_what_it_is_given(catalog):
+    updated = catalog.update_product("TEA", price_cents=500)
+    assert (updated["name"], updated["price_cents"]) == ("Tea", 500)
+    with pytest.raises(InvalidProductInput):
+        catalog.update_product("TEA", stock=99)
+    with pytest.raises(ProductNotFound):
+        catalog.update_product("NOPE", name="x")
+
+
+def test_restock_adds_to_on_hand(catalog):
+    assert catalog.restock("MUG", 5) == {"sku": "MUG", "on_hand": 8, "reserved": 0,
+                                         "available": 8}
+    with pytest.raises(ProductNotFound):
+        catalog.restock("NOPE", 1)
+    with pytest.raises(InvalidProductInput):
+        catalog.restock("MUG", 0)
+
+
+def test_pages_follow_the_cursor_to_the_end(inventory):
+    for n in range(5):
+        inventory.create_product(sku=f"P{n}", name=f"P{n}", price_cents=100)
+    first = inventory.list_products(limit=2)
+    second = inventory.list_products(limit=2, cursor=first["next_cursor"])
+    third = inventory.list_products(limit=2, cursor=second["next_cursor"])
+    skus = [p["sku"] for page in (first, second, third) for p in page["items"]]
+    assert skus == ["P0", "P1", "P2", "P3", "P4"]
+    assert third["next_cursor"] is None
+    with pytest.raises(InvalidProductInput) as raised:
+        inventory.list_products(cursor="forged!")
+    assert raised.value.details == {"field": "cursor"}
+
+
+def test_many_products_in_one_call_name_the_missing(catalog):
+    answer = catalog.get_products(["MUG", "NOPE", "TEA", "MUG"])
+    assert [p["sku"] for p in answer["items"]] == ["MUG", "TEA"]
+    assert answer["missing"] == ["NOPE"]
