@@ -66,6 +66,7 @@ def reserve(session: Session, event: events.OrderCreated, ttl_s: float,
     short = domain.shortages(wanted, {sku: Level(s.on_hand, s.reserved)
                                       for sku, s in stock.items()})
     if short:
+        log.info("order %s not reserved, short of %s", event.order_id, short)
         reservation.reason = domain.OUT_OF_STOCK
         return events.InventoryFailed(order_id=event.order_id, reason=domain.OUT_OF_STOCK,
                                       shortages=short, correlation_id=event.correlation_id)
@@ -73,6 +74,7 @@ def reserve(session: Session, event: events.OrderCreated, ttl_s: float,
         stock[sku].reserved += quantity
         reservation.lines.append(ReservationLine(sku=sku, quantity=quantity))
     reservation.status, reservation.expires_at = domain.HELD, domain.hold_expiry(now, ttl_s)
+    log.info("order %s reserved: %s", event.order_id, wanted)
     return events.InventoryReserved(
         order_id=event.order_id, reservation_id=reservation.id,
         items=[{"sku": sku, "quantity": q} for sku, q in wanted.items()],
