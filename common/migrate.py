@@ -72,6 +72,14 @@ def migrate(service: str, url: str) -> None:
     log.info("%s: database %s, schema at head", service, "created" if created else "kept")
 
 
+def seed(service: str, config: dict) -> bool:
+    """Load `service`'s demo data if it has any (a `<service>.seed` module); True if so."""
+    if importlib.util.find_spec(f"{service}.seed") is None:
+        return False
+    importlib.import_module(f"{service}.seed").seed_from_config(config)
+    return True
+
+
 def run_env(target_metadata) -> None:
     """The body of every service's migrations/env.py (online mode only)."""
     from alembic import context
@@ -105,8 +113,8 @@ def main(argv: list[str] | None = None) -> None:
         return
     for service in services:
         migrate(service, database_url(config, service))
-        if args.seed and importlib.util.find_spec(f"{service}.seed"):
-            importlib.import_module(f"{service}.seed").seed_from_config(config)
+        if args.seed:
+            seed(service, config)
 
 
 if __name__ == "__main__":

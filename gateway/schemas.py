@@ -8,10 +8,18 @@ of silently ignored. The 400's details name every offending field:
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal, TypeVar
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import PydanticCustomError
 
@@ -46,6 +54,33 @@ Email = Annotated[Text, Field(max_length=254), AfterValidator(_email_syntax)]
 Password = Annotated[Text, Field(min_length=8, max_length=128)]
 PersonName = Annotated[Text, Field(max_length=100)]
 Secret = Annotated[Text, Field(min_length=1, max_length=1024)]
+
+# A sku: also checked on paths (routes/products.py), where a mismatch is a 404.
+SKU = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+Sku = Annotated[str, Field(pattern=f"^{SKU.pattern}$")]
+# Length constraints before the text check, so they apply to the str itself: the name
+# is stripped first, and messages speak of characters.
+ProductName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                               max_length=200), AfterValidator(_plain_text)]
+Description = Annotated[str, Field(max_length=2000), AfterValidator(_plain_text)]
+PriceCents = Annotated[int, Field(ge=1, le=1_000_000_000)]  # strict: true/false refused
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+Quantity = Annotated[int, Field(ge=1, le=1_000_000_000)]
+Stock = Annotated[int, Field(ge=0, le=1_000_000_000)]
+# Opaque: the service judges the rest.
+Cursor = Annotated[str, Field(max_length=200), AfterValidator(_plain_text)]
+
+
+def _query_int(value):
+    # Query values are strings: digits become an int (range checked by the model),
+    # anything else ("x", "1.5", " 5") stays a string for strict mode to refuse.
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,18}", value):
+        return int(value)
+    return value
+
+
+def _blank_is_none(value):
+    return None if value == "" else value
 
 
 class Model(BaseModel):
@@ -87,7 +122,38 @@ class CreateClientRequest(Model):
     role: Literal["client", "admin"] = "client"
 
 
-def validate(model: type[M], data: dict) -> M:
+class ListQuery(BaseModel):
+    """`?limit=1..100&cursor=` of a list; `cursor=` means none, other parameters are ignored."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    limit: Annotated[int, BeforeValidator(_query_int), Field(ge=1, le=100)] = 20
+    cursor: Annotated[Cursor | None, BeforeValidator(_blank_is_none)] = None
+
+
+class CreateProductRequest(Model):
+    sku: Sku
+    name: ProductName
+    description: Description | None = None
+    price_cents: PriceCents
+    currency: Currency = "USD"
+    stock: Stock = 0
+
+
+class UpdateProductRequest(Model):
+    """Only the fields sent are changed: absent means unchanged (a null name or price is
+    refused; a null description clears it)."""
+
+    name: ProductName = None
+    description: Description | None = None
+    price_cents: PriceCents = None
+
+
+class RestockRequest(Model):
+    quantity: Quantity
+
+
+def validate(model: type[M], data: dict, what: str = "request body") -> M:
     """`data` as a `model` instance, or ValidationError naming each bad field."""
     try:
         return model.model_validate(data)
@@ -95,4 +161,4 @@ def validate(model: type[M], data: dict) -> M:
         fields = [{"field": ".".join(str(part) for part in error["loc"]) or "body",
                    "message": error["msg"]}
                   for error in exc.errors(include_url=False, include_input=False)]
-        raise ValidationError("request body is not valid", {"fields": fields}) from None
+        raise ValidationError(f"{what} is not valid", {"fields": fields}) from None

@@ -1,14 +1,21 @@
 """HTTP routes, one blueprint per resource, and the helpers views share.
 
-A view parses and validates its input, makes its RPC call and shapes the answer
-with `pick` (so a field a service adds never leaks out by accident).
+A view parses and validates its input (`json_body`, `query_args`), makes its RPC
+call and shapes the answer with `pick` (so a field a service adds never leaks out
+by accident).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import TypeVar
 
-from flask import Flask, Response, current_app
+from flask import Flask, Response, current_app, request
+from pydantic import BaseModel
+
+from gateway.schemas import validate
+
+M = TypeVar("M", bound=BaseModel)
 
 # The public shape of a user account (never the password hash, whatever else a
 # service answer holds).
@@ -18,9 +25,9 @@ USER_FIELDS = ("id", "email", "name", "role")
 def register(app: Flask) -> None:
     """Attach every blueprint; later resources add theirs to this list."""
     # Imported here: the route modules import this package's helpers below.
-    from gateway.routes import admin, auth, health, users
+    from gateway.routes import admin, auth, health, products, users
 
-    for module in (health, auth, users, admin):
+    for module in (health, auth, users, products, admin):
         app.register_blueprint(module.bp)
 
 
@@ -29,6 +36,11 @@ def pick(answer: Mapping, keys: Iterable[str], **overrides) -> dict:
     shaped = {key: answer.get(key) for key in keys}
     shaped.update(overrides)
     return shaped
+
+
+def query_args(model: type[M]) -> M:
+    """The query string validated as `model` (a repeated parameter counts once: its first)."""
+    return validate(model, request.args.to_dict(flat=True), what="query string")
 
 
 def no_content() -> Response:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import pytest
 import requests
 
+from common.migrate import seed
 from common.testing import (
     Process,
     free_port,
@@ -31,6 +32,9 @@ class Cluster:
     def post(self, path, **kwargs):
         return requests.post(self.url + path, timeout=10, **kwargs)
 
+    def patch(self, path, **kwargs):
+        return requests.patch(self.url + path, timeout=10, **kwargs)
+
     def ready(self) -> bool:
         return self.get("/ready").status_code == 200
 
@@ -52,8 +56,12 @@ def cluster(base_config, tmp_path_factory):
         env = {**os.environ, "AMQP_URI": amqp, "GATEWAY_HOST": "127.0.0.1",
                "GATEWAY_PORT": str(port), "BCRYPT_ROUNDS": "4", "ADMIN_EMAIL": ADMIN_EMAIL,
                "ADMIN_PASSWORD": ADMIN_PASSWORD, "PYTHONUNBUFFERED": "1"}
+        db_uris = {}
         for service in base_config["SERVICES"]:
-            env[f"DATABASE_URL_{service.upper()}"] = migrated_database(service)
+            url = env[f"DATABASE_URL_{service.upper()}"] = migrated_database(service)
+            db_uris[f"{service}:Base"] = url
+        for service in base_config["SERVICES"]:
+            seed(service, {**base_config, "DB_URIS": db_uris})  # as `make run` does
         cluster = Cluster(url=f"http://127.0.0.1:{port}", env=env)
         for service in base_config["SERVICES"]:
             cluster.processes[service] = service_process(service, env, log_dir).start()

@@ -1,0 +1,82 @@
+"""/products/*: the catalog, read by anyone, written and restocked by admins.
+
+inventory_svc owns products and stock; these views validate input and shape answers.
+A sku in the path that no product could have (see schemas.SKU) is a 404 without
+asking the service.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from common.errors import NotFound
+from gateway import rpc
+from gateway.auth import require_auth
+from gateway.body import json_body
+from gateway.routes import pick, query_args
+from gateway.schemas import (
+    SKU,
+    CreateProductRequest,
+    ListQuery,
+    RestockRequest,
+    UpdateProductRequest,
+)
+
+bp = Blueprint("products", __name__, url_prefix="/products")
+
+PRODUCT_FIELDS = ("sku", "name", "description", "price_cents", "currency", "available")
+STOCK_FIELDS = ("sku", "on_hand", "reserved", "available")
+
+
+def path_sku(sku: str) -> str:
+    """The sku of a URL path, or NotFound when it is not a sku at all."""
+    if SKU.fullmatch(sku) is None:
+        raise NotFound("no such product")
+    return sku
+
+
+@bp.get("")
+def list_products():
+    """A page of the catalog: {items: [product], next_cursor} (`?limit=1..100&cursor=`)."""
+    query = query_args(ListQuery)
+    page = rpc.call("inventory_svc", "list_products", limit=query.limit, cursor=query.cursor)
+    return {"items": [pick(product, PRODUCT_FIELDS) for product in page.get("items") or []],
+            "next_cursor": page.get("next_cursor")}
+
+
+@bp.get("/<sku>")
+def get_product(sku: str):
+    """One product {sku, name, description, price_cents, currency, available}; 404."""
+    product = rpc.call("inventory_svc", "get_product", sku=path_sku(sku))
+    return pick(product, PRODUCT_FIELDS)
+
+
+@bp.post("")
+@require_auth(role="admin")
+def create_product():
+    """Add a product with its initial stock: 201 the product, Location; 409 duplicate sku."""
+    body = json_body(CreateProductRequest)
+    product = rpc.call("inventory_svc", "create_product", sku=body.sku, name=body.name,
+                       description=body.description, price_cents=body.price_cents,
+                       currency=body.currency, stock=body.stock)
+    return pick(product, PRODUCT_FIELDS), 201, {"Location": f"/products/{body.sku}"}
+
+
+@bp.patch("/<sku>")
+@require_auth(role="admin")
+def update_product(sku: str):
+    """Change the name, description or price sent (only those): 200 the product."""
+    sku = path_sku(sku)
+    changes = json_body(UpdateProductRequest).model_dump(exclude_unset=True)
+    product = rpc.call("inventory_svc", "update_product", sku=sku, **changes)
+    return pick(product, PRODUCT_FIELDS)
+
+
+@bp.post("/<sku>/restock")
+@require_auth(role="admin")
+def restock(sku: str):
+    """Add `quantity` units on hand: 200 {sku, on_hand, reserved, available}."""
+    sku = path_sku(sku)
+    body = json_body(RestockRequest)
+    stock = rpc.call("inventory_svc", "restock", sku=sku, quantity=body.quantity)
+    return pick(stock, STOCK_FIELDS)
