@@ -60,3 +60,8 @@ class ServiceUnavailable(ServiceError):
 @remote
 class UpstreamTimeout(ServiceError):
     """A service did not answer in time."""
+
+
+@remote
+class IdempotencyConflict(ServiceError):
+    """An idempotency key was used again with another request."""

@@ -147,3 +147,19 @@ class RpcPool:
     def close(self) -> None:
         while self._idle:
             self._discard(self._idle.pop())
+
+
+def call_service(proxy, method: str, *args, timeout: float, **kwargs):
+    """Service-to-service RPC with a deadline (nameko 2.x's RpcProxy has none).
+
+    A call past `timeout` raises UpstreamTimeout (its late reply is dropped); a service
+    that is not there raises ServiceUnavailable.
+    """
+    try:
+        with eventlet.Timeout(timeout):
+            return getattr(proxy, method)(*args, **kwargs)
+    except eventlet.Timeout as exc:
+        raise UpstreamTimeout(f"{proxy.service_name}.{method} did not answer in time") from exc
+    except UnknownService as exc:
+        raise ServiceUnavailable(f"{proxy.service_name} is not running",
+                                 {"service": proxy.service_name}) from exc

@@ -1,0 +1,163 @@
+"""Order rules of order_svc: the state machine and pricing, no nameko, no SQLAlchemy.
+
+    PENDING -> RESERVED -> CONFIRMED -> SHIPPED -> DELIVERED
+       \\_________\\___________\\___> CANCELLED (out_of_stock, payment_declined,
+                                              customer_request, expired)
+
+An order only moves forward: a late or duplicate event that would move it back (an
+inventory.reserved after the payment already confirmed it) changes nothing, and a
+CANCELLED order stays cancelled. Payment can confirm a PENDING order directly, since
+payment_svc may hear inventory.reserved before order_svc does.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+PENDING, RESERVED, CONFIRMED = "PENDING", "RESERVED", "CONFIRMED"
+SHIPPED, DELIVERED, CANCELLED = "SHIPPED", "DELIVERED", "CANCELLED"
+STATUSES = (PENDING, RESERVED, CONFIRMED, SHIPPED, DELIVERED, CANCELLED)
+RANK = {PENDING: 0, RESERVED: 1, CONFIRMED: 2, SHIPPED: 3, DELIVERED: 4}
+FINAL = (DELIVERED, CANCELLED)
+
+OUT_OF_STOCK, PAYMENT_DECLINED = "out_of_stock", "payment_declined"
+CUSTOMER_REQUEST, EXPIRED = "customer_request", "expired"
+
+MAX_LINES, MAX_QUANTITY = 50, 1000
+LIST_LIMIT_MAX = 100
+
+
+class OrderRuleError(ValueError):
+    """Input an order cannot be made of; `details` names what is wrong."""
+
+    def __init__(self, message: str, details: dict):
+        super().__init__(message)
+        self.details = details
+
+
+@dataclass(frozen=True)
+class Transition:
+    previous: str
+    status: str
+    reason: str | None = None
+
+
+def cancellable(status: str) -> bool:
+    """Before shipping, an order can still be called off."""
+    return status in (PENDING, RESERVED, CONFIRMED)
+
+
+def move(current: str, target: str, reason: str | None = None) -> Transition | None:
+    """The transition from `current` to `target`, or None if it would not be forward."""
+    if current in (CANCELLED, target):
+        return None
+    if target == CANCELLED:
+        return Transition(current, CANCELLED, reason) if cancellable(current) else None
+    if RANK[target] <= RANK[current]:
+        return None
+    return Transition(current, target, reason)
+
+
+def on_inventory_released(current: str, reason: str) -> Transition | None:
+    """A hold released by the expiry sweep cancels an unpaid order; others were ours."""
+    if reason == EXPIRED and current in (PENDING, RESERVED):
+        return move(current, CANCELLED, EXPIRED)
+    return None
+
+
+def past_deadline(current: str) -> Transition | None:
+    """The deadline timer's verdict on a stuck order."""
+    return move(current, CANCELLED, EXPIRED) if current in (PENDING, RESERVED) else None
+
+
+# ---- placing an order ---------------------------------------------------------------
+
+def order_lines(items) -> list[tuple[str, int]]:
+    """[(sku, quantity)] in first-seen order, duplicates merged; or OrderRuleError."""
+    if not isinstance(items, list) or not 1 <= len(items) <= MAX_LINES:
+        raise OrderRuleError(f"an order has 1 to {MAX_LINES} lines", {"field": "items"})
+    merged: dict[str, int] = {}
+    for n, item in enumerate(items):
+        sku = item.get("sku") if isinstance(item, Mapping) else None
+        quantity = item.get("quantity") if isinstance(item, Mapping) else None
+        if not isinstance(sku, str) or not sku:
+            raise OrderRuleError("each line needs a sku", {"field": f"items.{n}.sku"})
+        if type(quantity) is not int or not 1 <= quantity <= MAX_QUANTITY:
+            raise OrderRuleError(f"quantity must be 1 to {MAX_QUANTITY}",
+                                 {"field": f"items.{n}.quantity"})
+        merged[sku] = merged.get(sku, 0) + quantity
+    if any(q > MAX_QUANTITY for q in merged.values()):
+        raise OrderRuleError(f"at most {MAX_QUANTITY} of one sku", {"field": "items"})
+    return list(merged.items())
+
+
+def check_payment_token(token) -> str:
+    if not isinstance(token, str) or not 1 <= len(token) <= 64:
+        raise OrderRuleError("payment token must be 1 to 64 characters",
+                             {"field": "payment.token"})
+    return token
+
+
+@dataclass(frozen=True)
+class PricedLine:
+    sku: str
+    name: str
+    quantity: int
+    unit_price_cents: int
+
+    @property
+    def line_total_cents(self) -> int:
+        return self.quantity * self.unit_price_cents
+
+
+def price(lines: Iterable[tuple[str, int]], products: Mapping[str, Mapping]
+          ) -> tuple[list[PricedLine], int, str]:
+    """Snapshot name and price of each line: (lines, total_cents, currency)."""
+    lines = list(lines)
+    unknown = [sku for sku, _ in lines if sku not in products]
+    if unknown:
+        raise OrderRuleError(f"unknown sku: {', '.join(unknown)}", {"unknown_skus": unknown})
+    currencies = {products[sku]["currency"] for sku, _ in lines}
+    if len(currencies) > 1:
+        raise OrderRuleError("all lines of an order must share one currency",
+                             {"currencies": sorted(currencies)})
+    priced = [PricedLine(sku, products[sku]["name"], quantity, products[sku]["price_cents"])
+              for sku, quantity in lines]
+    return priced, sum(line.line_total_cents for line in priced), currencies.pop()
+
+
+def fingerprint(lines: Iterable[tuple[str, int]], payment_token: str) -> str:
+    """What an Idempotency-Key is bound to: the lines and the payment, canonically."""
+    canonical = json.dumps({"items": sorted(lines), "payment_token": payment_token},
+                           separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# ---- listing ------------------------------------------------------------------------
+
+def check_limit(limit) -> int:
+    if type(limit) is not int or not 1 <= limit <= LIST_LIMIT_MAX:
+        raise OrderRuleError(f"limit must be 1 to {LIST_LIMIT_MAX}", {"field": "limit"})
+    return limit
+
+
+def encode_cursor(created_at: datetime, order_id: str) -> str:
+    """Opaque position in the newest-first list: the last order's time and id."""
+    raw = f"{created_at.isoformat()}|{order_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created_at, order_id = raw.split("|")
+        return datetime.fromisoformat(created_at), order_id
+    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError):
+        raise OrderRuleError("cursor is not one this API gave out",
+                             {"field": "cursor"}) from None

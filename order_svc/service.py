@@ -1,0 +1,190 @@
+"""order_svc: orders, their lines and timeline, and the saga's state.
+
+    n.rpc.order_svc.create_order(user_id=..., user_email=..., items=[{"sku": "TEA-SENCHA-100",
+                                 "quantity": 2}], payment_token="tok_ok")
+    n.rpc.order_svc.get_timeline(order_id=...)
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import timedelta
+
+from nameko.dependency_providers import Config
+from nameko.rpc import RpcProxy, rpc
+from nameko.timer import timer
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from common import events, inbox
+from common.db import DatabaseSession, new_id, utc_now
+from common.errors import ServiceUnavailable, UpstreamTimeout
+from common.logging import LogContext
+from common.messaging import event_handler
+from common.outbox import OutboxRelay
+from common.rpc import call_service
+from order_svc import domain, store, workflow
+from order_svc.exceptions import (
+    IdempotencyKeyReused,
+    InvalidOrder,
+    OrderNotCancellable,
+    OrderNotFound,
+)
+from order_svc.models import Base, Inbox, Order, OrderItem, Outbox
+
+# nameko fixes a timer's interval when the class is defined, before config exists.
+DEADLINE_SWEEP_S = 1.0
+SWEEP_BATCH = 200
+
+
+def checked(rule, *args):
+    """Run a domain rule; its complaint becomes a 400 with the rule's details."""
+    try:
+        return rule(*args)
+    except domain.OrderRuleError as exc:
+        raise InvalidOrder(str(exc), exc.details) from None
+
+
+class OrderService:
+    name = "order_svc"
+
+    db = DatabaseSession(Base)
+    relay = OutboxRelay(Base, Outbox)
+    correlation_id = LogContext()
+    config = Config()
+    inventory = RpcProxy("inventory_svc")
+
+    def _replay(self, order: Order, fingerprint: str) -> dict:
+        if order.request_fingerprint != fingerprint:
+            raise IdempotencyKeyReused("this Idempotency-Key was used with another request")
+        return order.first_response
+
+    def _visible(self, order_id, user_id) -> Order:
+        order = store.visible_order(self.db, order_id, user_id)
+        if order is None:
+            raise OrderNotFound("no such order", {"order_id": order_id})
+        return order
+
+    @rpc(expected_exceptions=(InvalidOrder, IdempotencyKeyReused, UpstreamTimeout,
+                              ServiceUnavailable))
+    def create_order(self, user_id, user_email, items, payment_token="tok_ok",
+                     idempotency_key=None):
+        """Price the lines (one RPC to inventory), store the order PENDING + order.created."""
+        lines = checked(domain.order_lines, items)
+        token = checked(domain.check_payment_token, payment_token)
+        fingerprint = domain.fingerprint(lines, token)
+        if idempotency_key and (seen := store.by_idempotency_key(self.db, user_id,
+                                                                 idempotency_key)):
+            return self._replay(seen, fingerprint)
+        found = call_service(self.inventory, "get_products", [sku for sku, _ in lines],
+                             timeout=float(self.config["SERVICE_RPC_TIMEOUT_S"]))
+        priced, total, currency = checked(domain.price, lines,
+                                          {p["sku"]: p for p in found["items"]})
+        order = Order(id=new_id(), user_id=user_id, user_email=user_email,
+                      status=domain.PENDING, total_cents=total, currency=currency,
+                      idempotency_key=idempotency_key, request_fingerprint=fingerprint,
+                      created_at=utc_now(), items=[OrderItem(line_no=n, **asdict(line))
+                                                   for n, line in enumerate(priced)])
+        order.updated_at = order.created_at
+        order.deadline_at = order.created_at + timedelta(
+            seconds=float(self.config["ORDER_DEADLINE_S"]))
+        self.db.add(order)
+        workflow.emit(self.db, order, events.OrderCreated(
+            order_id=order.id, user_id=user_id, user_email=user_email,
+            items=[asdict(line) for line in priced], total_cents=total, currency=currency,
+            payment_token=token, correlation_id=self.correlation_id))
+        order.first_response = workflow.order_dict(order)
+        try:
+            self.db.commit()
+        except IntegrityError:  # the same key, sent twice at once: the other one won
+            self.db.rollback()
+            return self._replay(store.by_idempotency_key(self.db, user_id, idempotency_key),
+                                fingerprint)
+        return order.first_response
+
+    @rpc(expected_exceptions=OrderNotFound)
+    def get_order(self, order_id, user_id=None):
+        """The order; NotFound unless it is `user_id`'s (None: any order, for admins)."""
+        return workflow.order_dict(self._visible(order_id, user_id))
+
+    @rpc(expected_exceptions=InvalidOrder)
+    def list_orders(self, user_id=None, limit=20, cursor=None):
+        """Orders newest first, of one user or (None) of everyone: {items, next_cursor}."""
+        limit = checked(domain.check_limit, limit)
+        after = checked(domain.decode_cursor, cursor) if cursor else None
+        page = store.page_of_orders(self.db, user_id, limit, after)
+        more, page = len(page) > limit, page[:limit]
+        return {"items": [workflow.order_dict(o) for o in page],
+                "next_cursor": domain.encode_cursor(page[-1].created_at, page[-1].id)
+                if more else None}
+
+    @rpc(expected_exceptions=OrderNotFound)
+    def get_timeline(self, order_id, user_id=None):
+        """Every event that touched the order, in order: {items: [{type, at, data}]}."""
+        order = self._visible(order_id, user_id)
+        return {"items": [{"type": e.type, "at": e.at.isoformat(), "data": e.data}
+                          for e in store.timeline(self.db, order.id)]}
+
+    @rpc(expected_exceptions=(OrderNotFound, OrderNotCancellable))
+    def cancel_order(self, order_id, user_id=None):
+        """Cancel before shipping (reason customer_request); 409 after."""
+        self._visible(order_id, user_id)
+        order = store.locked_order(self.db, order_id)
+        transition = domain.move(order.status, domain.CANCELLED, domain.CUSTOMER_REQUEST)
+        if transition is None:
+            raise OrderNotCancellable(f"an order {order.status} cannot be cancelled",
+                                      {"status": order.status})
+        workflow.apply(self.db, order, transition, self.correlation_id)
+        self.db.commit()
+        return workflow.order_dict(order)
+
+    @rpc
+    def health(self):
+        """`{"status": "ok"}` when this service and its database answer."""
+        self.db.execute(text("SELECT 1"))
+        return {"status": "ok", "service": self.name}
+
+    # ---- the saga (events) -----------------------------------------------------------
+
+    def _react(self, event: events.Event, handler: str) -> None:
+        if inbox.claim(self.db, Inbox, event, handler):
+            workflow.react(self.db, event)
+        self.db.commit()
+
+    @event_handler("inventory_svc", "inventory.reserved")
+    def on_inventory_reserved(self, event: events.InventoryReserved):
+        """Stock held: PENDING -> RESERVED."""
+        self._react(event, "on_inventory_reserved")
+
+    @event_handler("inventory_svc", "inventory.failed")
+    def on_inventory_failed(self, event: events.InventoryFailed):
+        """Out of stock: CANCELLED(out_of_stock)."""
+        self._react(event, "on_inventory_failed")
+
+    @event_handler("inventory_svc", "inventory.released")
+    def on_inventory_released(self, event: events.InventoryReleased):
+        """A hold expired unpaid: CANCELLED(expired); our own releases change nothing."""
+        self._react(event, "on_inventory_released")
+
+    @event_handler("payment_svc", "payment.succeeded")
+    def on_payment_succeeded(self, event: events.PaymentSucceeded):
+        """Paid: CONFIRMED -> order.confirmed."""
+        self._react(event, "on_payment_succeeded")
+
+    @event_handler("payment_svc", "payment.failed")
+    def on_payment_failed(self, event: events.PaymentFailed):
+        """Declined: CANCELLED(payment_declined) -> order.cancelled."""
+        self._react(event, "on_payment_failed")
+
+    @event_handler("payment_svc", "payment.refunded")
+    def on_payment_refunded(self, event: events.PaymentRefunded):
+        """Money returned: the payment block shows it."""
+        self._react(event, "on_payment_refunded")
+
+    @timer(interval=DEADLINE_SWEEP_S)
+    def cancel_stuck_orders(self):
+        """Cancel orders PENDING or RESERVED past ORDER_DEADLINE_S (reason expired)."""
+        for order in store.waiting_past_deadline(self.db, utc_now(), SWEEP_BATCH):
+            workflow.apply(self.db, order, domain.past_deadline(order.status),
+                           self.correlation_id)
+        self.db.commit()

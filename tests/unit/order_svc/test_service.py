@@ -1,0 +1,196 @@
+"""OrderService through worker_factory, on a real PostgreSQL session."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from common import events
+from common.db import utc_now
+from order_svc.exceptions import (
+    IdempotencyKeyReused,
+    InvalidOrder,
+    OrderNotCancellable,
+    OrderNotFound,
+)
+from order_svc.models import Order, Outbox
+
+ANN, BOB = "6d1f0c4e-0000-4000-8000-000000000001", "6d1f0c4e-0000-4000-8000-000000000002"
+TWO_TEAS = [{"sku": "TEA", "quantity": 2}]
+
+
+def place(orders, items=TWO_TEAS, user=ANN, **kwargs):
+    return orders.create_order(user_id=user, user_email="ann@example.com", items=items,
+                               **kwargs)
+
+
+def emitted(session):
+    return [(r.event_type, r.payload) for r in session.scalars(select(Outbox).order_by(Outbox.id))]
+
+
+def test_a_new_order_is_pending_priced_and_announced(orders, session):
+    order = place(orders, [{"sku": "TEA", "quantity": 2}, {"sku": "MUG", "quantity": 1}],
+                  payment_token="tok_flaky")
+    assert order["status"] == "PENDING" and order["cancel_reason"] is None
+    assert order["items"] == [
+        {"sku": "TEA", "name": "Tea", "quantity": 2, "unit_price_cents": 450,
+         "line_total_cents": 900},
+        {"sku": "MUG", "name": "Mug", "quantity": 1, "unit_price_cents": 1200,
+         "line_total_cents": 1200}]
+    assert (order["total_cents"], order["currency"], order["payment"]) == (2100, "USD", None)
+    (event_type, payload), = emitted(session)
+    assert event_type == "order.created"
+    assert payload["payment_token"] == "tok_flaky" and payload["correlation_id"] == "req-1"
+    assert payload["items"][1] == {"sku": "MUG", "name": "Mug", "quantity": 1,
+                                   "unit_price_cents": 1200}
+    assert orders.get_order(order["id"]) == order
+
+
+def test_the_price_is_a_snapshot(orders, catalog):
+    order = place(orders)
+    catalog.products["TEA"]["price_cents"] = 9999
+    assert orders.get_order(order["id"])["total_cents"] == 900
+
+
+def test_unknown_skus_are_refused_by_name(orders, session):
+    with pytest.raises(InvalidOrder) as raised:
+        place(orders, [{"sku": "TEA", "quantity": 1}, {"sku": "NOPE", "quantity": 1}])
+    assert raised.value.details == {"unknown_skus": ["NOPE"]}
+    assert session.scalars(select(Order)).all() == []
+
+
+def test_the_same_key_and_body_answer_the_first_answer_again(orders, catalog, session):
+    first = place(orders, idempotency_key="k-1")
+    orders.on_inventory_reserved(reserved(first["id"]))  # the order moved on meanwhile
+    again = place(orders, idempotency_key="k-1")
+    assert again == first
+    assert catalog.calls == 1
+    assert len(session.scalars(select(Order)).all()) == 1
+
+
+def test_the_same_key_with_another_body_is_a_conflict(orders):
+    place(orders, idempotency_key="k-1")
+    with pytest.raises(IdempotencyKeyReused):
+        place(orders, [{"sku": "TEA", "quantity": 3}], idempotency_key="k-1")
+    with pytest.raises(IdempotencyKeyReused):
+        place(orders, idempotency_key="k-1", payment_token="tok_declined")
+
+
+def test_keys_belong_to_their_user(orders):
+    assert place(orders, idempotency_key="k")["id"] != place(orders, user=BOB,
+                                                               idempotency_key="k")["id"]
+
+
+def test_customers_see_only_their_orders(orders):
+    order = place(orders)
+    with pytest.raises(OrderNotFound):
+        orders.get_order(order["id"], user_id=BOB)
+    with pytest.raises(OrderNotFound):
+        orders.get_timeline(order["id"], user_id=BOB)
+    with pytest.raises(OrderNotFound):
+        orders.cancel_order(order["id"], user_id=BOB)
+    with pytest.raises(OrderNotFound):
+        orders.get_order("not-a-uuid")
+    assert orders.get_order(order["id"], user_id=ANN)["id"] == order["id"]
+
+
+def test_lists_are_newest_first_per_user_and_page_by_cursor(orders):
+    mine = [place(orders)["id"] for _ in range(5)]
+    place(orders, user=BOB)
+    first = orders.list_orders(user_id=ANN, limit=3)
+    second = orders.list_orders(user_id=ANN, limit=3, cursor=first["next_cursor"])
+    assert [o["id"] for o in first["items"] + second["items"]] == mine[::-1]
+    assert second["next_cursor"] is None
+    assert len(orders.list_orders()["items"]) == 6
+    with pytest.raises(InvalidOrder):
+        orders.list_orders(limit=101)
+
+
+def reserved(order_id):
+    return events.InventoryReserved(order_id=order_id, reservation_id="r", items=[],
+                                    expires_at="2030-01-01T00:00:00+00:00")
+
+
+def paid(order_id, amount=900):
+    return events.PaymentSucceeded(order_id=order_id, payment_id="p", amount_cents=amount)
+
+
+def statuses(session):
+    return [p["status"] for t, p in emitted(session) if t == "order.status_changed"]
+
+
+def test_the_happy_saga_confirms_once(orders, session):
+    order = place(orders)
+    orders.on_inventory_reserved(reserved(order["id"]))
+    event = paid(order["id"])
+    orders.on_payment_succeeded(event)
+    orders.on_payment_succeeded(event)
+    orders.on_payment_succeeded(paid(order["id"]))
+    after = orders.get_order(order["id"])
+    assert after["status"] == "CONFIRMED"
+    assert after["payment"] == {"status": "CAPTURED", "amount_cents": 900, "refunded_cents": 0}
+    assert statuses(session) == ["RESERVED", "CONFIRMED"]
+    assert [t for t, _ in emitted(session)].count("order.confirmed") == 1
+
+
+def test_a_late_reservation_never_moves_a_confirmed_order_back(orders, session):
+    order = place(orders)
+    orders.on_payment_succeeded(paid(order["id"]))
+    orders.on_inventory_reserved(reserved(order["id"]))
+    assert orders.get_order(order["id"])["status"] == "CONFIRMED"
+    assert statuses(session) == ["CONFIRMED"]
+
+
+@pytest.mark.parametrize("event, reason", [
+    (lambda oid: events.InventoryFailed(order_id=oid, reason="out_of_stock", shortages=[]),
+     "out_of_stock"),
+    (lambda oid: events.PaymentFailed(order_id=oid, payment_id="p", amount_cents=900,
+                                      reason="payment_declined"), "payment_declined"),
+    (lambda oid: events.InventoryReleased(order_id=oid, reason="expired"), "expired"),
+])
+def test_failures_cancel_with_their_reason(orders, session, event, reason):
+    order = place(orders)
+    handler = {events.InventoryFailed: orders.on_inventory_failed,
+               events.PaymentFailed: orders.on_payment_failed,
+               events.InventoryReleased: orders.on_inventory_released}
+    ev = event(order["id"])
+    handler[type(ev)](ev)
+    after = orders.get_order(order["id"])
+    assert (after["status"], after["cancel_reason"]) == ("CANCELLED", reason)
+    cancelled = [p for t, p in emitted(session) if t == "order.cancelled"]
+    assert [(c["reason"], c["previous_status"]) for c in cancelled] == [(reason, "PENDING")]
+
+
+def test_cancel_by_the_customer_then_never_again(orders, session):
+    order = place(orders)
+    orders.on_inventory_reserved(reserved(order["id"]))
+    orders.on_payment_succeeded(paid(order["id"]))
+    cancelled = orders.cancel_order(order["id"], user_id=ANN)
+    assert (cancelled["status"], cancelled["cancel_reason"]) == ("CANCELLED", "customer_request")
+    with pytest.raises(OrderNotCancellable):
+        orders.cancel_order(order["id"])
+    orders.on_payment_refunded(events.PaymentRefunded(order_id=order["id"], payment_id="p",
+                                                      amount_cents=900))
+    assert orders.get_order(order["id"])["payment"] == {
+        "status": "REFUNDED", "amount_cents": 900, "refunded_cents": 900}
+
+
+def test_the_timeline_lists_every_event_in_order(orders):
+    order = place(orders, payment_token="tok_secret")
+    orders.on_inventory_reserved(reserved(order["id"]))
+    orders.on_payment_succeeded(paid(order["id"]))
+    timeline = orders.get_timeline(order["id"], user_id=ANN)["items"]
+    assert [e["type"] for e in timeline] == ["order.created", "inventory.reserved",
+                                             "payment.succeeded", "order.confirmed"]
+    assert "payment_token" not in timeline[0]["data"]
+
+
+def test_the_deadline_timer_cancels_stuck_orders(orders, session):
+    stuck, fresh = place(orders), place(orders)
+    session.get(Order, stuck["id"]).deadline_at = utc_now() - timedelta(seconds=1)
+    session.commit()
+    orders.cancel_stuck_orders()
+    orders.cancel_stuck_orders()
+    assert orders.get_order(stuck["id"])["cancel_reason"] == "expired"
+    assert orders.get_order(fresh["id"])["status"] == "PENDING"
+    assert statuses(session) == ["CANCELLED"]
