@@ -55,6 +55,9 @@ class Stock(Base):
                                      primary_key=True)
     on_hand: Mapped[int] = mapped_column(Integer, default=0)
     reserved: Mapped[int] = mapped_column(Integer, default=0)
+    # Every unit ever put on the shelf (opening stock + restocks): invariant 2 says
+    # on_hand + units in live confirmed orders == received, once the system is quiet.
+    received: Mapped[int] = mapped_column(Integer, default=0)
 
     __table_args__ = (
         CheckConstraint("reserved >= 0 AND reserved <= on_hand", name="no_oversell"),
@@ -67,6 +70,10 @@ class Stock(Base):
     def to_dict(self) -> dict:
         return {"sku": self.sku, "on_hand": self.on_hand, "reserved": self.reserved,
                 "available": self.available}
+
+    def audit_dict(self) -> dict:
+        """to_dict plus `received`, for the invariant checker."""
+        return {**self.to_dict(), "received": self.received}
 
 
 class Reservation(Base):

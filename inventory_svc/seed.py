@@ -35,7 +35,7 @@ def seed(url: str, catalog: list[dict]) -> int:
                 ).first()
                 if inserted:
                     conn.execute(insert(Stock).values(sku=item["sku"], on_hand=item["stock"],
-                                                      reserved=0))
+                                                      reserved=0, received=item["stock"]))
                     added += 1
     finally:
         engine.dispose()

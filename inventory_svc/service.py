@@ -93,8 +93,9 @@ class InventoryService:
             description=checked("description", domain.check_description, description),
             price_cents=checked("price_cents", domain.check_price, price_cents),
             currency=checked("currency", domain.check_currency, currency),
-            stock=Stock(sku=sku, on_hand=checked("stock", lambda q: domain.check_quantity(q, 0),
-                                                 stock)))
+            stock=Stock(sku=sku, reserved=0, on_hand=checked(
+                "stock", lambda q: domain.check_quantity(q, 0), stock)))
+        product.stock.received = product.stock.on_hand
         self.db.add(product)
         try:
             self.db.commit()
@@ -132,6 +133,16 @@ class InventoryService:
     def get_stock(self, sku):
         """{sku, on_hand, reserved, available} of one product."""
         return self._product(sku).stock.to_dict()
+
+    @rpc(expected_exceptions=InvalidProductInput)
+    def list_stock(self, limit=100, cursor=None):
+        """Stock of every sku with `received` (for the invariant checker): {items, next_cursor}."""
+        limit = checked("limit", domain.check_limit, limit)
+        after = checked("cursor", domain.decode_cursor, cursor) if cursor else None
+        page = store.page_of_stock(self.db, limit, after)
+        more, page = len(page) > limit, page[:limit]
+        return {"items": [s.audit_dict() for s in page],
+                "next_cursor": domain.encode_cursor(page[-1].sku) if more else None}
 
     @rpc
     def get_reservation(self, order_id):

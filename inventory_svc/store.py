@@ -23,6 +23,13 @@ def page_of_products(session: Session, limit: int, after: str | None) -> list[Pr
     return list(session.scalars(query))
 
 
+def page_of_stock(session: Session, limit: int, after: str | None) -> list[Stock]:
+    query = select(Stock).order_by(Stock.sku).limit(limit + 1)
+    if after is not None:
+        query = query.where(Stock.sku > after)
+    return list(session.scalars(query))
+
+
 def products_by_sku(session: Session, skus: list[str]) -> dict[str, Product]:
     found = session.scalars(select(Product).where(Product.sku.in_(skus)))
     return {product.sku: product for product in found}
@@ -31,6 +38,7 @@ def products_by_sku(session: Session, skus: list[str]) -> dict[str, Product]:
 def add_to_on_hand(session: Session, sku: str, quantity: int) -> Stock | None:
     """Atomically put `quantity` more units on the shelf; None if the sku is unknown."""
     return session.scalars(
-        update(Stock).where(Stock.sku == sku).values(on_hand=Stock.on_hand + quantity)
+        update(Stock).where(Stock.sku == sku)
+        .values(on_hand=Stock.on_hand + quantity, received=Stock.received + quantity)
         .returning(Stock)
     ).first()

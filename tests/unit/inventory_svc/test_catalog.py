@@ -66,3 +66,13 @@ def test_many_products_in_one_call_name_the_missing(catalog):
     answer = catalog.get_products(["MUG", "NOPE", "TEA", "MUG"])
     assert [p["sku"] for p in answer["items"]] == ["MUG", "TEA"]
     assert answer["missing"] == ["NOPE"]
+
+
+def test_received_counts_opening_stock_and_restocks_for_the_checker(catalog):
+    catalog.restock("MUG", 5)
+    first = catalog.list_stock(limit=1)
+    rest = catalog.list_stock(limit=1, cursor=first["next_cursor"])
+    assert first["items"] + rest["items"] == [
+        {"sku": "MUG", "on_hand": 8, "reserved": 0, "available": 8, "received": 8},
+        {"sku": "TEA", "on_hand": 10, "reserved": 0, "available": 10, "received": 10}]
+    assert rest["next_cursor"] is None
