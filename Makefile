@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 # Extra pytest arguments for `make test`, given to every tier: make test ARGS="-k login -x"
 ARGS   ?=
 
-.PHONY: help venv run test migrate seed lint shell stop clean
+.PHONY: help venv run test migrate seed check lint shell stop clean
 
 help: ## Show the targets (default)
 	@echo "Usage: make <target> [ARGS=...]"
@@ -50,6 +50,9 @@ migrate: $(STAMP) ## Create each service's database and apply its Alembic migrat
 seed: $(STAMP) ## Migrate and load the demo data (catalog) again; keeps what is there
 	@bash scripts/ensure_infra.sh
 	$(VENV)/bin/python -m common.migrate --seed
+
+check: $(STAMP) ## Check invariants 1-3 (stock, money) of the running cluster; exit 1 on a violation
+	$(VENV)/bin/python -m tools.check
 
 lint: $(STAMP) ## Run ruff
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,1 @@
+"""Operator tools: the invariant checker (`make check`)."""
