@@ -32,6 +32,7 @@ ERRORS: dict[type[BaseException], tuple[str, int]] = {
     svc.Forbidden: ("forbidden", 403),
     svc.NotFound: ("not_found", 404),
     svc.Conflict: ("conflict", 409),
+    svc.IdempotencyConflict: ("idempotency_conflict", 422),
     svc.ServiceUnavailable: ("service_unavailable", 503),
     svc.UpstreamTimeout: ("upstream_timeout", 504),
     # Raised by Flask/Werkzeug while routing or reading the body.

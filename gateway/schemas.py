@@ -71,6 +71,22 @@ Stock = Annotated[int, Field(ge=0, le=1_000_000_000)]
 Cursor = Annotated[str, Field(max_length=200), AfterValidator(_plain_text)]
 
 
+# An order, user or payment id: a UUID in its usual 8-4-4-4-12 hex form.
+UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def _uuid(value: str) -> str:
+    if UUID.fullmatch(value) is None:
+        raise PydanticCustomError("uuid", "must be a UUID")
+    return value.lower()
+
+
+Uuid = Annotated[str, AfterValidator(_uuid)]
+OrderQuantity = Annotated[int, Field(ge=1, le=1000)]
+# Any printable ASCII: which tokens exist is payment_svc's business.
+PaymentToken = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\x20-\x7e]+$")]
+
+
 def _query_int(value):
     # Query values are strings: digits become an int (range checked by the model),
     # anything else ("x", "1.5", " 5") stays a string for strict mode to refuse.
@@ -151,6 +167,36 @@ class UpdateProductRequest(Model):
 
 class RestockRequest(Model):
     quantity: Quantity
+
+
+class OrderLine(Model):
+    sku: Sku
+    quantity: OrderQuantity
+
+
+class PaymentDetails(Model):
+    token: PaymentToken
+
+
+class CreateOrderRequest(Model):
+    items: Annotated[list[OrderLine], Field(min_length=1, max_length=50)]
+    payment: PaymentDetails | None = None
+
+
+class CancelOrderRequest(Model):
+    """No fields: the body may be absent or `{}`, anything else is refused."""
+
+
+class OrderListQuery(ListQuery):
+    """ListQuery plus `?user_id=` (admins: any user; customers: only themselves)."""
+
+    user_id: Annotated[Uuid | None, BeforeValidator(_blank_is_none)] = None
+
+
+class PaymentListQuery(ListQuery):
+    """ListQuery plus `?order_id=`."""
+
+    order_id: Annotated[Uuid | None, BeforeValidator(_blank_is_none)] = None
 
 
 def validate(model: type[M], data: dict, what: str = "request body") -> M:

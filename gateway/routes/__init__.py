@@ -25,9 +25,9 @@ USER_FIELDS = ("id", "email", "name", "role")
 def register(app: Flask) -> None:
     """Attach every blueprint; later resources add theirs to this list."""
     # Imported here: the route modules import this package's helpers below.
-    from gateway.routes import admin, auth, health, products, users
+    from gateway.routes import admin, auth, health, orders, products, users
 
-    for module in (health, auth, users, products, admin):
+    for module in (health, auth, users, products, orders, admin):
         app.register_blueprint(module.bp)
 
 

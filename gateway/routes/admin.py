@@ -7,11 +7,13 @@ from flask import Blueprint
 from gateway import rpc
 from gateway.auth import require_auth
 from gateway.body import json_body
-from gateway.routes import pick
+from gateway.routes import pick, query_args
 from gateway.routes.products import STOCK_FIELDS, path_sku
-from gateway.schemas import CreateClientRequest
+from gateway.schemas import CreateClientRequest, PaymentListQuery
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+PAYMENT_FIELDS = ("id", "order_id", "status", "amount_cents", "refunded_cents", "attempts")
 
 
 @bp.post("/clients")
@@ -34,3 +36,17 @@ def inventory(sku: str):
     """Stock of one product: {sku, on_hand, reserved, available}; 404."""
     stock = rpc.call("inventory_svc", "get_stock", sku=path_sku(sku))
     return pick(stock, STOCK_FIELDS)
+
+
+@bp.get("/payments")
+@require_auth(role="admin")
+def payments():
+    """payment_svc's records {id, order_id, status, amount_cents, refunded_cents, attempts}.
+
+    `?order_id=` (a UUID, else 400) narrows them to one order; `?limit=&cursor=` pages.
+    """
+    query = query_args(PaymentListQuery)
+    page = rpc.call("payment_svc", "list_payments", order_id=query.order_id,
+                    limit=query.limit, cursor=query.cursor)
+    return {"items": [pick(payment, PAYMENT_FIELDS) for payment in page.get("items") or []],
+            "next_cursor": page.get("next_cursor")}

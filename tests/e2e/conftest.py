@@ -1,6 +1,7 @@
 """The whole cluster, started as `make run` starts it, on its own vhost and databases."""
 
 import os
+import uuid
 from dataclasses import dataclass, field
 
 import pytest
@@ -55,7 +56,11 @@ def cluster(base_config, tmp_path_factory):
         port = free_port()
         env = {**os.environ, "AMQP_URI": amqp, "GATEWAY_HOST": "127.0.0.1",
                "GATEWAY_PORT": str(port), "BCRYPT_ROUNDS": "4", "ADMIN_EMAIL": ADMIN_EMAIL,
-               "ADMIN_PASSWORD": ADMIN_PASSWORD, "PYTHONUNBUFFERED": "1"}
+               "ADMIN_PASSWORD": ADMIN_PASSWORD, "PYTHONUNBUFFERED": "1",
+               # Fast retries and short provider delays: the saga settles in seconds.
+               "EVENT_RETRY_DELAYS_MS": "[200, 500, 1000]",
+               "PAYMENT_RETRY_DELAYS_MS": "[50, 100, 200]", "PAYMENT_SLOW_S": "0.5",
+               "EVENTLET_TESTS": "1"}
         db_uris = {}
         for service in base_config["SERVICES"]:
             url = env[f"DATABASE_URL_{service.upper()}"] = migrated_database(service)
@@ -72,6 +77,26 @@ def cluster(base_config, tmp_path_factory):
         finally:
             for process in cluster.processes.values():
                 process.stop()
+
+
+def login(cluster, email, password) -> dict:
+    answer = cluster.post("/auth/login", json={"email": email, "password": password})
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+@pytest.fixture
+def customer(cluster):
+    """Headers of a freshly registered customer."""
+    email = f"c-{uuid.uuid4().hex[:10]}@example.com"
+    assert cluster.post("/auth/register", json={"email": email, "password": "correct horse"}
+                        ).status_code == 201
+    return login(cluster, email, "correct horse")
+
+
+@pytest.fixture
+def admin(cluster):
+    return login(cluster, ADMIN_EMAIL, ADMIN_PASSWORD)
 
 
 @pytest.fixture

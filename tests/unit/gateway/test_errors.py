@@ -13,6 +13,8 @@ from werkzeug import exceptions as http
 
 from common import errors as svc
 from gateway.errors import ERRORS, lookup, register_service_exceptions
+from order_svc import exceptions as order_errors
+from payment_svc import exceptions as payment_errors
 from tests.unit.gateway.support import error_of
 from user_svc import exceptions as user_errors
 
@@ -25,6 +27,7 @@ REGISTER = {"email": "ann@example.com", "password": "correct horse", "name": "An
     (svc.Forbidden("x"), ("forbidden", 403)),
     (svc.NotFound("x"), ("not_found", 404)),
     (svc.Conflict("x"), ("conflict", 409)),
+    (svc.IdempotencyConflict("x"), ("idempotency_conflict", 422)),
     (svc.ServiceUnavailable("x"), ("service_unavailable", 503)),
     (svc.UpstreamTimeout("x"), ("upstream_timeout", 504)),
     # Subclasses map through their base: the MRO walk.
@@ -34,6 +37,11 @@ REGISTER = {"email": "ann@example.com", "password": "correct horse", "name": "An
     (user_errors.InvalidRefreshToken("x"), ("unauthorized", 401)),
     (user_errors.InvalidClientCredentials("x"), ("unauthorized", 401)),
     (user_errors.UserNotFound("x"), ("not_found", 404)),
+    (order_errors.InvalidOrder("x"), ("validation_error", 400)),
+    (order_errors.OrderNotFound("x"), ("not_found", 404)),
+    (order_errors.OrderNotCancellable("x"), ("conflict", 409)),
+    (order_errors.IdempotencyKeyReused("x"), ("idempotency_conflict", 422)),
+    (payment_errors.InvalidPaymentQuery("x"), ("validation_error", 400)),
     (http.NotFound(), ("not_found", 404)),
     (http.MethodNotAllowed(), ("method_not_allowed", 405)),
     (http.RequestEntityTooLarge(), ("payload_too_large", 413)),
@@ -57,6 +65,7 @@ def test_unknown_exceptions_are_not_in_the_table():
      "service_unavailable"),
     (svc.UpstreamTimeout("a service did not answer in time"), 504, "upstream_timeout"),
     (svc.Forbidden("no"), 403, "forbidden"),
+    (svc.IdempotencyConflict("key reused", {"key": "k-1"}), 422, "idempotency_conflict"),
 ])
 def test_service_errors_become_the_contract_answer(client, rpc, exc, status, code):
     rpc.answers[("user_svc", "register")] = exc
