@@ -99,13 +99,16 @@ def react(session: Session, event: events.Event) -> None:
     elif isinstance(event, events.InventoryReleased):
         transition = domain.on_inventory_released(current, event.reason)
     elif isinstance(event, events.PaymentSucceeded):
-        order.payment_status, order.payment_amount_cents = "CAPTURED", event.amount_cents
+        if order.payment_status != "REFUNDED":  # retries can bring the refund first
+            order.payment_status = "CAPTURED"
+        order.payment_amount_cents = event.amount_cents
         transition = domain.move(current, domain.CONFIRMED)
     elif isinstance(event, events.PaymentFailed):
         order.payment_status, order.payment_amount_cents = "FAILED", event.amount_cents
         transition = domain.move(current, domain.CANCELLED, domain.PAYMENT_DECLINED)
     elif isinstance(event, events.PaymentRefunded):
         order.payment_status = "REFUNDED"
+        order.payment_amount_cents = order.payment_amount_cents or event.amount_cents
         order.refunded_cents = event.amount_cents
         transition = None
     else:

@@ -194,3 +194,15 @@ def test_the_deadline_timer_cancels_stuck_orders(orders, session):
     assert orders.get_order(stuck["id"])["cancel_reason"] == "expired"
     assert orders.get_order(fresh["id"])["status"] == "PENDING"
     assert statuses(session) == ["CANCELLED"]
+
+
+def test_a_success_arriving_after_its_refund_leaves_the_payment_refunded(orders):
+    order = place(orders)
+    orders.cancel_order(order["id"])
+    orders.on_payment_refunded(events.PaymentRefunded(order_id=order["id"], payment_id="p",
+                                                      amount_cents=900))
+    orders.on_payment_succeeded(paid(order["id"]))
+    after = orders.get_order(order["id"])
+    assert after["status"] == "CANCELLED"
+    assert after["payment"] == {"status": "REFUNDED", "amount_cents": 900,
+                                "refunded_cents": 900}
