@@ -52,7 +52,8 @@ def database():
         conn.execute(text("INSERT INTO products (sku, name, price_cents, currency, created_at, "
                           "updated_at) VALUES ('TEA', 'Tea', 450, 'USD', now(), now()), "
                           "('MUG', 'Mug', 1200, 'USD', now(), now())"))
-        conn.execute(text("INSERT INTO stock VALUES ('TEA', 10, 0), ('MUG', 5, 0)"))
+        conn.execute(text("INSERT INTO stock (sku, on_hand, reserved, received) "
+                          "VALUES ('TEA', 10, 0, 10), ('MUG', 5, 0, 5)"))
     yield url, engine
     engine.dispose()
 
