@@ -30,7 +30,7 @@ from nameko.exceptions import RpcTimeout, UnknownService
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from common.errors import ServiceUnavailable, UpstreamTimeout
-from common.logging import CORRELATION_KEY
+from common.logging import CORRELATION_KEY, new_correlation_id
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,8 @@ class RpcPool:
         standalone = None
         try:
             standalone = self._take()
-            standalone._worker_ctx.data[CORRELATION_KEY] = correlation_id
+            # Every call is correlated; a caller without a request id starts a new one.
+            standalone._worker_ctx.data[CORRELATION_KEY] = correlation_id or new_correlation_id()
             try:
                 yield standalone._proxy
             except RpcTimeout as exc:

@@ -14,6 +14,7 @@ import sys
 import time
 
 from common.config import load_config
+from common.errors import ServiceError
 from common.rpc import RpcPool
 from tools.invariants import Report, Snapshot, check
 
@@ -55,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     pool = RpcPool(config, size=2, timeout=float(config["RPC_TIMEOUT_S"]))
     try:
         report = wait_until_clean(pool, timeout=args.wait)
+    except ServiceError as exc:
+        print(f"cannot check: {exc} (is `make run` running?)", file=sys.stderr)
+        return 2
     finally:
         pool.close()
     print("checked: " + ", ".join(f"{k}={v}" for k, v in report.counts.items()))
