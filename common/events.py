@@ -241,6 +241,8 @@ class _NotificationOutcome(Event):
     user_id: str | None
     kind: str
     channel: str
+    # Beyond the design's fields, optional: the live stream shows it to the user.
+    subject: str | None = None
 
 
 @contract("notify_svc", "notification.sent")

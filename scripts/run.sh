@@ -143,6 +143,7 @@ banner() {
     echo "$line"
     echo "  Order platform is $1"
     echo "    API         $BASE_URL   (try: curl $BASE_URL/ready)"
+    echo "    Mail        .run/mail/*.eml (every email the platform sends, caught locally)"
     echo "    Admin       $ADMIN_EMAIL (password: ADMIN_PASSWORD)"
     echo "    Processes   $procs"
     echo "  Ctrl-C stops everything (or 'make stop' from another terminal)."

@@ -28,10 +28,11 @@ MIGRATE = "migrate"
 
 # Env names compose may set for app services although config.yml does not read them yet:
 # reserved for services still to come. Remove a name once config.yml has `${NAME:...}`.
-RESERVED_ENV = {
-    "SMTP_HOST",  # notify_svc: Mailpit's SMTP host
-    "SMTP_PORT",  # notify_svc: Mailpit's SMTP port
-}
+RESERVED_ENV: set[str] = set()
+
+# Procfile processes that compose replaces with a ready-made image: the local SMTP sink
+# of `make run` is Mailpit in compose (same role: catch every mail, show it to the user).
+REPLACED_IN_COMPOSE = {"mail": "mailpit"}
 
 
 def load_procfile() -> dict[str, str]:
@@ -48,7 +49,8 @@ def load_compose() -> dict:
         return yaml.safe_load(f)
 
 
-PROCESSES = load_procfile()
+ALL_PROCESSES = load_procfile()
+PROCESSES = {k: v for k, v in ALL_PROCESSES.items() if k not in REPLACED_IN_COMPOSE}
 COMPOSE = load_compose()
 SERVICES = COMPOSE.get("services", {})
 CONFIG_TEXT = CONFIG_FILE.read_text()
@@ -96,6 +98,12 @@ def app_services() -> list[str]:
 
 def test_procfile_has_processes():
     assert PROCESSES, f"no 'name: command' line in {PROCFILE}"
+
+
+@pytest.mark.parametrize("process, image_service", sorted(REPLACED_IN_COMPOSE.items()))
+def test_a_replaced_process_has_its_compose_counterpart(process, image_service):
+    assert process in ALL_PROCESSES
+    assert "image" in SERVICES[image_service]
 
 
 @pytest.mark.parametrize("name", sorted(PROCESSES))
