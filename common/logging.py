@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from contextlib import contextmanager
 
 from eventlet.corolocal import local
 from nameko.extensions import DependencyProvider
@@ -26,6 +27,17 @@ def set_context(correlation_id: str | None = None, service: str | None = None,
     _current.correlation_id = correlation_id
     _current.service = service
     _current.entrypoint = entrypoint
+
+
+@contextmanager
+def correlated(correlation_id: str | None):
+    """Log under `correlation_id` for a while (a timer working for many requests)."""
+    previous = getattr(_current, "correlation_id", None)
+    _current.correlation_id = correlation_id or previous
+    try:
+        yield
+    finally:
+        _current.correlation_id = previous
 
 
 def clear_context() -> None:

@@ -48,6 +48,10 @@ class Order(Base):
     payment_status: Mapped[str | None] = mapped_column(String(16))
     payment_amount_cents: Mapped[int | None] = mapped_column(BigInteger)
     refunded_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    # What order_svc has heard of the shipment (delivery_svc owns it).
+    shipment_status: Mapped[str | None] = mapped_column(String(16))
+    carrier: Mapped[str | None] = mapped_column(String(32))
+    tracking_number: Mapped[str | None] = mapped_column(String(64))
     deadline_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now,

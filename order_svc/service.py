@@ -181,6 +181,16 @@ class OrderService:
         """Money returned: the payment block shows it."""
         self._react(event, "on_payment_refunded")
 
+    @event_handler("delivery_svc", "delivery.shipped")
+    def on_delivery_shipped(self, event: events.DeliveryShipped):
+        """The parcel left: CONFIRMED -> SHIPPED -> order.shipped."""
+        self._react(event, "on_delivery_shipped")
+
+    @event_handler("delivery_svc", "delivery.delivered")
+    def on_delivery_delivered(self, event: events.DeliveryDelivered):
+        """The parcel arrived: -> DELIVERED -> order.delivered."""
+        self._react(event, "on_delivery_delivered")
+
     @timer(interval=DEADLINE_SWEEP_S)
     def cancel_stuck_orders(self):
         """Cancel orders PENDING or RESERVED past ORDER_DEADLINE_S (reason expired)."""

@@ -34,6 +34,10 @@ def order_dict(order: Order) -> dict:
     if order.payment_status:
         payment = {"status": order.payment_status, "amount_cents": order.payment_amount_cents,
                    "refunded_cents": order.refunded_cents}
+    shipment = None
+    if order.shipment_status:
+        shipment = {"status": order.shipment_status, "carrier": order.carrier,
+                    "tracking_number": order.tracking_number}
     return {
         "id": order.id, "user_id": order.user_id, "status": order.status,
         "cancel_reason": order.cancel_reason,
@@ -41,7 +45,7 @@ def order_dict(order: Order) -> dict:
                    "unit_price_cents": i.unit_price_cents,
                    "line_total_cents": i.quantity * i.unit_price_cents} for i in order.items],
         "total_cents": order.total_cents, "currency": order.currency, "payment": payment,
-        "shipment": None,
+        "shipment": shipment,
         "created_at": order.created_at.isoformat(), "updated_at": order.updated_at.isoformat(),
     }
 
@@ -67,6 +71,9 @@ def apply(session: Session, order: Order, transition: Transition | None,
     order.status, order.updated_at = transition.status, utc_now()
     if transition.status == domain.CANCELLED:
         order.cancel_reason = transition.reason
+    elif transition.status == domain.CONFIRMED:
+        # delivery_svc opens a PROCESSING shipment for every confirmed order.
+        order.shipment_status = domain.PROCESSING
     log.info("order %s: %s -> %s%s", order.id, transition.previous, transition.status,
              f" ({transition.reason})" if transition.reason else "")
     common = {"order_id": order.id, "user_id": order.user_id,
@@ -106,6 +113,12 @@ def react(session: Session, event: events.Event) -> None:
     elif isinstance(event, events.PaymentFailed):
         order.payment_status, order.payment_amount_cents = "FAILED", event.amount_cents
         transition = domain.move(current, domain.CANCELLED, domain.PAYMENT_DECLINED)
+    elif isinstance(event, (events.DeliveryShipped, events.DeliveryDelivered)):
+        target = domain.SHIPPED if isinstance(event, events.DeliveryShipped) else domain.DELIVERED
+        transition = domain.move(current, target)
+        if transition is not None:  # never for a cancelled order (its parcel is recalled)
+            order.shipment_status = target
+            order.carrier, order.tracking_number = event.carrier, event.tracking_number
     elif isinstance(event, events.PaymentRefunded):
         order.payment_status = "REFUNDED"
         order.payment_amount_cents = order.payment_amount_cents or event.amount_cents

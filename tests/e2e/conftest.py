@@ -1,8 +1,10 @@
 """The whole cluster, started as `make run` starts it, on its own vhost and databases."""
 
 import os
+import sys
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 import requests
@@ -25,6 +27,7 @@ ADMIN_EMAIL, ADMIN_PASSWORD = "root@example.com", "e2e-admin-password"
 class Cluster:
     url: str
     env: dict
+    mail_dir: Path
     processes: dict[str, Process] = field(default_factory=dict)
 
     def get(self, path, **kwargs):
@@ -49,12 +52,21 @@ class Cluster:
             raise AssertionError(f"{exc}\n{self.logs()}") from None
 
 
+def mail_sink(port: int, mail_dir: Path, env: dict, log_dir: str) -> Process:
+    """The SMTP server on loopback that `make run` uses too: mail lands in `mail_dir`."""
+    return Process("mail", [sys.executable, "-m", "tools.mailsink", "--port", str(port),
+                            "--dir", str(mail_dir)], env, log_dir)
+
+
 @pytest.fixture(scope="session")
 def cluster(base_config, tmp_path_factory):
     log_dir = str(tmp_path_factory.mktemp("cluster-logs"))
+    mail_dir = tmp_path_factory.mktemp("mail")
     with temporary_vhost(base_config["RABBIT_MANAGEMENT_URI"], base_config["AMQP_URI"]) as amqp:
-        port = free_port()
+        port, smtp_port = free_port(), free_port()
         env = {**os.environ, "AMQP_URI": amqp, "GATEWAY_HOST": "127.0.0.1",
+               "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_port),
+               "NOTIFY_RETRY_DELAYS_S": "[0.5, 1, 2]",
                "GATEWAY_PORT": str(port), "BCRYPT_ROUNDS": "4", "ADMIN_EMAIL": ADMIN_EMAIL,
                "ADMIN_PASSWORD": ADMIN_PASSWORD, "PYTHONUNBUFFERED": "1",
                # Fast retries and short provider delays: the saga settles in seconds.
@@ -67,7 +79,8 @@ def cluster(base_config, tmp_path_factory):
             db_uris[f"{service}:Base"] = url
         for service in base_config["SERVICES"]:
             seed(service, {**base_config, "DB_URIS": db_uris})  # as `make run` does
-        cluster = Cluster(url=f"http://127.0.0.1:{port}", env=env)
+        cluster = Cluster(url=f"http://127.0.0.1:{port}", env=env, mail_dir=mail_dir)
+        cluster.processes["mail"] = mail_sink(smtp_port, mail_dir, env, log_dir).start()
         for service in base_config["SERVICES"]:
             cluster.processes[service] = service_process(service, env, log_dir).start()
         cluster.processes["gateway"] = gateway_process(env, log_dir).start()

@@ -206,3 +206,35 @@ def test_a_success_arriving_after_its_refund_leaves_the_payment_refunded(orders)
     assert after["status"] == "CANCELLED"
     assert after["payment"] == {"status": "REFUNDED", "amount_cents": 900,
                                 "refunded_cents": 900}
+
+
+def step(kind, order_id):
+    return kind(order_id=order_id, shipment_id="s", carrier="DHL", tracking_number="DHL1")
+
+
+def test_shipping_and_delivery_move_a_confirmed_order_and_fill_its_shipment(orders, session):
+    order = place(orders)
+    orders.on_payment_succeeded(paid(order["id"]))
+    assert orders.get_order(order["id"])["shipment"] == {
+        "status": "PROCESSING", "carrier": None, "tracking_number": None}
+    orders.on_delivery_shipped(step(events.DeliveryShipped, order["id"]))
+    shipped = orders.get_order(order["id"])
+    assert shipped["status"] == "SHIPPED"
+    assert shipped["shipment"] == {"status": "SHIPPED", "carrier": "DHL",
+                                   "tracking_number": "DHL1"}
+    with pytest.raises(OrderNotCancellable):
+        orders.cancel_order(order["id"])
+    orders.on_delivery_delivered(step(events.DeliveryDelivered, order["id"]))
+    orders.on_delivery_delivered(step(events.DeliveryDelivered, order["id"]))
+    assert orders.get_order(order["id"])["status"] == "DELIVERED"
+    assert statuses(session) == ["CONFIRMED", "SHIPPED", "DELIVERED"]
+    milestones = [t for t, _ in emitted(session) if t in ("order.shipped", "order.delivered")]
+    assert milestones == ["order.shipped", "order.delivered"]
+
+
+def test_a_parcel_shipped_for_a_cancelled_order_does_not_revive_it(orders):
+    order = place(orders)
+    orders.on_payment_succeeded(paid(order["id"]))
+    orders.cancel_order(order["id"])
+    orders.on_delivery_shipped(step(events.DeliveryShipped, order["id"]))
+    assert orders.get_order(order["id"])["status"] == "CANCELLED"

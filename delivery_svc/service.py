@@ -1,0 +1,72 @@
+"""delivery_svc: simulated shipping of confirmed orders, PROCESSING -> SHIPPED -> DELIVERED.
+
+    n.rpc.delivery_svc.get_shipment(order_id=...)
+"""
+
+from __future__ import annotations
+
+from nameko.dependency_providers import Config
+from nameko.rpc import rpc
+from nameko.timer import timer
+from sqlalchemy import select, text
+
+from common import events, inbox
+from common.db import DatabaseSession, utc_now
+from common.logging import LogContext
+from common.messaging import event_handler
+from common.outbox import OutboxRelay
+from delivery_svc import shipping
+from delivery_svc.exceptions import ShipmentNotFound
+from delivery_svc.models import Base, Inbox, Outbox, Shipment
+
+# nameko fixes a timer's interval when the class is defined, before config exists.
+SWEEP_INTERVAL_S = 0.5
+SWEEP_BATCH = 200
+
+
+class DeliveryService:
+    name = "delivery_svc"
+
+    db = DatabaseSession(Base)
+    relay = OutboxRelay(Base, Outbox)
+    correlation_id = LogContext()
+    config = Config()
+
+    @event_handler("order_svc", "order.confirmed")
+    def open_shipment(self, event: events.OrderConfirmed):
+        """A confirmed order gets one shipment, PROCESSING until its ship time."""
+        if inbox.claim(self.db, Inbox, event, "open_shipment"):
+            shipping.open_shipment(self.db, event, utc_now(),
+                                   float(self.config["DELIVERY_SHIP_AFTER_S"]))
+        self.db.commit()
+
+    @event_handler("order_svc", "order.cancelled")
+    def stop_shipment(self, event: events.OrderCancelled):
+        """A cancelled order's parcel is cancelled, or recalled if it just left."""
+        if inbox.claim(self.db, Inbox, event, "stop_shipment"):
+            shipping.cancel(self.db, event)
+        self.db.commit()
+
+    @timer(interval=SWEEP_INTERVAL_S)
+    def advance_shipments(self):
+        """Ship and deliver what is due: delivery.shipped / delivery.delivered."""
+        for event in shipping.advance_due(self.db, utc_now(),
+                                          float(self.config["DELIVERY_DELIVER_AFTER_S"]),
+                                          SWEEP_BATCH):
+            self.db.add(Outbox.of(event))
+        self.db.commit()
+
+    @rpc(expected_exceptions=ShipmentNotFound)
+    def get_shipment(self, order_id):
+        """The order's shipment: {id, order_id, status, carrier, tracking_number, ...}."""
+        shipment = self.db.scalars(select(Shipment).where(Shipment.order_id == order_id)
+                                   ).first() if isinstance(order_id, str) else None
+        if shipment is None:
+            raise ShipmentNotFound("no shipment for this order", {"order_id": order_id})
+        return shipment.to_dict()
+
+    @rpc
+    def health(self):
+        """`{"status": "ok"}` when this service and its database answer."""
+        self.db.execute(text("SELECT 1"))
+        return {"status": "ok", "service": self.name}

@@ -1,0 +1,109 @@
+"""DeliveryService through worker_factory, on a real PostgreSQL session."""
+
+from datetime import timedelta
+
+import pytest
+from nameko.testing.services import worker_factory
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+
+from common import events
+from common.db import utc_now
+from common.testing import migrated_database, truncate_all
+from delivery_svc.exceptions import ShipmentNotFound
+from delivery_svc.models import Outbox, Shipment
+from delivery_svc.service import DeliveryService
+
+
+@pytest.fixture(scope="module")
+def db_url():
+    return migrated_database("delivery_svc")
+
+
+@pytest.fixture
+def session(db_url):
+    truncate_all(db_url)
+    engine = create_engine(db_url)
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+    engine.dispose()
+
+
+@pytest.fixture
+def delivery(session, base_config):
+    config = {**base_config, "DELIVERY_SHIP_AFTER_S": 60, "DELIVERY_DELIVER_AFTER_S": 60}
+    return worker_factory(DeliveryService, db=session, config=config)
+
+
+def confirmed(order_id="o1"):
+    return events.OrderConfirmed(order_id=order_id, user_id="u1", user_email="a@b.c",
+                                 total_cents=100, correlation_id="req-o1")
+
+
+def cancelled(order_id="o1"):
+    return events.OrderCancelled(order_id=order_id, user_id="u1", user_email="a@b.c",
+                                 reason="customer_request", previous_status="CONFIRMED")
+
+
+def make_due(session, order_id="o1"):
+    shipment = session.scalars(select(Shipment).filter_by(order_id=order_id)).one()
+    shipment.due_at = utc_now() - timedelta(seconds=1)
+    session.commit()
+
+
+def emitted(session):
+    return [(r.event_type, r.payload) for r in session.scalars(select(Outbox).order_by(Outbox.id))]
+
+
+def test_a_confirmed_order_ships_then_arrives_once(delivery, session):
+    delivery.open_shipment(confirmed())
+    delivery.open_shipment(confirmed())  # another delivery of the confirmation
+    assert delivery.get_shipment("o1")["status"] == "PROCESSING"
+    delivery.advance_shipments()
+    assert emitted(session) == []  # not due yet
+
+    make_due(session)
+    delivery.advance_shipments()
+    delivery.advance_shipments()
+    shipped = delivery.get_shipment("o1")
+    assert shipped["status"] == "SHIPPED" and shipped["tracking_number"]
+
+    make_due(session)
+    delivery.advance_shipments()
+    delivery.advance_shipments()
+    assert delivery.get_shipment("o1")["status"] == "DELIVERED"
+    types = [t for t, _ in emitted(session)]
+    assert types == ["delivery.shipped", "delivery.delivered"]
+    assert {p["correlation_id"] for _, p in emitted(session)} == {"req-o1"}
+    assert emitted(session)[0][1]["tracking_number"] == shipped["tracking_number"]
+
+
+def test_a_cancel_before_shipping_stops_the_parcel(delivery, session):
+    delivery.open_shipment(confirmed())
+    delivery.stop_shipment(cancelled())
+    make_due(session)
+    delivery.advance_shipments()
+    assert delivery.get_shipment("o1")["status"] == "CANCELLED"
+    assert emitted(session) == []
+
+
+def test_a_cancel_racing_the_ship_step_recalls_the_parcel(delivery, session):
+    delivery.open_shipment(confirmed())
+    make_due(session)
+    delivery.advance_shipments()
+    delivery.stop_shipment(cancelled())
+    make_due(session)
+    delivery.advance_shipments()
+    assert delivery.get_shipment("o1")["status"] == "RECALLED"
+    assert [t for t, _ in emitted(session)] == ["delivery.shipped"]
+
+
+def test_a_cancel_before_the_confirmation_ships_nothing(delivery, session):
+    delivery.stop_shipment(cancelled())
+    delivery.open_shipment(confirmed())
+    assert delivery.get_shipment("o1")["status"] == "CANCELLED"
+
+
+def test_no_shipment_is_not_found(delivery):
+    with pytest.raises(ShipmentNotFound):
+        delivery.get_shipment("nope")
