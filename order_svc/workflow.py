@@ -71,6 +71,8 @@ def apply(session: Session, order: Order, transition: Transition | None,
     order.status, order.updated_at = transition.status, utc_now()
     if transition.status == domain.CANCELLED:
         order.cancel_reason = transition.reason
+        if order.shipment_status == domain.PROCESSING:
+            order.shipment_status = None  # it never left: delivery_svc cancels it
     elif transition.status == domain.CONFIRMED:
         # delivery_svc opens a PROCESSING shipment for every confirmed order.
         order.shipment_status = domain.PROCESSING

@@ -67,6 +67,7 @@ def cluster(base_config, tmp_path_factory):
         env = {**os.environ, "AMQP_URI": amqp, "GATEWAY_HOST": "127.0.0.1",
                "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_port),
                "NOTIFY_RETRY_DELAYS_S": "[0.5, 1, 2]",
+               "DELIVERY_SHIP_AFTER_S": "5", "DELIVERY_DELIVER_AFTER_S": "2",
                "GATEWAY_PORT": str(port), "BCRYPT_ROUNDS": "4", "ADMIN_EMAIL": ADMIN_EMAIL,
                "ADMIN_PASSWORD": ADMIN_PASSWORD, "PYTHONUNBUFFERED": "1",
                # Fast retries and short provider delays: the saga settles in seconds.

@@ -30,10 +30,16 @@ def place(cluster, headers, sku, quantity=1, token="tok_ok", key=None):
         "items": [{"sku": sku, "quantity": quantity}], "payment": {"token": token}})
 
 
+# Confirmed orders ship a few seconds later in the e2e cluster: waiting for CONFIRMED
+# accepts an order that has already moved on.
+AT_LEAST = {"CONFIRMED": {"CONFIRMED", "SHIPPED", "DELIVERED"}, "SHIPPED": {"SHIPPED",
+                                                                           "DELIVERED"}}
+
+
 def settled(cluster, headers, order_id, status):
     def reached():
         order = cluster.get(f"/orders/{order_id}", headers=headers).json()
-        return order if order["status"] == status else None
+        return order if order["status"] in AT_LEAST.get(status, {status}) else None
     return wait_for(reached, timeout=30, interval=0.1, message=f"order {order_id} {status}")
 
 
@@ -59,8 +65,9 @@ def test_a_paid_order_is_confirmed_with_its_timeline(cluster, customer, admin, p
                                     "refunded_cents": 0}
     timeline = cluster.get(f"/orders/{order['id']}/timeline", headers=customer).json()["items"]
     types = [entry["type"] for entry in timeline]
-    assert types[0] == "order.created" and types[-1] == "order.confirmed"
-    assert {"inventory.reserved", "payment.succeeded"} <= set(types)
+    assert types[0] == "order.created"
+    assert types.index("inventory.reserved") < types.index("order.confirmed")
+    assert types.index("payment.succeeded") < types.index("order.confirmed")
     wait_for(lambda: stock_of(cluster, admin, sku) == {
         "sku": sku, "on_hand": 3, "reserved": 0, "available": 3}, message="the commit")
 
@@ -166,11 +173,11 @@ def test_100_orders_for_20_units_confirm_exactly_20(cluster, admin, product):
 
     def final(order_id, headers):
         status = cluster.get(f"/orders/{order_id}", headers=headers).json()["status"]
-        return status if status in ("CONFIRMED", "CANCELLED") else None
+        return status if status in ("CONFIRMED", "SHIPPED", "DELIVERED", "CANCELLED") else None
 
     finals = [wait_for(lambda o=o, h=h: final(o, h), timeout=60, message=f"order {o} final")
               for o, h in ids]
-    assert finals.count("CONFIRMED") == 20
+    assert len(finals) - finals.count("CANCELLED") == 20
     assert stock_of(cluster, admin, sku) == {"sku": sku, "on_hand": 0, "reserved": 0,
                                              "available": 0}
     pool = RpcPool({"AMQP_URI": cluster.env["AMQP_URI"]}, size=2, timeout=10)

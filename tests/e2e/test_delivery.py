@@ -1,0 +1,91 @@
+"""Delivery closes the loop: confirmed orders ship, arrive, and the customer hears of it."""
+
+import email
+import email.policy
+
+import pytest
+
+from common.testing import wait_for
+from tests.e2e.test_orders import place, settled
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def sku(cluster, admin):
+    import uuid
+    sku = f"E2E-{uuid.uuid4().hex[:8].upper()}"
+    assert cluster.post("/products", headers=admin, json={
+        "sku": sku, "name": "Parcel", "price_cents": 1000, "stock": 10}).status_code == 201
+    return sku
+
+
+def mails_about(cluster, order_id):
+    """Subjects of the emails in the sink that mention the order."""
+    found = []
+    for path in sorted(cluster.mail_dir.glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        if order_id in message.get_body(("plain",)).get_content():
+            found.append(message["subject"])
+    return found
+
+
+def timeline_types(cluster, headers, order_id):
+    return [e["type"] for e in cluster.get(f"/orders/{order_id}/timeline", headers=headers
+                                           ).json()["items"]]
+
+
+def test_an_order_is_shipped_and_delivered_with_a_mail_for_each_step(cluster, customer, sku):
+    order = place(cluster, customer, sku).json()
+    shipped = settled(cluster, customer, order["id"], "SHIPPED")
+    assert shipped["shipment"]["status"] in ("SHIPPED", "DELIVERED")
+    assert shipped["shipment"]["carrier"] and shipped["shipment"]["tracking_number"]
+    delivered = settled(cluster, customer, order["id"], "DELIVERED")
+    assert delivered["shipment"]["status"] == "DELIVERED"
+    types = timeline_types(cluster, customer, order["id"])
+    for step in ("order.confirmed", "delivery.shipped", "order.shipped",
+                 "delivery.delivered", "order.delivered"):
+        assert types.count(step) == 1, types
+    short = order["id"][:8]
+    wait_for(lambda: len(mails_about(cluster, order["id"])) == 3, timeout=20,
+             message="confirmed, shipped and delivered mails")
+    subjects = mails_about(cluster, order["id"])
+    assert all(short in s for s in subjects)
+
+
+def test_delivery_svc_killed_between_shipping_and_delivery_delivers_once(cluster, customer,
+                                                                         sku):
+    order = place(cluster, customer, sku).json()
+    settled(cluster, customer, order["id"], "SHIPPED")
+    delivery = cluster.processes["delivery_svc"]
+    delivery.kill()  # SIGKILL: no goodbye
+    try:
+        # The delivery time passes while it is down; nothing moves meanwhile.
+        assert cluster.get(f"/orders/{order['id']}", headers=customer
+                           ).json()["status"] in ("SHIPPED", "DELIVERED")
+    finally:
+        delivery.start()
+    settled(cluster, customer, order["id"], "DELIVERED")
+    cluster.wait_ready()
+    types = timeline_types(cluster, customer, order["id"])
+    assert types.count("delivery.delivered") == 1 and types.count("order.delivered") == 1
+    wait_for(lambda: len(mails_about(cluster, order["id"])) == 3, timeout=20,
+             message="one mail per step")
+    assert sorted(len(s) > 0 for s in mails_about(cluster, order["id"])) == [True] * 3
+
+
+def test_cancel_before_shipping_means_no_shipment_and_after_it_a_409(cluster, customer, sku):
+    early = place(cluster, customer, sku).json()
+    settled(cluster, customer, early["id"], "CONFIRMED")
+    cancelled = cluster.post(f"/orders/{early['id']}/cancel", headers=customer).json()
+    assert cancelled["status"] == "CANCELLED" and cancelled["shipment"] is None
+
+    late = place(cluster, customer, sku).json()
+    settled(cluster, customer, late["id"], "SHIPPED")
+    refused = cluster.post(f"/orders/{late['id']}/cancel", headers=customer)
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "conflict"
+
+    # The early order's parcel never leaves, even after its ship time.
+    settled(cluster, customer, late["id"], "DELIVERED")
+    assert "delivery.shipped" not in timeline_types(cluster, customer, early["id"])
+    assert cluster.get(f"/orders/{early['id']}", headers=customer).json()["shipment"] is None
