@@ -1,0 +1,67 @@
+"""Email content from the jinja2 templates in notify_svc/templates/.
+
+Every kind has three templates: `<kind>.subject.txt` (one line), `<kind>.txt` (the
+plain-text part) and `<kind>.html` (the HTML part, extending `base.html`). Order mails
+include `_order.txt` / `_order.html`: the lines, the total, the order id and a link.
+HTML is autoescaped (a product called `<script>` shows as text); the text parts are not
+escaped, since nothing interprets them. Undefined variables are errors, not blanks.
+
+    rendered = render(ORDER_CONFIRMED, mail_context(ORDER_CONFIRMED, public_url, order=o))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from notify_svc import domain
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+ENV = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+ENV.filters["money"] = domain.format_money
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+def mail_context(kind: str, public_url: str, *, order: Mapping | None = None,
+                 name: str | None = None, email: str | None = None,
+                 reason: str | None = None) -> dict:
+    """The variables of a kind's templates (order: order_svc's order dict)."""
+    if kind not in domain.KINDS:
+        raise ValueError(f"unknown notification kind {kind!r}")
+    context = {"kind": kind, "name": name, "email": email,
+               "home_link": f"{public_url.rstrip('/')}/"}
+    if kind != domain.WELCOME:
+        if order is None:
+            raise ValueError(f"a {kind} notification needs its order")
+        view = domain.order_view(order, public_url)
+        context |= {"order": view, "link": view["link"], "reason": reason,
+                    "reason_words": domain.reason_words(reason)}
+    return context
+
+
+def render(kind: str, context: Mapping) -> Rendered:
+    """The subject, text part and HTML part of a `kind` notification."""
+    if kind not in domain.KINDS:
+        raise ValueError(f"unknown notification kind {kind!r}")
+    subject = domain.one_line(ENV.get_template(f"{kind}.subject.txt").render(context))
+    context = {**context, "subject": subject}
+    return Rendered(subject=subject,
+                    text=ENV.get_template(f"{kind}.txt").render(context),
+                    html=ENV.get_template(f"{kind}.html").render(context))

@@ -1,0 +1,166 @@
+"""notify_svc: emails (and mock SMS) about accounts and orders, with a log and retries.
+
+    n.rpc.notify_svc.list_notifications(user_id="<user id>", status="failed", limit=5)
+    n.rpc.notify_svc.retry_notification("<notification id>")
+
+Events in: user.registered -> welcome; order.confirmed / order.cancelled / order.shipped
+/ order.delivered -> order_confirmed / order_cancelled / order_shipped / order_delivered.
+Each is an email over SMTP (jinja2 templates, text + HTML, the order's lines fetched
+from order_svc); order_shipped and order_delivered also get an SMS, which is recorded
+(status sent) and never sent: the SMS gateway is a mock. Events out: notification.sent,
+notification.failed. notifications.py explains why each (event, channel) makes exactly
+one notification, and how failed sends are retried.
+"""
+
+from __future__ import annotations
+
+from nameko.dependency_providers import Config
+from nameko.rpc import RpcProxy, rpc
+from nameko.timer import timer
+from sqlalchemy import text
+
+from common import events
+from common.db import DatabaseSession
+from common.logging import LogContext
+from common.messaging import event_handler
+from common.outbox import OutboxRelay
+from common.rpc import call_service
+from notify_svc import domain, notifications, store
+from notify_svc.domain import Settings
+from notify_svc.exceptions import (
+    InvalidNotificationQuery,
+    NotificationAlreadySent,
+    NotificationInFlight,
+    NotificationNotFound,
+)
+from notify_svc.mailer import Mailer
+from notify_svc.models import Base, Outbox
+
+# nameko fixes a timer's interval when the class is defined, before config exists.
+SWEEP_INTERVAL_S = 1.0
+SWEEP_BATCH = 50
+
+
+def checked(field: str, check, value):
+    """Run a domain check; its complaint becomes a 400 naming `field`."""
+    try:
+        return check(value)
+    except ValueError as exc:
+        raise InvalidNotificationQuery(f"{field}: {exc}", {"field": field}) from None
+
+
+class NotifyService:
+    name = "notify_svc"
+
+    db = DatabaseSession(Base)
+    relay = OutboxRelay(Base, Outbox)
+    correlation_id = LogContext()
+    config = Config()
+    mailer = Mailer()
+    orders = RpcProxy("order_svc")
+
+    def _settings(self) -> Settings:
+        return Settings.from_config(self.config)
+
+    def _notify(self, event: events.Event, kind: str, handler: str, recipient: str,
+                order_id: str | None = None, **content) -> None:
+        """Record the event's notifications once, then send its email right away."""
+        if notifications.seen_before(self.db, event, handler):
+            return
+        settings = self._settings()
+        order = call_service(self.orders, "get_order", order_id=order_id,
+                             timeout=settings.rpc_timeout_s) if order_id else None
+        drafts = notifications.drafts(kind, settings, user_id=event.user_id,
+                                      recipient=recipient, order=order, **content)
+        outgoing = notifications.record(self.db, event, handler, drafts, settings)
+        self.db.commit()
+        for email in outgoing:
+            notifications.deliver(self.db, self.mailer, email, settings)
+
+    # ---- events ------------------------------------------------------------------------
+
+    @event_handler("user_svc", "user.registered")
+    def on_user_registered(self, event: events.UserRegistered):
+        """A new account: the welcome email."""
+        self._notify(event, domain.WELCOME, "on_user_registered", event.email,
+                     name=event.name)
+
+    @event_handler("order_svc", "order.confirmed")
+    def on_order_confirmed(self, event: events.OrderConfirmed):
+        """Paid: the confirmation with the order's lines."""
+        self._notify(event, domain.ORDER_CONFIRMED, "on_order_confirmed", event.user_email,
+                     event.order_id)
+
+    @event_handler("order_svc", "order.cancelled")
+    def on_order_cancelled(self, event: events.OrderCancelled):
+        """Cancelled: why, in plain words."""
+        self._notify(event, domain.ORDER_CANCELLED, "on_order_cancelled", event.user_email,
+                     event.order_id, reason=event.reason)
+
+    @event_handler("order_svc", "order.shipped")
+    def on_order_shipped(self, event: events.OrderShipped):
+        """Shipped: email and SMS."""
+        self._notify(event, domain.ORDER_SHIPPED, "on_order_shipped", event.user_email,
+                     event.order_id)
+
+    @event_handler("order_svc", "order.delivered")
+    def on_order_delivered(self, event: events.OrderDelivered):
+        """Delivered: email and SMS."""
+        self._notify(event, domain.ORDER_DELIVERED, "on_order_delivered", event.user_email,
+                     event.order_id)
+
+    @timer(interval=SWEEP_INTERVAL_S)
+    def send_due(self):
+        """Send emails whose retry is due or whose sender died mid-send, one at a time."""
+        settings = self._settings()
+        for _ in range(SWEEP_BATCH):
+            email = notifications.claim_next(self.db, settings)
+            self.db.commit()
+            if email is None:
+                return
+            notifications.deliver(self.db, self.mailer, email, settings)
+
+    # ---- RPC ---------------------------------------------------------------------------
+
+    @rpc(expected_exceptions=InvalidNotificationQuery)
+    def list_notifications(self, user_id=None, status=None, limit=20, cursor=None,
+                           detailed=False):
+        """Newest first, of one user or (None) everyone: {items, next_cursor}.
+
+        Items are the contract's {id, kind, channel, subject, status, created_at,
+        sent_at}; `detailed` (admins) adds user_id, order_id, recipient, attempts,
+        last_error and next_attempt_at.
+        """
+        user_id = checked("user_id", domain.check_user_id, user_id)
+        status = checked("status", domain.check_status, status)
+        limit = checked("limit", domain.check_limit, limit)
+        before = checked("cursor", domain.decode_cursor, cursor) if cursor else None
+        page = store.page(self.db, limit, user_id, status, before)
+        last = page[limit - 1] if len(page) > limit else None
+        return {"items": [store.notification_dict(n, bool(detailed)) for n in page[:limit]],
+                "next_cursor": domain.encode_cursor(last.created_at, last.id) if last else None}
+
+    @rpc(expected_exceptions=NotificationNotFound)
+    def get_notification(self, notification_id, user_id=None, detailed=False):
+        """The notification; NotFound unless it is `user_id`'s (None: any, for admins)."""
+        found = store.get(self.db, notification_id)
+        if found is None or (user_id is not None and found.user_id != user_id):
+            raise NotificationNotFound("no such notification", {"id": notification_id})
+        return store.notification_dict(found, bool(detailed))
+
+    @rpc(expected_exceptions=(NotificationNotFound, NotificationAlreadySent,
+                              NotificationInFlight))
+    def retry_notification(self, notification_id):
+        """Send a failed or pending email now, whatever its schedule; the detailed
+        notification after the attempt (sent, or failed with last_error)."""
+        settings = self._settings()
+        email = notifications.claim_for_retry(self.db, notification_id, settings)
+        self.db.commit()
+        notifications.deliver(self.db, self.mailer, email, settings)
+        return store.notification_dict(store.get(self.db, notification_id), detailed=True)
+
+    @rpc
+    def health(self):
+        """`{"status": "ok"}` when this service and its database answer."""
+        self.db.execute(text("SELECT 1"))
+        return {"status": "ok", "service": self.name}

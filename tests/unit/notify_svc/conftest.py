@@ -1,0 +1,141 @@
+"""Fixtures and builders of notify_svc's unit tests."""
+
+from datetime import timedelta
+
+import pytest
+from nameko.testing.services import worker_factory
+from sqlalchemy import create_engine, select, update
+from sqlalchemy.orm import Session
+
+from common import events
+from common.db import utc_now
+from common.testing import migrated_database, truncate_all
+from notify_svc.models import Notification, Outbox
+from notify_svc.service import NotifyService
+
+ANN = "6d1f0c4e-0000-4000-8000-000000000001"
+BOB = "6d1f0c4e-0000-4000-8000-000000000002"
+ORDER_ID = "1a2b3c4d-5e6f-4a00-8000-000000000042"
+
+
+def registered(user_id=ANN, name="Ann"):
+    return events.UserRegistered(user_id=user_id, email="ann@example.com", name=name,
+                                 correlation_id="req-register")
+
+
+def milestone(kind=events.OrderConfirmed, order_id=ORDER_ID):
+    return kind(order_id=order_id, user_id=ANN, user_email="ann@example.com",
+                total_cents=124650, correlation_id="req-order")
+
+
+def rows(session):
+    return list(session.scalars(select(Notification).order_by(Notification.channel)
+                                .execution_options(populate_existing=True)))
+
+
+def emitted(session):
+    return [(r.event_type, r.payload) for r in session.scalars(select(Outbox).order_by(Outbox.id))]
+
+
+def make_due(session):
+    """Time passes: every scheduled retry is due now."""
+    session.execute(update(Notification).where(Notification.next_attempt_at.is_not(None))
+                    .values(next_attempt_at=utc_now() - timedelta(seconds=1)))
+    session.commit()
+
+
+def text_of(message):
+    return message.get_body(("plain",)).get_content()
+
+
+def an_order(order_id=ORDER_ID, user_id=ANN, **changes):
+    """An order as order_svc's get_order answers it."""
+    return {"id": order_id, "user_id": user_id, "status": "CONFIRMED", "cancel_reason": None,
+            "items": [{"sku": "TEA-SENCHA-100", "name": "Sencha <Premium>", "quantity": 2,
+                       "unit_price_cents": 61725, "line_total_cents": 123450},
+                      {"sku": "MUG", "name": "Mug", "quantity": 1, "unit_price_cents": 1200,
+                       "line_total_cents": 1200}],
+            "total_cents": 124650, "currency": "USD", "payment": None, "shipment": None,
+            "created_at": "2026-01-01T00:00:00+00:00",
+            "updated_at": "2026-01-01T00:00:00+00:00", **changes}
+
+
+class Orders:
+    """Stands in for order_svc's RPC (the real one runs in e2e)."""
+
+    service_name = "order_svc"
+
+    def __init__(self):
+        self.orders = {ORDER_ID: an_order()}
+        self.calls = []
+
+    def get_order(self, order_id, user_id=None):
+        self.calls.append(order_id)
+        return self.orders[order_id]
+
+
+class FakeMailer:
+    """Records what would go over SMTP; `failing` makes each send raise it instead."""
+
+    def __init__(self):
+        self.sent = []
+        self.failing: Exception | None = None
+        self.during = None
+
+    def send(self, message):
+        if self.during:
+            self.during()
+        if self.failing is not None:
+            raise self.failing
+        self.sent.append(message)
+
+
+@pytest.fixture(scope="session")
+def notify_db_url():
+    return migrated_database("notify_svc")
+
+
+@pytest.fixture
+def engine(notify_db_url):
+    truncate_all(notify_db_url)
+    engine = create_engine(notify_db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine):
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+@pytest.fixture
+def mailer():
+    return FakeMailer()
+
+
+@pytest.fixture
+def orders():
+    return Orders()
+
+
+@pytest.fixture
+def unit_config(base_config):
+    return {**base_config, "NOTIFY_RETRY_DELAYS_S": [60, 120], "SMTP_TIMEOUT_S": 1,
+            "PUBLIC_URL": "https://shop.example.com", "MAIL_FROM": "Shop <shop@example.com>"}
+
+
+@pytest.fixture
+def make_worker(unit_config, mailer, orders):
+    """A NotifyService worker on `session`; the relay and RPC proxy are stand-ins."""
+
+    def make(session, mailer=mailer):
+        return worker_factory(NotifyService, db=session, config=unit_config, mailer=mailer,
+                              orders=orders, correlation_id="cid")
+
+    return make
+
+
+@pytest.fixture
+def notify(make_worker, session):
+    return make_worker(session)

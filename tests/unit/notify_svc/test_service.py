@@ -1,0 +1,217 @@
+"""NotifyService's handlers and sweep through worker_factory, on a real PostgreSQL
+session, with a fake SMTP client and a stub of order_svc's RPC."""
+
+from datetime import timedelta
+
+import eventlet
+import pytest
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from common import events
+from common.db import utc_now
+from common.errors import UpstreamTimeout
+from notify_svc import notifications
+from notify_svc.domain import Settings
+from notify_svc.mailer import PermanentMailError
+from notify_svc.models import Notification
+from tests.unit.notify_svc.conftest import (
+    ANN,
+    ORDER_ID,
+    emitted,
+    make_due,
+    milestone,
+    registered,
+    rows,
+    text_of,
+)
+
+
+def test_a_new_user_is_welcomed(notify, session, mailer, orders):
+    notify.on_user_registered(registered())
+    (message,) = mailer.sent
+    assert (message["To"], message["Subject"]) == ("ann@example.com",
+                                                   "Welcome to Order Platform, Ann")
+    (row,) = rows(session)
+    assert (row.kind, row.channel, row.status, row.attempts, row.user_id) == (
+        "welcome", "email", "sent", 1, ANN)
+    assert row.sent_at is not None and row.lease_until is None and orders.calls == []
+    assert message["Message-ID"] == f"<{row.id}@order-platform>"
+    ((event_type, payload),) = emitted(session)
+    assert event_type == "notification.sent"
+    assert payload | {"event_id": None, "occurred_at": None} == {
+        "event_type": "notification.sent", "version": 1, "event_id": None,
+        "occurred_at": None, "correlation_id": "req-register", "notification_id": row.id,
+        "user_id": ANN, "kind": "welcome", "channel": "email",
+        "subject": "Welcome to Order Platform, Ann"}
+
+
+def test_a_confirmed_order_is_mailed_with_its_lines(notify, session, mailer, orders):
+    notify.on_order_confirmed(milestone())
+    (message,) = mailer.sent
+    assert message["Subject"] == "Order 1a2b3c4d confirmed"
+    assert message.get_content_type() == "multipart/alternative"
+    body = text_of(message)
+    assert "2 x Sencha <Premium> (TEA-SENCHA-100) at $617.25: $1,234.50" in body
+    assert "Total: $1,246.50" in body and ORDER_ID in body
+    assert "Sencha &lt;Premium&gt;" in message.get_body(("html",)).get_content()
+    assert orders.calls == [ORDER_ID]
+    (row,) = rows(session)
+    assert (row.kind, row.order_id, row.status) == ("order_confirmed", ORDER_ID, "sent")
+
+
+def test_a_cancelled_order_says_why(notify, mailer):
+    notify.on_order_cancelled(events.OrderCancelled(
+        order_id=ORDER_ID, user_id=ANN, user_email="ann@example.com", reason="out_of_stock",
+        previous_status="PENDING"))
+    assert "because an item in your order is out of stock" in text_of(mailer.sent[0])
+
+
+def test_a_redelivered_event_makes_one_notification_per_channel(notify, session, mailer,
+                                                                 orders):
+    event = milestone(events.OrderShipped)
+    notify.on_order_shipped(event)
+    notify.on_order_shipped(event)
+    assert len(mailer.sent) == 1 and orders.calls == [ORDER_ID]  # no second RPC either
+    email, sms = rows(session)
+    assert (email.channel, email.status) == ("email", "sent")
+    assert (sms.channel, sms.status, sms.recipient, sms.body_html) == (
+        "sms", "sent", f"user:{ANN}", None)
+    assert "1a2b3c4d is on its way" in sms.body_text and sms.sent_at is not None
+    assert sorted(p["channel"] for _, p in emitted(session)) == ["email", "sms"]
+
+
+def test_two_deliveries_racing_make_one_notification(make_worker, engine, session, mailer,
+                                                     orders):
+    event = milestone(events.OrderDelivered)
+    first = make_worker(session)
+    with Session(engine, expire_on_commit=False) as other:
+        second = make_worker(other)
+        real = orders.get_order
+
+        def racing(order_id, user_id=None):  # the second delivery runs to the end here
+            orders.get_order = real
+            second.on_order_delivered(event)
+            return real(order_id)
+
+        orders.get_order = racing
+        first.on_order_delivered(event)
+    assert len(mailer.sent) == 1 and len(rows(session)) == 2
+
+
+def test_a_failed_send_is_logged_then_retried_when_due(notify, session, mailer):
+    mailer.failing = ConnectionRefusedError(111, "Connection refused")
+    notify.on_user_registered(registered())
+    (row,) = rows(session)
+    assert (row.status, row.attempts, row.lease_until) == ("failed", 1, None)
+    assert "Connection refused" in row.last_error
+    assert timedelta(seconds=55) < row.next_attempt_at - utc_now() <= timedelta(seconds=60)
+    assert [(t, p["kind"]) for t, p in emitted(session)] == [("notification.failed", "welcome")]
+    mailer.failing = None
+    notify.send_due()                      # not due yet
+    assert mailer.sent == [] and rows(session)[0].status == "failed"
+    make_due(session)
+    notify.send_due()
+    notify.send_due()
+    (row,) = rows(session)
+    assert (row.status, row.attempts, row.next_attempt_at) == ("sent", 2, None)
+    assert len(mailer.sent) == 1
+    assert [t for t, _ in emitted(session)] == ["notification.failed", "notification.sent"]
+    assert emitted(session)[1][1]["correlation_id"] == "req-register"
+
+
+def test_retries_stop_after_the_last_delay(notify, session, mailer):
+    mailer.failing = OSError("down")
+    notify.on_user_registered(registered())
+    for _ in range(4):
+        make_due(session)
+        notify.send_due()
+    (row,) = rows(session)
+    assert (row.status, row.attempts, row.next_attempt_at) == ("failed", 3, None)
+    assert [t for t, _ in emitted(session)] == ["notification.failed"]  # once
+
+
+def test_a_refusal_for_good_is_not_retried(notify, session, mailer):
+    mailer.failing = PermanentMailError("550 no such mailbox")
+    notify.on_user_registered(registered())
+    (row,) = rows(session)
+    assert (row.status, row.next_attempt_at) == ("failed", None)
+    assert "550" in row.last_error
+
+
+def test_a_mail_server_that_never_answers_is_cut_off(make_worker, unit_config, session,
+                                                     mailer):
+    unit_config["SMTP_TIMEOUT_S"] = 0.05
+    mailer.during = lambda: eventlet.sleep(5)
+    make_worker(session).on_user_registered(registered())
+    (row,) = rows(session)
+    assert row.status == "failed" and "no answer from the mail server" in row.last_error
+
+
+def test_an_order_rpc_failure_records_nothing_and_is_retried(notify, session, orders,
+                                                              mailer):
+    def down(order_id, user_id=None):
+        raise UpstreamTimeout("order_svc.get_order did not answer in time")
+
+    orders.get_order = down
+    with pytest.raises(UpstreamTimeout):
+        notify.on_order_confirmed(milestone())
+    session.rollback()
+    assert rows(session) == [] and mailer.sent == []
+
+
+# ---- leases: a sender that dies, a sender still at work ------------------------------
+
+def test_a_row_being_sent_is_not_taken_by_the_sweep(make_worker, engine, session, mailer):
+    with Session(engine, expire_on_commit=False) as other:
+        sweeper = make_worker(other)
+        mailer.during = sweeper.send_due        # another process sweeps mid-send
+        make_worker(session).on_user_registered(registered())
+    assert len(mailer.sent) == 1 and rows(session)[0].attempts == 1
+
+
+def test_a_sender_that_died_mid_send_is_taken_over_after_its_lease(
+        notify, session, mailer, unit_config):
+    event = registered()
+    settings = Settings.from_config(unit_config)
+    drafts = notifications.drafts("welcome", settings, user_id=ANN,
+                                  recipient="ann@example.com", name="Ann")
+    notifications.record(session, event, "on_user_registered", drafts, settings)
+    session.commit()                        # ... and the process dies before sending
+    notify.on_user_registered(event)        # the redelivery: handled, nothing sent
+    notify.send_due()                       # the lease still holds
+    assert mailer.sent == [] and rows(session)[0].status == "pending"
+    session.execute(update(Notification).values(lease_until=utc_now()))
+    session.commit()
+    notify.send_due()
+    (row,) = rows(session)
+    assert (row.status, row.attempts, len(mailer.sent)) == ("sent", 2, 1)
+
+
+def test_a_late_outcome_of_a_replaced_sender_is_dropped(notify, session, mailer,
+                                                        unit_config):
+    mailer.failing = OSError("down")
+    notify.on_user_registered(registered())
+    make_due(session)
+    settings = Settings.from_config(unit_config)
+    stale = notifications.claim_next(session, settings)
+    session.commit()
+    session.execute(update(Notification).values(lease_until=utc_now()))
+    session.commit()
+    mailer.failing = None
+    notify.send_due()                       # the lease ran out: another sender sends
+    notifications.settle(session, stale, notifications.SendError("late"), settings)
+    session.commit()
+    (row,) = rows(session)
+    assert (row.status, row.attempts, row.last_error) == ("sent", 3, "OSError: down")
+
+
+def test_an_interrupted_last_attempt_is_given_up(notify, session, mailer):
+    mailer.failing = OSError("down")
+    notify.on_user_registered(registered())
+    session.execute(update(Notification).values(
+        attempts=3, next_attempt_at=utc_now(), lease_until=utc_now()))
+    session.commit()
+    notify.send_due()
+    (row,) = rows(session)
+    assert (row.status, row.attempts, row.next_attempt_at) == ("failed", 3, None)
