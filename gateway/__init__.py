@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
 
 def create_app(config: dict | None = None, rpc=None, *, ready_rpc=None,
-               broker_check: Callable[[], None] | None = None) -> Flask:
+               broker_check: Callable[[], None] | None = None,
+               stream_hub=None) -> Flask:
     """Build the gateway app.
 
     `config` defaults to config.yml (common.config.load_config). `rpc` is anything
@@ -27,10 +28,14 @@ def create_app(config: dict | None = None, rpc=None, *, ready_rpc=None,
     common.rpc.RpcPool of RPC_POOL_SIZE proxies with RPC_TIMEOUT_S. /ready uses
     `ready_rpc` (default: `rpc` if one was given, else its own pool with
     READY_TIMEOUT_S) and `broker_check` (default: open one AMQP connection).
+    `stream_hub` is the live stream's gateway.stream.EventHub (default: one fed from
+    RabbitMQ, whose consumer starts with `python -m gateway.server` or, failing that,
+    on the first GET /events/stream; tests pass `EventHub()`, which has no feed).
     """
     # Imported on call, not with the package: `python -m gateway.server` imports this
     # package before server.py runs, and eventlet.monkey_patch() must precede Flask,
     # kombu and nameko.
     from gateway.app import create_app as build
 
-    return build(config, rpc, ready_rpc=ready_rpc, broker_check=broker_check)
+    return build(config, rpc, ready_rpc=ready_rpc, broker_check=broker_check,
+                 stream_hub=stream_hub)

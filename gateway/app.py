@@ -18,12 +18,14 @@ from common.tokens import TokenSettings
 from gateway import body, context, errors, routes
 from gateway.routes.health import ping_broker
 from gateway.state import EXTENSION, GatewayState
+from gateway.stream import EventHub
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
 
 def create_app(config: dict | None = None, rpc=None, *, ready_rpc=None,
-               broker_check: Callable[[], None] | None = None) -> Flask:
+               broker_check: Callable[[], None] | None = None,
+               stream_hub: EventHub | None = None) -> Flask:
     """Build the gateway app (see gateway.create_app)."""
     config = load_config() if config is None else config
     ready_timeout = float(config.get("READY_TIMEOUT_S", 2))
@@ -44,7 +46,8 @@ def create_app(config: dict | None = None, rpc=None, *, ready_rpc=None,
     app.extensions[EXTENSION] = GatewayState(
         config=config, tokens=TokenSettings.from_config(config), rpc=rpc,
         ready_rpc=ready_rpc if ready_rpc is not None else rpc,
-        broker_check=broker_check, ready_timeout=ready_timeout)
+        broker_check=broker_check, ready_timeout=ready_timeout,
+        stream=stream_hub if stream_hub is not None else EventHub.from_config(config))
 
     context.install(app)
     app.before_request(body.check_request_body)

@@ -17,6 +17,7 @@ import functools
 import re
 from collections.abc import Callable, Iterable
 
+import jwt
 from flask import g, request
 
 from common.errors import Forbidden, Unauthorized
@@ -34,6 +35,30 @@ def bearer_token() -> str:
         raise Unauthorized("missing or malformed Authorization header; "
                            "expected 'Bearer <access_token>'")
     return match.group(1)
+
+
+def bearer_or_query_token(param: str = "access_token") -> str:
+    """The bearer token of the header or, only when no `Authorization` header is sent,
+    of the query parameter `param` (for browsers' EventSource, which cannot set headers).
+
+    Only for routes that need it (the live stream): a token in a URL ends up in
+    browser history and proxy logs. Our access log records the path without the query.
+    """
+    if "Authorization" in request.headers or param not in request.args:
+        return bearer_token()
+    token = request.args.get(param, "").strip()
+    if _BEARER.fullmatch(f"Bearer {token}") is None:
+        raise Unauthorized(f"malformed {param} query parameter; expected an access token")
+    return token
+
+
+def token_expiry(token: str) -> int | None:
+    """The `exp` (epoch seconds) of a token principal_from has already verified."""
+    try:
+        exp = jwt.decode(token, options={"verify_signature": False}).get("exp")
+    except jwt.InvalidTokenError:
+        return None
+    return exp if isinstance(exp, int) else None
 
 
 def principal_from(token: str) -> Principal:

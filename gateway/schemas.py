@@ -199,6 +199,17 @@ class PaymentListQuery(ListQuery):
     order_id: Annotated[Uuid | None, BeforeValidator(_blank_is_none)] = None
 
 
+class NotificationListQuery(ListQuery):
+    """ListQuery plus `?status=pending|sent|failed` (`status=` means any)."""
+
+    status: Annotated[Literal["pending", "sent", "failed"] | None,
+                      BeforeValidator(_blank_is_none)] = None
+
+
+class RetryNotificationRequest(Model):
+    """No fields: the body may be absent or `{}`, anything else is refused."""
+
+
 def validate(model: type[M], data: dict, what: str = "request body") -> M:
     """`data` as a `model` instance, or ValidationError naming each bad field."""
     try:

@@ -23,7 +23,8 @@ class GatewayState:
 
     `rpc` and `ready_rpc` are anything with `.call(service, method, *args,
     correlation_id=..., **kwargs)`: a `common.rpc.RpcPool` in production, a fake in
-    tests. `broker_check` raises if RabbitMQ cannot be reached.
+    tests. `broker_check` raises if RabbitMQ cannot be reached. `stream` is the live
+    stream's gateway.stream.EventHub.
     """
 
     config: dict
@@ -32,9 +33,12 @@ class GatewayState:
     ready_rpc: Any
     broker_check: Callable[[], None]
     ready_timeout: float
+    stream: Any = None
 
     def close(self) -> None:
-        """Stop the pools' proxies (each pool once, even if both names share one)."""
+        """End the open streams and stop the pools' proxies (each pool once)."""
+        if self.stream is not None:
+            self.stream.close()
         pools = {id(pool): pool for pool in (self.rpc, self.ready_rpc)}
         for pool in pools.values():
             close = getattr(pool, "close", None)

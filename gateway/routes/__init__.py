@@ -25,10 +25,20 @@ USER_FIELDS = ("id", "email", "name", "role")
 def register(app: Flask) -> None:
     """Attach every blueprint; later resources add theirs to this list."""
     # Imported here: the route modules import this package's helpers below.
-    from gateway.routes import admin, auth, health, orders, products, users
+    from gateway.routes import (
+        admin,
+        auth,
+        events,
+        health,
+        notifications,
+        orders,
+        products,
+        users,
+    )
 
-    for module in (health, auth, users, products, orders, admin):
+    for module in (health, auth, users, products, orders, notifications, admin, events):
         app.register_blueprint(module.bp)
+    app.register_blueprint(notifications.admin_bp)
 
 
 def pick(answer: Mapping, keys: Iterable[str], **overrides) -> dict:

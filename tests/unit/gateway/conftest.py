@@ -12,6 +12,7 @@ import pytest
 from common.config import load_config
 from common.tokens import Principal, TokenSettings, issue_access_token
 from gateway import create_app
+from gateway.stream import EventHub
 from tests.unit.gateway.support import StubRpc
 
 MAX_BODY_BYTES = 2048
@@ -44,8 +45,14 @@ def broker():
 
 
 @pytest.fixture
-def app(config, rpc, broker):
-    return create_app(config, rpc=rpc, broker_check=broker)
+def hub():
+    """The live stream's hub, without a broker feed: tests publish into it directly."""
+    return EventHub()
+
+
+@pytest.fixture
+def app(config, rpc, broker, hub):
+    return create_app(config, rpc=rpc, broker_check=broker, stream_hub=hub)
 
 
 @pytest.fixture

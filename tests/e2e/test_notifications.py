@@ -1,0 +1,106 @@
+"""Notifications on the running cluster: a confirmed order sends one email (into the
+cluster's mail sink, `cluster.mail_dir`), the user sees it in GET /notifications and on
+their live stream, and admins read the log.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import uuid
+
+import eventlet
+import pytest
+
+from common.testing import wait_for
+from tests.e2e.test_orders import place, settled
+from tests.e2e.test_stream import Stream
+
+pytestmark = pytest.mark.e2e
+
+FIELDS = {"id", "kind", "channel", "subject", "status", "created_at", "sent_at"}
+
+
+@pytest.fixture
+def product(cluster, admin):
+    sku = f"MAIL-{uuid.uuid4().hex[:8].upper()}"
+    answer = cluster.post("/products", headers=admin, json={
+        "sku": sku, "name": f"Product {sku}", "price_cents": 450, "stock": 10})
+    assert answer.status_code == 201, answer.text
+    return sku
+
+
+def mails_to(cluster, address: str, subject: str) -> list[email.message.EmailMessage]:
+    found = []
+    for path in sorted(cluster.mail_dir.glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        if address.lower() in str(message["To"]).lower() and message["Subject"] == subject:
+            found.append(message)
+    return found
+
+
+def test_a_confirmed_order_sends_one_email_the_user_can_see(cluster, customer, admin,
+                                                            product):
+    address = cluster.get("/users/me", headers=customer).json()["email"]
+    stream = Stream(cluster, headers=customer)
+    try:
+        assert stream.first_line() == ": connected"
+        stream.follow()
+        order = place(cluster, customer, product).json()["id"]
+        settled(cluster, customer, order, "CONFIRMED")
+
+        def confirmed_mail_sent():
+            items = cluster.get("/notifications", headers=customer).json()["items"]
+            return [n for n in items if (n["kind"], n["channel"], n["status"])
+                    == ("order_confirmed", "email", "sent")]
+
+        (notification,) = wait_for(confirmed_mail_sent, timeout=30,
+                                   message="an order_confirmed notification with status sent")
+        assert set(notification) == FIELDS
+        assert notification["subject"] and notification["sent_at"]
+
+        (mail,) = wait_for(lambda: mails_to(cluster, address, notification["subject"]),
+                           timeout=10, message=f"the email to {address} in the mail sink")
+        assert mail.get_body(("plain",)) is not None
+        assert mail.get_body(("html",)) is not None
+
+        # The live stream announced it, under the notification's own id.
+        stream.wait_for(lambda s: any(e["data"]["id"] == notification["id"]
+                                      for e in s.of("notification")),
+                        message="the notification on the user's stream")
+        (announced,) = [e["data"] for e in stream.of("notification")
+                        if e["data"]["id"] == notification["id"]]
+        assert announced == {"id": notification["id"], "kind": "order_confirmed",
+                             "subject": notification["subject"]}
+    finally:
+        stream.close()
+
+    # Admins find it in the log, by status too.
+    for query in ("", "?status=sent&limit=100"):
+        page = cluster.get("/admin/notifications" + query, headers=admin)
+        assert page.status_code == 200, page.text
+        assert notification["id"] in [n["id"] for n in page.json()["items"]]
+    failed = cluster.get("/admin/notifications?status=failed&limit=100", headers=admin)
+    assert notification["id"] not in [n["id"] for n in failed.json()["items"]]
+
+    # Sent once: nothing more arrives for the same order.
+    eventlet.sleep(1)
+    assert len(mails_to(cluster, address, notification["subject"])) == 1
+    mine = cluster.get("/notifications", headers=customer).json()["items"]
+    assert [(n["kind"], n["channel"]) for n in mine].count(("order_confirmed", "email")) == 1
+
+
+def test_admin_notification_routes_refuse_bad_input_and_other_roles(cluster, customer,
+                                                                   admin):
+    bad = cluster.get("/admin/notifications?status=delivered", headers=admin)
+    assert bad.status_code == 400
+    assert "status" in str(bad.json()["error"]["details"])
+    for notification_id in ("not-a-uuid", str(uuid.uuid4())):
+        missing = cluster.post(f"/admin/notifications/{notification_id}/retry",
+                               headers=admin)
+        assert missing.status_code == 404, missing.text
+        assert missing.json()["error"]["code"] == "not_found"
+    assert cluster.get("/admin/notifications", headers=customer).status_code == 403
+    assert cluster.post(f"/admin/notifications/{uuid.uuid4()}/retry",
+                        headers=customer).status_code == 403
+    assert cluster.get("/notifications").status_code == 401
