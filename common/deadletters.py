@@ -81,3 +81,34 @@ def purge(amqp_uri: str, service: str) -> int:
         queue = dead_letter_queue(service).bind(conn.channel())
         queue.declare()
         return queue.purge() or 0
+
+
+class DeadLetterAdmin:
+    """The three operations bound to one broker, with a deadline (for the gateway).
+
+    A broker that does not answer within `timeout` raises ServiceUnavailable, so an
+    admin page never hangs on it.
+    """
+
+    def __init__(self, amqp_uri: str, timeout: float = 5.0):
+        self.amqp_uri, self.timeout = amqp_uri, timeout
+
+    def _bounded(self, operation, *args):
+        import eventlet
+
+        from common.errors import ServiceUnavailable
+
+        try:
+            with eventlet.Timeout(self.timeout):
+                return operation(self.amqp_uri, *args)
+        except (eventlet.Timeout, OSError, ConnectionError) as exc:
+            raise ServiceUnavailable("message broker unreachable") from exc
+
+    def inspect(self, service: str, limit: int = 100) -> dict:
+        return self._bounded(inspect, service, limit)
+
+    def replay(self, service: str) -> int:
+        return self._bounded(replay, service)
+
+    def purge(self, service: str) -> int:
+        return self._bounded(purge, service)

@@ -28,6 +28,7 @@ def register(app: Flask) -> None:
     from gateway.routes import (
         admin,
         auth,
+        deadletters,
         events,
         health,
         notifications,
@@ -36,7 +37,8 @@ def register(app: Flask) -> None:
         users,
     )
 
-    for module in (health, auth, users, products, orders, notifications, admin, events):
+    for module in (health, auth, users, products, orders, notifications, admin, deadletters,
+                   events):
         app.register_blueprint(module.bp)
     app.register_blueprint(notifications.admin_bp)
 

@@ -1,0 +1,85 @@
+"""Dead-letter admin routes, with a stand-in for the broker edge."""
+
+import pytest
+
+from common.errors import ServiceUnavailable
+
+
+class FakeDeadLetters:
+    def __init__(self):
+        self.letters = {"order_svc": [{"event_type": "payment.succeeded", "event_id": "e1",
+                                       "error": "RuntimeError: boom", "attempts": 5,
+                                       "payload": {"secret": "not shown"}}]}
+        self.calls = []
+
+    def inspect(self, service, limit=100):
+        self.calls.append(("inspect", service))
+        found = self.letters.get(service, [])
+        return {"count": len(found), "messages": found[:limit]}
+
+    def replay(self, service):
+        self.calls.append(("replay", service))
+        return len(self.letters.pop(service, []))
+
+    def purge(self, service):
+        self.calls.append(("purge", service))
+        return len(self.letters.pop(service, []))
+
+
+@pytest.fixture
+def config(config):
+    return {**config, "SERVICES": ["user_svc", "order_svc"]}
+
+
+@pytest.fixture
+def admin_headers(make_token):
+    return {"Authorization": f"Bearer {make_token(role='admin')}"}
+
+
+@pytest.fixture
+def customer_headers(make_token):
+    return {"Authorization": f"Bearer {make_token()}"}
+
+
+@pytest.fixture
+def letters(app):
+    fake = FakeDeadLetters()
+    app.extensions["gateway"].dead_letters = fake
+    return fake
+
+
+def test_admins_see_every_services_dead_letters(client, admin_headers, letters, app):
+    answer = client.get("/admin/dead-letters", headers=admin_headers)
+    assert answer.status_code == 200
+    body = answer.get_json()
+    assert set(body["services"]) == set(app.extensions["gateway"].config["SERVICES"])
+    assert body["services"]["order_svc"] == {"count": 1, "messages": [
+        {"event_type": "payment.succeeded", "event_id": "e1", "error": "RuntimeError: boom",
+         "attempts": 5}]}
+    assert body["total"] == 1
+
+
+def test_replay_and_purge_answer_counts(client, admin_headers, letters):
+    replayed = client.post("/admin/dead-letters/order_svc/replay", headers=admin_headers)
+    assert replayed.status_code == 200 and replayed.get_json() == {"replayed": 1}
+    purged = client.delete("/admin/dead-letters/order_svc", headers=admin_headers)
+    assert purged.get_json() == {"purged": 0}
+
+
+def test_an_unknown_service_is_404(client, admin_headers, letters):
+    answer = client.post("/admin/dead-letters/nope_svc/replay", headers=admin_headers)
+    assert answer.status_code == 404 and answer.get_json()["error"]["code"] == "not_found"
+    assert letters.calls == []
+
+
+def test_customers_are_refused(client, customer_headers, letters):
+    assert client.get("/admin/dead-letters", headers=customer_headers).status_code == 403
+    assert client.delete("/admin/dead-letters/order_svc").status_code == 401
+
+
+def test_a_broker_that_does_not_answer_is_503(client, admin_headers, letters):
+    def down(*_):
+        raise ServiceUnavailable("message broker unreachable")
+    letters.inspect = down
+    answer = client.get("/admin/dead-letters", headers=admin_headers)
+    assert answer.status_code == 503
