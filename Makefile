@@ -54,7 +54,7 @@ seed: $(STAMP) ## Migrate and load the demo data (catalog) again; keeps what is 
 	@bash scripts/ensure_infra.sh
 	$(VENV)/bin/python -m common.migrate --seed
 
-check: $(STAMP) ## Check invariants 1-3 (stock, money) of the running cluster; exit 1 on a violation
+check: $(STAMP) ## Check invariants 1-5 (stock, money, liveness, once-only) of the running cluster
 	$(VENV)/bin/python -m tools.check
 
 lint: $(STAMP) ## Run ruff

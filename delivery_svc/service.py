@@ -5,10 +5,12 @@
 
 from __future__ import annotations
 
+import uuid
+
 from nameko.dependency_providers import Config
 from nameko.rpc import rpc
 from nameko.timer import timer
-from sqlalchemy import select, text
+from sqlalchemy import select, text, tuple_
 
 from common import events, inbox
 from common.db import DatabaseSession, utc_now
@@ -22,6 +24,13 @@ from delivery_svc.models import Base, Inbox, Outbox, Shipment
 # nameko fixes a timer's interval when the class is defined, before config exists.
 SWEEP_INTERVAL_S = 0.5
 SWEEP_BATCH = 200
+
+
+def store_id(value) -> bool:
+    try:
+        return bool(uuid.UUID(str(value)))
+    except ValueError:
+        return False
 
 
 class DeliveryService:
@@ -64,6 +73,21 @@ class DeliveryService:
         if shipment is None:
             raise ShipmentNotFound("no shipment for this order", {"order_id": order_id})
         return shipment.to_dict()
+
+    @rpc
+    def list_shipments(self, limit=100, cursor=None):
+        """Every shipment, oldest first, for audits: {items, next_cursor} (cursor: an id)."""
+        limit = max(1, min(int(limit), 500))
+        query = select(Shipment).order_by(Shipment.created_at, Shipment.id).limit(limit + 1)
+        if cursor:
+            anchor = self.db.get(Shipment, cursor) if store_id(cursor) else None
+            if anchor is not None:
+                query = query.where(tuple_(Shipment.created_at, Shipment.id) >
+                                    tuple_(anchor.created_at, anchor.id))
+        page = list(self.db.scalars(query))
+        more, page = len(page) > limit, page[:limit]
+        return {"items": [s.to_dict() for s in page],
+                "next_cursor": page[-1].id if more else None}
 
     @rpc
     def health(self):

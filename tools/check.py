@@ -1,4 +1,4 @@
-"""`make check`: read the live system over RPC and report every invariant violation.
+"""`make check`: read the live system over RPC and report every violation of invariants 1-5.
 
     python -m tools.check              # wait up to 30 s for in-flight orders to settle
     python -m tools.check --wait 0     # one look, now
@@ -19,10 +19,10 @@ from common.rpc import RpcPool
 from tools.invariants import Report, Snapshot, check
 
 
-def all_pages(pool: RpcPool, service: str, method: str) -> list[dict]:
+def all_pages(pool: RpcPool, service: str, method: str, **kwargs) -> list[dict]:
     items, cursor = [], None
     while True:
-        page = pool.call(service, method, limit=100, cursor=cursor)
+        page = pool.call(service, method, limit=100, cursor=cursor, **kwargs)
         items += page["items"]
         cursor = page["next_cursor"]
         if cursor is None:
@@ -32,7 +32,10 @@ def all_pages(pool: RpcPool, service: str, method: str) -> list[dict]:
 def snapshot(pool: RpcPool) -> Snapshot:
     return Snapshot(stock=all_pages(pool, "inventory_svc", "list_stock"),
                     orders=all_pages(pool, "order_svc", "list_orders"),
-                    payments=all_pages(pool, "payment_svc", "list_payments"))
+                    payments=all_pages(pool, "payment_svc", "list_payments"),
+                    shipments=all_pages(pool, "delivery_svc", "list_shipments"),
+                    notifications=all_pages(pool, "notify_svc", "list_notifications",
+                                            detailed=True))
 
 
 def wait_until_clean(pool: RpcPool, timeout: float = 30.0, interval: float = 0.5) -> Report:
@@ -40,15 +43,16 @@ def wait_until_clean(pool: RpcPool, timeout: float = 30.0, interval: float = 0.5
     deadline = time.monotonic() + timeout
     while True:
         current = snapshot(pool)
-        report = check(current)
-        if (report.clean and current.in_flight == 0) or time.monotonic() >= deadline:
+        final = time.monotonic() >= deadline
+        report = check(current, final=final)
+        if (report.clean and current.in_flight == 0) or final:
             report.counts["in_flight"] = current.in_flight
             return report
         time.sleep(interval)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Check invariants 1-3 of the live system.")
+    parser = argparse.ArgumentParser(description="Check invariants 1-5 of the live system.")
     parser.add_argument("--wait", type=float, default=30.0,
                         help="seconds to wait for in-flight orders to settle (default 30)")
     args = parser.parse_args(argv)

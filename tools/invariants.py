@@ -1,4 +1,4 @@
-"""The design's invariants 1-3 as pure checks over a snapshot of the live system.
+"""The design's invariants as pure checks over a snapshot of the live system.
 
 1. No oversell: 0 <= reserved <= on_hand for every sku.
 2. Stock is conserved: once quiet, on_hand + units in live confirmed orders
@@ -6,8 +6,15 @@
 3. Money is conserved: per order, captured - refunded == total_cents when the order
    is CONFIRMED/SHIPPED/DELIVERED and 0 when CANCELLED; never two payments per order.
 
+4. Liveness: every order reaches CONFIRMED, SHIPPED, DELIVERED or CANCELLED; every
+   live order has its shipment and every notification gets sent.
+5. Effects happen once: at most one payment, one shipment, and one notification per
+   (order, kind, channel), one welcome per user; a cancelled order's parcel is never
+   delivered.
+
 Orders still PENDING or RESERVED are in flight: the money check skips them, and
-invariant 2 is only meaningful once none are left (see tools.check, which waits).
+invariants 2 and 4 are only meaningful once the system is quiet (see tools.check,
+which waits for that).
 """
 
 from __future__ import annotations
@@ -24,10 +31,14 @@ class Snapshot:
     stock: list[dict]      # inventory_svc.list_stock items
     orders: list[dict]     # order_svc.list_orders items
     payments: list[dict]   # payment_svc.list_payments items
+    shipments: list[dict] = field(default_factory=list)      # delivery_svc.list_shipments
+    notifications: list[dict] = field(default_factory=list)  # notify_svc, detailed
 
     @property
     def in_flight(self) -> int:
-        return sum(o["status"] in IN_FLIGHT for o in self.orders)
+        """Orders, and notifications, still on their way."""
+        return (sum(o["status"] in IN_FLIGHT for o in self.orders)
+                + sum(n["status"] == "pending" for n in self.notifications))
 
 
 @dataclass
@@ -77,12 +88,42 @@ def money_conserved(orders: list[dict], payments: list[dict]) -> list[str]:
     return problems
 
 
-def check(snapshot: Snapshot) -> Report:
-    """Every violation of invariants 1-3 in `snapshot`."""
+def liveness(snapshot: Snapshot) -> list[str]:
+    problems = [f"invariant 4: order {o['id']} still {o['status']}"
+                for o in snapshot.orders if o["status"] in IN_FLIGHT]
+    shipped = {s["order_id"] for s in snapshot.shipments}
+    problems += [f"invariant 4: order {o['id']} {o['status']} has no shipment"
+                 for o in snapshot.orders if o["status"] in LIVE and o["id"] not in shipped]
+    problems += [f"invariant 4: notification {n['id']} ({n['kind']}) is {n['status']}"
+                 for n in snapshot.notifications if n["status"] != "sent"]
+    return problems
+
+
+def effects_once(snapshot: Snapshot) -> list[str]:
+    problems = [f"invariant 5: order {order_id} has {n} shipments" for order_id, n in
+                Counter(s["order_id"] for s in snapshot.shipments).items() if n > 1]
+    cancelled = {o["id"] for o in snapshot.orders if o["status"] == "CANCELLED"}
+    problems += [f"invariant 5: cancelled order {s['order_id']} was delivered"
+                 for s in snapshot.shipments
+                 if s["order_id"] in cancelled and s["status"] == "DELIVERED"]
+    keys = Counter((n.get("order_id") or n.get("user_id"), n["kind"], n["channel"])
+                   for n in snapshot.notifications)
+    problems += [f"invariant 5: {kind} ({channel}) for {subject} sent {n} times"
+                 for (subject, kind, channel), n in keys.items() if n > 1]
+    return problems
+
+
+def check(snapshot: Snapshot, final: bool = False) -> Report:
+    """Every violation in `snapshot`; `final`: the system had its time to settle."""
     violations = (no_oversell(snapshot.stock)
-                  + money_conserved(snapshot.orders, snapshot.payments))
+                  + money_conserved(snapshot.orders, snapshot.payments)
+                  + effects_once(snapshot))
     if snapshot.in_flight == 0:
         violations += stock_conserved(snapshot.stock, snapshot.orders)
+    if snapshot.in_flight == 0 or final:
+        violations += liveness(snapshot)
     statuses = Counter(o["status"] for o in snapshot.orders)
     return Report(violations, {"skus": len(snapshot.stock), "orders": len(snapshot.orders),
-                               "payments": len(snapshot.payments), **statuses})
+                               "payments": len(snapshot.payments),
+                               "shipments": len(snapshot.shipments),
+                               "notifications": len(snapshot.notifications), **statuses})

@@ -107,3 +107,13 @@ def test_a_cancel_before_the_confirmation_ships_nothing(delivery, session):
 def test_no_shipment_is_not_found(delivery):
     with pytest.raises(ShipmentNotFound):
         delivery.get_shipment("nope")
+
+
+def test_every_shipment_is_listed_page_by_page(delivery):
+    for n in range(5):
+        delivery.open_shipment(confirmed(f"o{n}"))
+    first = delivery.list_shipments(limit=3)
+    rest = delivery.list_shipments(limit=3, cursor=first["next_cursor"])
+    orders = [s["order_id"] for s in first["items"] + rest["items"]]
+    assert sorted(orders) == [f"o{n}" for n in range(5)] and len(set(orders)) == 5
+    assert rest["next_cursor"] is None
