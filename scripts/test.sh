@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make test`: the three tiers tests/unit, tests/integration, tests/e2e run in parallel, one
+# `make test`: the tiers tests/unit, tests/integration, tests/e2e run in parallel, then
+# tests/faults alone; one
 # pytest process each (TEST_TIER=<tier> tells the fixtures which databases/vhosts are theirs),
 # logs in .run/test-<tier>.log; then every log in order, a summary, and one closing line
 # "N passed, N failed[, N skipped]". Arguments are passed to every tier's pytest.
@@ -8,7 +9,11 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-TIERS=(unit integration e2e)
+# The first three share nothing and run at once; the fault tier restarts the machine's
+# RabbitMQ and PostgreSQL, so it runs alone, after them.
+PARALLEL_TIERS=(unit integration e2e)
+SERIAL_TIERS=(faults)
+TIERS=("${PARALLEL_TIERS[@]}" "${SERIAL_TIERS[@]}")
 TIER_TIMEOUT_S="${TEST_TIER_TIMEOUT_S:-1800}"
 
 log() { echo "[test] $*"; }
@@ -54,25 +59,39 @@ stop_tiers() {
 }
 trap stop_tiers INT TERM
 
-for tier in "${TIERS[@]}"; do
-    dir="tests/$tier"
-    logfile=".run/test-$tier.log"
+start_tier() {
+    local tier=$1 dir="tests/$1" logfile=".run/test-$1.log"
+    shift
     if [[ ! -d "$dir" ]]; then
         echo "no directory $dir" >"$logfile"
-        continue
+        return
     fi
     log "starting tier $tier: pytest $dir $* (log: $logfile)"
     # timeout forwards SIGTERM to pytest; -k: SIGKILL 30 s later if that did not end it.
     TEST_TIER="$tier" timeout -k 30 "$TIER_TIMEOUT_S" .venv/bin/pytest "$dir" "$@" >"$logfile" 2>&1 &
     PID[$tier]=$!
     running+=("$tier")
-done
+}
 
+wait_tiers() {
+    local tier rc
+    for tier in "$@"; do
+        [[ -n "${PID[$tier]:-}" ]] || continue
+        rc=0
+        wait "${PID[$tier]}" || rc=$?
+        RC[$tier]=$rc
+    done
+}
+
+for tier in "${PARALLEL_TIERS[@]}"; do
+    start_tier "$tier" "$@"
+done
 log "waiting for: ${running[*]:-nothing}"
-for tier in "${running[@]}"; do
-    rc=0
-    wait "${PID[$tier]}" || rc=$?
-    RC[$tier]=$rc
+wait_tiers "${PARALLEL_TIERS[@]}"
+for tier in "${SERIAL_TIERS[@]}"; do
+    start_tier "$tier" "$@"
+    log "waiting for: $tier (alone: it restarts the broker and the database)"
+    wait_tiers "$tier"
 done
 trap - INT TERM
 

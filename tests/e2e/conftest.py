@@ -36,6 +36,9 @@ class Cluster:
     def post(self, path, **kwargs):
         return requests.post(self.url + path, timeout=10, **kwargs)
 
+    def delete(self, path, **kwargs):
+        return requests.delete(self.url + path, timeout=10, **kwargs)
+
     def patch(self, path, **kwargs):
         return requests.patch(self.url + path, timeout=10, **kwargs)
 
@@ -59,7 +62,13 @@ def mail_sink(port: int, mail_dir: Path, env: dict, log_dir: str) -> Process:
 
 
 @pytest.fixture(scope="session")
-def cluster(base_config, tmp_path_factory):
+def cluster_env() -> dict:
+    """Settings a test package adds to the cluster's environment (tests/faults does)."""
+    return {}
+
+
+@pytest.fixture(scope="session")
+def cluster(base_config, tmp_path_factory, cluster_env):
     log_dir = str(tmp_path_factory.mktemp("cluster-logs"))
     mail_dir = tmp_path_factory.mktemp("mail")
     with temporary_vhost(base_config["RABBIT_MANAGEMENT_URI"], base_config["AMQP_URI"]) as amqp:
@@ -73,7 +82,7 @@ def cluster(base_config, tmp_path_factory):
                # Fast retries and short provider delays: the saga settles in seconds.
                "EVENT_RETRY_DELAYS_MS": "[200, 500, 1000]",
                "PAYMENT_RETRY_DELAYS_MS": "[50, 100, 200]", "PAYMENT_SLOW_S": "0.5",
-               "EVENTLET_TESTS": "1"}
+               "EVENTLET_TESTS": "1", **cluster_env}
         db_uris = {}
         for service in base_config["SERVICES"]:
             url = env[f"DATABASE_URL_{service.upper()}"] = migrated_database(service)

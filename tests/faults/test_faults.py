@@ -1,0 +1,164 @@
+"""Break the running cluster for real, under a steady flow of orders; lose nothing.
+
+After every fault the flow stops, every order must reach a final state, and the
+invariant checker (invariants 1-5: stock, money, liveness, once-only effects incl.
+shipments and mail) must find nothing.
+"""
+
+import json
+import subprocess
+from pathlib import Path
+
+import eventlet
+import pytest
+from nameko.standalone.events import event_dispatcher
+
+from common.testing import wait_for
+from tests.faults.conftest import settle_and_check
+
+pytestmark = pytest.mark.fault
+
+
+def run_for(flow, seconds):
+    """Let the flow run a while (the flow is the point: it is what the fault hits)."""
+    eventlet.sleep(seconds)
+
+
+def wait_placed(flow, more):
+    target = len(flow.placed) + more
+    wait_for(lambda: len(flow.placed) >= target, timeout=60, message=f"{more} more orders")
+
+
+@pytest.mark.parametrize("victim", ["inventory_svc", "order_svc", "payment_svc", "notify_svc",
+                                    "delivery_svc", "user_svc", "gateway"])
+def test_sigkill_a_process_mid_flow(cluster, flow, checker, victim):
+    flow.start()
+    wait_placed(flow, 5)
+    process = cluster.processes[victim]
+    process.kill()  # SIGKILL: no cleanup, workers die mid-transaction
+    process.start()
+    cluster.wait_ready()
+    wait_placed(flow, 5)
+    settle_and_check(checker, flow, f"SIGKILL {victim}")
+
+
+@pytest.mark.parametrize("victim", ["order_svc", "payment_svc"])
+def test_sigterm_lets_running_work_finish(cluster, flow, checker, victim):
+    flow.start()
+    wait_placed(flow, 5)
+    process = cluster.processes[victim]
+    assert process.stop() == 0  # SIGTERM: nameko finishes its workers, then exits cleanly
+    process.start()
+    cluster.wait_ready()
+    wait_placed(flow, 5)
+    settle_and_check(checker, flow, f"SIGTERM {victim}")
+
+
+def test_rabbitmq_restarts_mid_flow(cluster, flow, checker):
+    flow.start()
+    wait_placed(flow, 5)
+    subprocess.run(["rabbitmqctl", "stop_app"], check=True, capture_output=True, timeout=60)
+    subprocess.run(["rabbitmqctl", "start_app"], check=True, capture_output=True, timeout=60)
+    cluster.wait_ready(timeout=90)
+    wait_placed(flow, 5)
+    settle_and_check(checker, flow, "RabbitMQ restart")
+
+
+def test_postgresql_restarts_mid_flow(cluster, flow, checker):
+    version = sorted(p.name for p in Path("/etc/postgresql").iterdir())[-1]
+    flow.start()
+    wait_placed(flow, 5)
+    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
+                   check=True, capture_output=True, timeout=60)
+    cluster.wait_ready(timeout=90)
+    wait_placed(flow, 5)
+    settle_and_check(checker, flow, "PostgreSQL restart")
+
+
+def dead_letters(cluster, admin):
+    answer = cluster.get("/admin/dead-letters", headers=admin)
+    assert answer.status_code == 200, answer.text
+    return answer.json()["services"]
+
+
+def test_a_poison_event_is_dead_lettered_while_the_flow_goes_on(cluster, flow, checker,
+                                                                admin):
+    flow.start()
+    poison = {"event_type": "order.created", "event_id": "00000000-0000-4000-8000-00000000dead",
+              "order_id": "not-an-order", "items": "lots", "total_cents": "free"}
+    event_dispatcher({"AMQP_URI": cluster.env["AMQP_URI"]})("order_svc", "order.created",
+                                                            poison)
+    letters = wait_for(lambda: (d := dead_letters(cluster, admin))["inventory_svc"]["count"]
+                       and d["payment_svc"]["count"] and d, message="the poison dead-lettered")
+    for service in ("inventory_svc", "payment_svc"):
+        (message,) = letters[service]["messages"]
+        assert message["event_id"] == poison["event_id"] and "InvalidEvent" in message["error"]
+    wait_placed(flow, 10)  # the flow went on around it
+    for service in ("inventory_svc", "payment_svc"):
+        assert cluster.delete(f"/admin/dead-letters/{service}", headers=admin
+                              ).json() == {"purged": 1}
+    settle_and_check(checker, flow, "poison event")
+
+
+def test_events_dead_lettered_by_an_outage_are_replayed_once_it_is_fixed(cluster, flow,
+                                                                          checker, admin):
+    """notify_svc needs order_svc to write an order's mail: down too long, its events
+    exhaust their retries; once order_svc is back, a replay delivers every mail once."""
+    flow.start()
+    wait_placed(flow, 5)
+    flow.stop()
+    orders = cluster.processes["order_svc"]
+    orders.kill()
+    # Events already on their way to notify_svc now fail every attempt.
+    wait_for(lambda: dead_letters(cluster, admin)["notify_svc"]["count"] > 0, timeout=60,
+             message="notify_svc's events dead-lettered while order_svc is down")
+    orders.start()
+    cluster.wait_ready()
+    replayed = cluster.post("/admin/dead-letters/notify_svc/replay", headers=admin).json()
+    assert replayed["replayed"] > 0
+    settle_and_check(checker, flow, f"outage of order_svc, {replayed['replayed']} replayed")
+    assert dead_letters(cluster, admin)["notify_svc"]["count"] == 0
+
+
+def test_every_event_redelivered_in_bulk_changes_nothing(cluster, flow, checker):
+    recorder = Recorder(cluster)
+    flow.start()
+    wait_placed(flow, 15)
+    settle_and_check(checker, flow, "bulk redelivery: first pass")
+    events = recorder.stop()
+    dispatch = event_dispatcher({"AMQP_URI": cluster.env["AMQP_URI"]})
+    for source, payload in events:
+        dispatch(source, payload["event_type"], payload)
+    assert len(events) > 50
+    settle_and_check(checker, flow, f"bulk redelivery of {len(events)} events")
+
+
+class Recorder:
+    """Hears every event the saga publishes (a nameko container in this process)."""
+
+    TYPES = [("order_svc", t) for t in ("order.created", "order.confirmed", "order.cancelled",
+                                        "order.shipped", "order.delivered")] + \
+        [("inventory_svc", t) for t in ("inventory.reserved", "inventory.failed",
+                                        "inventory.released")] + \
+        [("payment_svc", t) for t in ("payment.succeeded", "payment.failed",
+                                      "payment.refunded")] + \
+        [("delivery_svc", t) for t in ("delivery.shipped", "delivery.delivered")] + \
+        [("user_svc", "user.registered")]
+
+    def __init__(self, cluster):
+        from nameko.containers import ServiceContainer
+        from nameko.events import event_handler
+
+        self.events = []
+        handlers = {}
+        for n, (source, event_type) in enumerate(self.TYPES):
+            def record(_, payload, source=source):
+                self.events.append((source, json.loads(json.dumps(payload))))
+            handlers[f"record_{n}"] = event_handler(source, event_type)(record)
+        service = type("Recorder", (), {"name": "fault_recorder", **handlers})
+        self.container = ServiceContainer(service, {"AMQP_URI": cluster.env["AMQP_URI"]})
+        self.container.start()
+
+    def stop(self):
+        self.container.stop()
+        return self.events
