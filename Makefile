@@ -14,7 +14,7 @@ ARGS   ?=
 # notice (eventlet/__init__.py reads it for nothing else). nameko 2.x runs on eventlet.
 export EVENTLET_TESTS := 1
 
-.PHONY: help venv run test migrate seed check lint shell stop clean
+.PHONY: help venv run test migrate seed check bench lint shell stop clean
 
 help: ## Show the targets (default)
 	@echo "Usage: make <target> [ARGS=...]"
@@ -56,6 +56,9 @@ seed: $(STAMP) ## Migrate and load the demo data (catalog) again; keeps what is 
 
 check: $(STAMP) ## Check invariants 1-5 (stock, money, liveness, once-only) of the running cluster
 	$(VENV)/bin/python -m tools.check
+
+bench: $(STAMP) ## Benchmark the saga (orders/s, latency, CPU per order) and check invariants
+	@bash scripts/bench.sh $(ARGS)
 
 lint: $(STAMP) ## Run ruff
 	$(VENV)/bin/ruff check .

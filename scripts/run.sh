@@ -132,8 +132,17 @@ log "migrating every service's database and seeding demo data: .venv/bin/python 
 step .venv/bin/python -m common.migrate --seed || { err "migrations failed (see above)"; exit 1; }
 
 procs="$(sed -n 's/^\([A-Za-z0-9_-]*\):.*/\1/p' Procfile | paste -sd ' ' -)"
-log "starting: honcho start -f Procfile ($procs)"
-.venv/bin/honcho start -f Procfile &
+# Scale-out: SCALE_ORDER_SVC=2 runs two order_svc processes (SCALE_GATEWAY too: the
+# gateway processes share the port with SO_REUSEPORT).
+scale=""
+for proc in $procs; do
+    var="SCALE_$(echo "$proc" | tr '[:lower:]' '[:upper:]')"
+    if [[ -n "${!var:-}" ]]; then scale="${scale:+$scale,}$proc=${!var}"; fi
+done
+scale_args=()
+if [[ -n "$scale" ]]; then scale_args=(-c "$scale"); fi
+log "starting: honcho start -f Procfile ${scale_args[*]} ($procs)"
+.venv/bin/honcho start -f Procfile "${scale_args[@]}" &
 honcho_pid=$!
 child=$honcho_pid
 

@@ -1,0 +1,157 @@
+"""Load phases against the gateway: open-loop fixed rates and closed-loop saturation."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import eventlet
+import requests
+
+from bench.baselines import percentile
+
+
+@dataclass
+class Sample:
+    sent: float
+    latency: float
+    status: int
+    order_id: str | None
+
+
+@dataclass
+class Phase:
+    name: str
+    offered: float | None          # orders/s offered (None: saturation)
+    duration: float
+    samples: list[Sample] = field(default_factory=list)
+    cpu_s: dict = field(default_factory=dict)
+
+    def summary(self, confirmed_at: dict) -> dict:
+        ok = [s for s in self.samples if s.status == 201]
+        lat = [s.latency for s in ok]
+        waits = [confirmed_at[s.order_id] - s.sent for s in ok if s.order_id in confirmed_at]
+        first = min((s.sent for s in ok), default=0)
+        last_confirm = max((confirmed_at[s.order_id] for s in ok
+                            if s.order_id in confirmed_at), default=first)
+        accepted = len(ok)
+        return {
+            "phase": self.name, "offered_per_s": self.offered, "duration_s": self.duration,
+            "requests": len(self.samples), "accepted": accepted,
+            "accepted_per_s": accepted / self.duration,
+            "errors": len(self.samples) - accepted,
+            "post_p50_ms": 1000 * percentile(lat, 50) if lat else None,
+            "post_p95_ms": 1000 * percentile(lat, 95) if lat else None,
+            "post_p99_ms": 1000 * percentile(lat, 99) if lat else None,
+            "confirmed": len(waits),
+            "confirmed_per_s": len(waits) / max(last_confirm - first, 1e-9) if waits else 0,
+            "confirm_p50_ms": 1000 * percentile(waits, 50) if waits else None,
+            "confirm_p99_ms": 1000 * percentile(waits, 99) if waits else None,
+            "cpu_ms_per_order": {name: round(1000 * s / accepted, 2) if accepted else None
+                                 for name, s in sorted(self.cpu_s.items())},
+        }
+
+
+class Shop:
+    """Bench users (each with a session and a live stream) and bench products."""
+
+    def __init__(self, url: str, users: list[dict], skus: list[str]):
+        self.url, self.users, self.skus = url, users, skus
+        self.sessions = [requests.Session() for _ in users]
+        self.confirmed_at: dict[str, float] = {}
+        self._streams: list = []
+
+    def open_streams(self) -> None:
+        for user in self.users:
+            self._streams.append(eventlet.spawn(self._follow, user["token"]))
+
+    def _follow(self, token: str) -> None:
+        with requests.get(f"{self.url}/events/stream", params={"access_token": token},
+                          stream=True, timeout=(5, None)) as answer:
+            event = None
+            for line in answer.iter_lines(decode_unicode=True):
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:") and event == "order.status":
+                    data = json.loads(line[5:])
+                    if data["status"] == "CONFIRMED":
+                        self.confirmed_at.setdefault(data["order_id"], time.time())
+
+    def close(self) -> None:
+        for thread in self._streams:
+            thread.kill()
+
+    def place(self, n: int) -> Sample:
+        user = n % len(self.users)
+        body = {"items": [{"sku": self.skus[n % len(self.skus)], "quantity": 1}]}
+        headers = {"Authorization": f"Bearer {self.users[user]['token']}",
+                   "Idempotency-Key": str(uuid.uuid4())}
+        sent = time.time()
+        try:
+            answer = self.sessions[user].post(f"{self.url}/orders", json=body, headers=headers,
+                                              timeout=30)
+            status = answer.status_code
+            order_id = answer.json().get("id") if status == 201 else None
+        except requests.RequestException:
+            status, order_id = 0, None
+        return Sample(sent, time.time() - sent, status, order_id)
+
+
+def fixed_rate(shop: Shop, rate: float, duration: float, counter: list) -> Phase:
+    """Open loop: an order every 1/rate s whatever the answers, for `duration` s."""
+    phase = Phase(f"{rate:g}/s", rate, duration)
+    pool = eventlet.GreenPool(2000)
+    started = time.perf_counter()
+    for n in range(int(rate * duration)):
+        delay = started + n / rate - time.perf_counter()
+        if delay > 0:
+            eventlet.sleep(delay)
+        counter[0] += 1
+        pool.spawn(lambda k=counter[0]: phase.samples.append(shop.place(k)))
+    pool.waitall()
+    return phase
+
+
+def saturation(shop: Shop, clients: int, duration: float, counter: list) -> Phase:
+    """Closed loop: `clients` place orders back to back for `duration` s."""
+    phase = Phase(f"saturation ({clients} clients)", None, duration)
+    deadline = time.perf_counter() + duration
+    lock = threading.Lock()
+
+    def client():
+        while time.perf_counter() < deadline:
+            with lock:
+                counter[0] += 1
+                k = counter[0]
+            phase.samples.append(shop.place(k))
+
+    pool = eventlet.GreenPool(clients)
+    for _ in range(clients):
+        pool.spawn(client)
+    pool.waitall()
+    return phase
+
+
+def products_throughput(url: str, clients: int = 20, duration: float = 5.0) -> dict:
+    deadline = time.perf_counter() + duration
+    latencies, errors = [], [0]
+
+    def client():
+        session = requests.Session()
+        while time.perf_counter() < deadline:
+            t = time.perf_counter()
+            answer = session.get(f"{url}/products", timeout=10)
+            latencies.append(time.perf_counter() - t)
+            if answer.status_code != 200:
+                errors[0] += 1
+
+    pool = eventlet.GreenPool(clients)
+    for _ in range(clients):
+        pool.spawn(client)
+    pool.waitall()
+    return {"clients": clients, "requests": len(latencies), "per_s": len(latencies) / duration,
+            "p50_ms": 1000 * percentile(latencies, 50), "p99_ms": 1000 * percentile(latencies, 99),
+            "errors": errors[0]}
