@@ -42,8 +42,9 @@ ORIGINAL_QUEUE_HEADER = "x-original-queue"
 FAILED_AT_HEADER = "x-failed-at"
 MAX_ERROR_CHARS = 2000
 
-DEFAULT_MAX_ATTEMPTS = 5
-DEFAULT_RETRY_DELAYS_MS = (1000, 5000, 30000, 120000)
+DEFAULT_MAX_ATTEMPTS = 6
+# The first retry is quick: most failures are an event overtaking the one it needs.
+DEFAULT_RETRY_DELAYS_MS = (250, 1000, 5000, 30000, 120000)
 
 
 class NonRetryable(Exception):

@@ -22,7 +22,18 @@ from eventlet.event import Event as Signal
 from nameko.amqp.publish import Publisher
 from nameko.events import get_event_exchange
 from nameko.extensions import DependencyProvider
-from sqlalchemy import BigInteger, DateTime, Identity, Index, String, delete, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Identity,
+    Index,
+    String,
+    delete,
+    event,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column
 
@@ -100,8 +111,12 @@ class OutboxRelay(DependencyProvider):
         self.model = model
         self._wake = Signal()
         self._running = False
+        self._inserted = False
 
     def setup(self):
+        # Wake after a worker only if it wrote outbox rows (reads and idle timers
+        # would otherwise each cost the relay a database round trip).
+        event.listen(self.model, "after_insert", self._note_insert)
         config = self.container.config
         self.poll_interval = float(config.get("OUTBOX_POLL_INTERVAL_S", 1.0))
         self.batch_size = int(config.get("OUTBOX_BATCH_SIZE", 100))
@@ -116,6 +131,7 @@ class OutboxRelay(DependencyProvider):
         self._thread = self.container.spawn_managed_thread(self._run)
 
     def stop(self):
+        event.remove(self.model, "after_insert", self._note_insert)
         self._running = False
         self.wake()
         thread = getattr(self, "_thread", None)
@@ -137,8 +153,14 @@ class OutboxRelay(DependencyProvider):
     def get_dependency(self, worker_ctx):
         return self
 
+    def _note_insert(self, mapper, connection, target):
+        self._inserted = True
+
     def worker_teardown(self, worker_ctx):
-        self.wake()
+        # The worker has committed (or given up) by now: the relay will see its rows.
+        if self._inserted:
+            self._inserted = False
+            self.wake()
 
     def _run(self):
         set_context(service=self.container.service_name, entrypoint="outbox_relay")

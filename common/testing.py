@@ -20,9 +20,11 @@ from urllib.parse import quote, urlparse
 
 import requests
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from common.config import ROOT, load_config
-from common.migrate import create_database, drop_database, upgrade
+from common.dbroles import admin_url
+from common.migrate import create_database, drop_database, migrate, upgrade
 
 
 def tier() -> str:
@@ -41,6 +43,23 @@ def migrated_database(service: str) -> str:
     drop_database(url)
     create_database(url)
     upgrade(service, url)
+    return url
+
+
+def role_database_url(service: str) -> str:
+    """This tier's database for `service`, reached as the service's own role (user =
+    service name, password DB_PASSWORD_<SERVICE> if set), as the services run in production."""
+    password = os.environ.get(f"DB_PASSWORD_{service.upper()}") or None
+    url = make_url(test_database_url(service)).set(username=service, password=password)
+    return url.render_as_string(hide_password=False)
+
+
+def migrated_role_database(service: str) -> str:
+    """Like migrated_database, but owned by the service's role, which alone may connect
+    (common.dbroles, as `make run` does); returns the role's URL."""
+    drop_database(test_database_url(service))
+    url = role_database_url(service)
+    migrate(service, url, admin_url(load_config()))
     return url
 
 
@@ -170,6 +189,7 @@ class TcpProxy:
         self.port = free_port()
         self.refused = 0
         self._sockets: list = []
+        self._pipes: list = []
         self._server = None
         self._acceptor = None
 
@@ -190,8 +210,8 @@ class TcpProxy:
                 client.close()
                 continue
             self._sockets += [client, upstream]
-            self._eventlet.spawn(self._pipe, client, upstream)
-            self._eventlet.spawn(self._pipe, upstream, client)
+            self._pipes += [self._eventlet.spawn(self._pipe, client, upstream),
+                            self._eventlet.spawn(self._pipe, upstream, client)]
 
     @staticmethod
     def _pipe(source, target):
@@ -219,6 +239,21 @@ class TcpProxy:
 
     def restore(self) -> None:
         self.start()
+
+    def __enter__(self) -> TcpProxy:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Cut for good and stop every green thread: nothing may keep reading a file
+        descriptor that the OS will hand to someone else next (eventlet refuses two
+        readers of one descriptor)."""
+        self.cut()
+        for thread in self._pipes:
+            thread.kill()
+        self._pipes = []
 
     def can_connect(self) -> bool:
         try:

@@ -94,7 +94,7 @@ def test_two_processes_never_oversell(container_factory, rabbit_config, base_con
                 items=[{"sku": s, "name": s, "quantity": q, "unit_price_cents": 1}
                        for s, q in lines],
                 total_cents=1, currency="USD", payment_token="tok_ok").to_payload())
-        wait_for(lambda: len(answers) == ORDERS, timeout=60, message="an answer to every order")
+        wait_for(lambda: len(answers) == ORDERS, timeout=120, message="an answer to every order")
         done.set()
         watcher.join()
     finally:

@@ -157,14 +157,14 @@ def test_a_confirmed_order_arrives_as_a_multipart_email(container_factory, confi
 
 def test_a_send_while_smtp_is_down_is_retried_and_sent_once(container_factory, config,
                                                             mailsink, db):
-    link = TcpProxy("127.0.0.1", mailsink[0]).start()
-    link.cut()                                    # the mail server is unreachable
-    start(container_factory, {**config, "SMTP_PORT": link.port})
-    dispatch(config, confirmed())
-    wait_for(lambda: [status for status, _ in statuses(db)] == ["failed"],
-             message="the failed send")
-    link.restore()
-    wait_for(lambda: statuses(db) and statuses(db)[0][0] == "sent", message="the retry")
+    with TcpProxy("127.0.0.1", mailsink[0]).start() as link:
+        link.cut()                                # the mail server is unreachable
+        start(container_factory, {**config, "SMTP_PORT": link.port})
+        dispatch(config, confirmed())
+        wait_for(lambda: [status for status, _ in statuses(db)] == ["failed"],
+                 message="the failed send")
+        link.restore()
+        wait_for(lambda: statuses(db) and statuses(db)[0][0] == "sent", message="the retry")
     wait_for(lambda: [p["event_type"] for p in heard]
              == ["notification.failed", "notification.sent"], message="both events")
     assert len(mails(mailsink[1])) == 1

@@ -103,7 +103,11 @@ def test_the_relay_waits_out_a_broker_outage_and_then_delivers(
         container_factory, config, common_db, caplog):
     container_factory(Consumer, config).start()
     amqp = urlparse(config["AMQP_URI"])
-    proxy = TcpProxy(amqp.hostname, amqp.port or 5672).start()
+    with TcpProxy(amqp.hostname, amqp.port or 5672).start() as proxy:
+        _outage(container_factory, config, common_db, caplog, amqp, proxy)
+
+
+def _outage(container_factory, config, common_db, caplog, amqp, proxy):
     relay_config = {**config, "AMQP_URI": config["AMQP_URI"].replace(
         f"{amqp.hostname}:{amqp.port or 5672}", f"127.0.0.1:{proxy.port}")}
     container_factory(RelayOnly, relay_config).start()
