@@ -1,0 +1,60 @@
+"""The OpenAPI 3.1 document of the whole HTTP contract (DESIGN.md's table), served at
+GET /openapi.json and read by /docs.
+
+    spec()          # the document, built once per process (read-only)
+    build_spec()    # a copy to change
+    bp              # the blueprint of GET /openapi.json (gateway/routes registers it)
+
+Kept true two ways: request bodies are the JSON Schemas of the pydantic models the
+views validate with (components.py), and tests/unit/gateway/test_openapi.py compares
+its paths and methods with the app's url_map in both directions. tests/e2e/test_fuzz.py
+then runs schemathesis against a live gateway with it.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+
+from flask import Blueprint
+
+from gateway.openapi.components import components
+from gateway.openapi.paths import paths
+
+TAGS = ["auth", "users", "catalog", "orders", "notifications", "events", "admin", "health",
+        "docs"]
+DESCRIPTION = """\
+The only door to the order platform. JSON in and out; money in integer minor units
+(`*_cents`) plus `currency`. Every answer carries `X-Request-ID`. Errors are
+`{"error": {"code", "message", "details"}}` with the status of their code. Lists take
+`?limit=1..100&cursor=` and answer `{"items": [...], "next_cursor": str|null}`.
+Authenticate with `Authorization: Bearer <access_token>` (users: /auth/login; API
+clients: /auth/token, OAuth2 client credentials). Roles: customer, admin, client."""
+
+
+@functools.lru_cache(maxsize=1)
+def spec() -> dict:
+    """The document, built once per process; shared, so treat it as read-only."""
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Order platform API", "version": "1.0.0",
+                 "description": DESCRIPTION},
+        "servers": [{"url": "/"}],
+        "tags": [{"name": tag} for tag in TAGS],
+        "paths": paths(),
+        "components": components(),
+    }
+
+
+def build_spec() -> dict:
+    """The document (a copy: callers may change theirs)."""
+    return copy.deepcopy(spec())
+
+
+bp = Blueprint("openapi", __name__)
+
+
+@bp.get("/openapi.json")
+def openapi_json():
+    """The document, to anyone (it is the public contract); /docs renders it."""
+    return spec(), 200, {"Cache-Control": "no-cache"}

@@ -1,0 +1,239 @@
+"""The spec's paths: one `op(...)` per row of DESIGN.md's HTTP table.
+
+op() adds the answers that follow from how an operation is reached: any request may
+be a 400, a body adds 413/415, a token 401 (and 403 for a role or kind it checks), a
+call to a service 503/504. So each row states only what is particular to it.
+"""
+
+from __future__ import annotations
+
+from gateway.openapi.components import ERRORS, integer, ref, string
+
+BEARER = [{"bearerAuth": []}, {"clientCredentials": []}]
+JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
+
+
+def _json(schema: dict) -> dict:
+    return {JSON: {"schema": schema}}
+
+
+def answer(description: str, schema: str | None = None, *, media: str = JSON,
+           headers: tuple[str, ...] = ()) -> dict:
+    """A success answer: `schema` is a component name (JSON) or None (no body)."""
+    found = {"description": description, "headers": {
+        name: {"$ref": f"#/components/headers/{name}"} for name in ("X-Request-ID", *headers)}}
+    if schema is not None:
+        found["content"] = {media: {"schema": ref(schema) if media == JSON else
+                                    {"type": "string"}}}
+    elif media != JSON:
+        found["content"] = {media: {"schema": {"type": "string"}}}
+    return found
+
+
+def query(name: str, schema: dict, description: str) -> dict:
+    return {"name": name, "in": "query", "required": False, "schema": schema,
+            "description": description}
+
+
+def path(name: str, schema: dict) -> dict:
+    return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
+LIST = (query("limit", integer(minimum=1, maximum=100, default=20), "page size, 1..100"),
+        query("cursor", string(maxLength=200), "next_cursor of the previous page"))
+SKU = path("sku", string(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"))
+ORDER_ID = path("order_id", string(format="uuid"))
+IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "required": False,
+                   "description": "Same key and body: the same order again; other body: 422",
+                   "schema": string(minLength=1, maxLength=255, pattern=r"^[\x20-\x7e]+$")}
+
+
+def op(summary: str, tag: str, ok: dict, *, auth: bool = True, checks_role: bool = False,
+       body: str | None = None, form: bool = False, body_required: bool = True,
+       params: tuple = (), errors: tuple[int, ...] = (), rpc: bool = True,
+       limited: bool = False, example: dict | None = None) -> dict:
+    """One operation. `ok` maps status -> answer(...)."""
+    # 400 always: any request line or header block that is too long is refused
+    # (gateway/protocol.py), whatever the operation.
+    statuses = set(errors) | {400}
+    if body is not None:
+        statuses |= {413, 415}
+    if auth:
+        statuses.add(401)
+    if checks_role:
+        statuses.add(403)
+    if rpc:
+        statuses |= {503, 504}
+    if limited:
+        statuses.add(429)
+    responses = dict(ok)
+    for status in sorted(statuses):
+        responses[str(status)] = {"$ref": f"#/components/responses/{ERRORS[status][0]}"}
+    operation = {"tags": [tag], "summary": summary, "responses": responses,
+                 "security": BEARER if auth else []}
+    if params:
+        operation["parameters"] = list(params)
+    if body is not None:
+        content = {JSON: {"schema": ref(body)}}
+        if example is not None:
+            content[JSON]["example"] = example
+        if form:
+            content[FORM] = {"schema": ref(body)}
+        operation["requestBody"] = {"required": body_required, "content": content}
+    return operation
+
+
+def paths() -> dict:
+    """Every path of the contract, with its operations."""
+    user_only = "customers and admins (users); API clients get 403"
+    return {
+        "/auth/register": {"post": op(
+            "Create a customer account (409: email taken, any case)", "auth",
+            {"201": answer("the account", "User")}, auth=False, body="RegisterRequest",
+            errors=(409,), limited=True)},
+        "/auth/login": {"post": op(
+            "Email and password for a token pair (401 alike for unknown email and wrong "
+            "password; 429 after LOGIN_FAILURES_MAX failures in 15 minutes)", "auth",
+            {"200": answer("a token pair", "TokenPair")}, auth=False, body="LoginRequest",
+            errors=(401,), limited=True)},
+        "/auth/refresh": {"post": op(
+            "Rotate a refresh token (a spent one revokes its family: 401)", "auth",
+            {"200": answer("a new token pair", "TokenPair")}, auth=False,
+            body="RefreshTokenRequest", errors=(401,), limited=True)},
+        "/auth/logout": {"post": op(
+            "Revoke a refresh token's family", "auth", {"204": answer("revoked")},
+            auth=False, body="RefreshTokenRequest", limited=True)},
+        "/auth/token": {"post": op(
+            "OAuth2 client credentials (form or JSON)", "auth",
+            {"200": answer("an access token", "ClientToken")}, auth=False,
+            body="ClientTokenRequest", form=True, errors=(401,), limited=True)},
+        "/admin/clients": {"post": op(
+            "Create an API client; its secret is shown this once (admins)", "admin",
+            {"201": answer("the client and its secret", "NewClient")}, checks_role=True,
+            body="CreateClientRequest")},
+        "/users/me": {"get": op(
+            "The caller's profile (" + user_only + ")", "users",
+            {"200": answer("the profile", "User")}, checks_role=True, errors=(404,))},
+        "/products": {
+            "get": op("A page of the catalog", "catalog",
+                      {"200": answer("products by sku", "ProductPage")}, auth=False,
+                      params=LIST),
+            "post": op("Add a product and its stock (admins)", "catalog",
+                       {"201": answer("the product", "Product", headers=("Location",))},
+                       checks_role=True, body="CreateProductRequest", errors=(409,),
+                       example={"sku": "TEA-NEW-1", "name": "New tea", "price_cents": 450,
+                                "stock": 10})},
+        "/products/{sku}": {
+            "get": op("One product", "catalog", {"200": answer("the product", "Product")},
+                      auth=False, params=(SKU,), errors=(404,)),
+            "patch": op("Change name, description or price (admins)", "catalog",
+                        {"200": answer("the product", "Product")}, checks_role=True,
+                        params=(SKU,), body="UpdateProductRequest", errors=(404,))},
+        "/products/{sku}/restock": {"post": op(
+            "Add units on hand (admins)", "catalog", {"200": answer("the stock", "Stock")},
+            checks_role=True, params=(SKU,), body="RestockRequest", errors=(404,))},
+        "/admin/inventory/{sku}": {"get": op(
+            "Stock of one product (admins)", "admin", {"200": answer("the stock", "Stock")},
+            checks_role=True, params=(SKU,), errors=(404,))},
+        "/orders": {
+            "post": op("Place an order (" + user_only + "); 400 names unknown skus", "orders",
+                       {"201": answer("the order, PENDING", "Order", headers=("Location",))},
+                       checks_role=True, body="CreateOrderRequest", params=(IDEMPOTENCY_KEY,),
+                       errors=(422,), limited=True,
+                       example={"items": [{"sku": "TEA-SENCHA-100", "quantity": 1}],
+                                "payment": {"token": "tok_ok"}}),
+            "get": op("Own orders, newest first (admins: every order, or ?user_id=)", "orders",
+                      {"200": answer("a page of orders", "OrderPage")}, checks_role=True,
+                      params=(*LIST, query("user_id", string(format="uuid"),
+                                           "admins: this user's orders only")))},
+        "/orders/{order_id}": {"get": op(
+            "One order (its owner or an admin; anyone else's is a 404)", "orders",
+            {"200": answer("the order", "Order")}, checks_role=True, params=(ORDER_ID,),
+            errors=(404,))},
+        "/orders/{order_id}/timeline": {"get": op(
+            "Every event that touched the order, in order", "orders",
+            {"200": answer("the timeline", "Timeline")}, checks_role=True,
+            params=(ORDER_ID,), errors=(404,))},
+        "/orders/{order_id}/cancel": {"post": op(
+            "Ask to cancel (409 once shipped, delivered or cancelled); body absent or {}",
+            "orders", {"202": answer("the order as it is now", "Order")}, checks_role=True,
+            params=(ORDER_ID,), body="CancelOrderRequest", body_required=False,
+            errors=(404, 409))},
+        **_notifications(user_only),
+        **_admin(),
+        **_pages(),
+    }
+
+
+def _notifications(user_only: str) -> dict:
+    notification_id = path("notification_id", string(format="uuid"))
+    status = query("status", string(enum=["pending", "sent", "failed"]), "only these")
+    return {
+        "/notifications": {"get": op(
+            "Own notifications, newest first (" + user_only + ")", "notifications",
+            {"200": answer("a page", "NotificationPage")}, checks_role=True, params=LIST)},
+        "/admin/notifications": {"get": op(
+            "The notification log of every user (admins)", "admin",
+            {"200": answer("a page", "NotificationPage")}, checks_role=True,
+            params=(*LIST, status))},
+        "/admin/notifications/{notification_id}/retry": {"post": op(
+            "Send a notification again (admins); body absent or {}", "admin",
+            {"200": answer("the notification", "Notification")}, checks_role=True,
+            params=(notification_id,), body="RetryNotificationRequest", body_required=False,
+            errors=(404, 409))},
+    }
+
+
+def _admin() -> dict:
+    service = path("service", string(description="a service name, e.g. order_svc"))
+    return {
+        "/admin/payments": {"get": op(
+            "payment_svc's records, newest first (admins)", "admin",
+            {"200": answer("a page", "PaymentPage")}, checks_role=True,
+            params=(*LIST, query("order_id", string(format="uuid"), "one order's only")))},
+        "/admin/dead-letters": {"get": op(
+            "Dead letters per service (admins)", "admin",
+            {"200": answer("count and messages per service", "DeadLetters")},
+            checks_role=True)},
+        "/admin/dead-letters/{service}/replay": {"post": op(
+            "Send a service's dead letters back to its handlers (admins)", "admin",
+            {"200": answer("how many", "Replayed")}, checks_role=True, params=(service,),
+            errors=(404,))},
+        "/admin/dead-letters/{service}": {"delete": op(
+            "Drop a service's dead letters (admins)", "admin",
+            {"200": answer("how many", "Purged")}, checks_role=True, params=(service,),
+            errors=(404,))},
+    }
+
+
+def _pages() -> dict:
+    stream = op("Server-Sent Events of the caller's orders and notifications", "events",
+                {"200": answer("text/event-stream, until the token expires",
+                               media="text/event-stream")},
+                checks_role=True, rpc=False, errors=(503,),
+                params=(query("access_token", string(), "for EventSource: the token"),
+                        query("last_event_id", string(), "resume after this event"),
+                        {"name": "Last-Event-ID", "in": "header", "required": False,
+                         "schema": string()}))
+    stream["security"] = [*BEARER, {"accessTokenQuery": []}]
+    text = "text/plain"
+    return {
+        "/events/stream": {"get": stream},
+        "/health": {"get": op("200 while the process runs", "health",
+                              {"200": answer("alive", "Health")}, auth=False, rpc=False)},
+        "/ready": {"get": op("200 when RabbitMQ and every service answer in time; 503 names "
+                             "what failed", "health", {"200": answer("ready", "Ready")},
+                             auth=False, rpc=False, errors=(503,))},
+        "/metrics": {"get": op("Prometheus text format (this host only: else 403)", "health",
+                               {"200": answer("the metrics", media=text)}, auth=False,
+                               rpc=False, errors=(403,))},
+        "/openapi.json": {"get": op("This document", "docs",
+                                    {"200": {"description": "OpenAPI 3.1",
+                                             "content": _json({"type": "object"})}},
+                                    auth=False, rpc=False)},
+        "/docs": {"get": op("A page that renders this document", "docs",
+                            {"200": answer("HTML", media="text/html")}, auth=False, rpc=False)},
+        "/": {"get": op("The web storefront", "docs",
+                        {"200": answer("HTML", media="text/html")}, auth=False, rpc=False)},
+    }

@@ -1,0 +1,170 @@
+"""Rate limits (Flask-Limiter): per client address, per account, per user, failed logins.
+
+- auth: RATE_LIMIT_AUTH (30/minute) per client address, one bucket shared by every
+  /auth/* route.
+- account: RATE_LIMIT_ACCOUNT (10/minute) per account named in the body (normalized
+  email, or client_id), one bucket shared by register, login and token, whatever the
+  address: a botnet cannot spread guesses at one account over many addresses.
+- login failures: LOGIN_FAILURES_MAX (5) refused logins (401s) per normalized email
+  in 15 minutes; the next attempt is a 429, right password or not.
+- orders: RATE_LIMIT_ORDERS (60/minute) per user of the token on POST /orders (a
+  request without a valid token counts for its address, and gets its 401).
+
+Counters live in RATE_LIMIT_STORAGE_URI (`memory://`: per gateway process; `redis://...`
+shares them between processes). Moving windows, so "5 in 15 minutes" means the last 15
+minutes, not the current quarter hour. A refused request is a 429 `rate_limited` in
+the contract's error format, with `Retry-After` (seconds until the oldest counted hit
+leaves the window). A successful login does not reset the failure count (no extra
+write, nothing to race): someone who mistyped four times and then got in has one miss
+left until the oldest failure ages out of the window. Failures are counted once their
+401 is known, so guesses sent at the same instant may all be checked before any is
+counted; the per-account limit bounds that burst.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+
+from flask import Flask, Response, current_app, g, request
+from flask_limiter import Limiter, RateLimitExceeded
+from limits import parse_many
+
+from common.errors import Unauthorized
+from gateway.auth import bearer_token, principal_from
+from gateway.body import FORM
+from gateway.errors import error_response
+
+EXTENSION = "gateway.ratelimit"
+FAILURE_WINDOW = "15 minutes"
+DEFAULTS = {"RATE_LIMIT_AUTH": "30/minute", "RATE_LIMIT_ACCOUNT": "10/minute",
+            "RATE_LIMIT_ORDERS": "60/minute", "LOGIN_FAILURES_MAX": 5,
+            "RATE_LIMIT_STORAGE_URI": "memory://"}
+# Views limited per account (the body's email or client_id names it).
+ACCOUNT_VIEWS = ("auth.register", "auth.login", "auth.client_token")
+ORDER_VIEW = "orders.create_order"
+LOGIN_VIEW = "auth.login"
+
+
+def client_address() -> str:
+    """The peer address (a reverse proxy in front must be trusted explicitly: it is not)."""
+    return request.remote_addr or "unknown"
+
+
+def account_key() -> str | None:
+    """`email:<normalized>` or `client:<id>` named by the body, or None (not limited here:
+    the view answers 400 for a body without one)."""
+    if "account_key" not in g:
+        g.account_key = _account_of(_peek_body())
+    return g.account_key
+
+
+def login_email_key() -> str | None:
+    key = account_key()
+    return key if key and key.startswith("email:") else None
+
+
+def user_key() -> str:
+    """The verified token's user; a request without a valid token counts per address
+    (and gets its 401 from the view)."""
+    try:
+        return "user:" + principal_from(bearer_token()).subject
+    except Unauthorized:
+        return "address:" + client_address()
+
+
+def _account_of(data: dict) -> str | None:
+    for field, kind in (("email", "email"), ("client_id", "client")):
+        value = data.get(field)
+        if isinstance(value, str) and value.strip():
+            # Same normalization as user_svc's login lookup; capped so a key stays small.
+            return f"{kind}:{value.strip().lower()[:320]}"
+    return None
+
+
+def _peek_body() -> dict:
+    """The body as a dict, or {} when it is not one (the view reports why, later).
+
+    Runs after gateway.body's size check, and caches the bytes for the view.
+    """
+    try:
+        raw = request.get_data(cache=True)
+        data = request.form.to_dict() if request.mimetype == FORM else json.loads(raw or b"{}")
+    except (ValueError, RecursionError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _setting(config: dict, name: str):
+    value = config.get(name)
+    return DEFAULTS[name] if value in (None, "") else value
+
+
+def _limit(config: dict, name: str) -> str:
+    """A limit setting, checked now: a typo must stop the start, not skip the limit
+    (Flask-Limiter only logs a limit it cannot parse, and lets every request through)."""
+    value = str(_setting(config, name))
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r} is not a rate limit like '30/minute'") from None
+    return value
+
+
+def install(app: Flask, config: dict) -> Limiter:
+    """Create this app's limiter and attach every limit (call after routes.register)."""
+    storage = str(_setting(config, "RATE_LIMIT_STORAGE_URI"))
+    limiter = Limiter(
+        key_func=client_address, storage_uri=storage, strategy="moving-window",
+        key_prefix="gateway",
+        # A Redis outage must not take the API down: count in memory until it is back.
+        in_memory_fallback_enabled=not storage.startswith("memory://"))
+    limiter.init_app(app)
+    app.extensions[EXTENSION] = limiter
+
+    # Blueprint limit: checked before any /auth/* view, one bucket per address.
+    limiter.shared_limit(_limit(config, "RATE_LIMIT_AUTH"), scope="auth",
+                         key_func=client_address)(app.blueprints["auth"])
+    # override_defaults=False: the blueprint's limit still applies to the wrapped views.
+    account = limiter.shared_limit(
+        _limit(config, "RATE_LIMIT_ACCOUNT"), scope="account", key_func=account_key,
+        exempt_when=lambda: account_key() is None, override_defaults=False)
+    failures = limiter.limit(
+        f"{int(_setting(config, 'LOGIN_FAILURES_MAX'))}/{FAILURE_WINDOW}",
+        scope="login-failures", key_func=login_email_key,
+        exempt_when=lambda: login_email_key() is None,
+        # Only a refused password counts; a 400 or a 429 is not a guess.
+        deduct_when=lambda response: response.status_code == 401, override_defaults=False)
+    orders = limiter.limit(_limit(config, "RATE_LIMIT_ORDERS"), scope="orders",
+                           key_func=user_key, override_defaults=False)
+
+    wrapped = {view: [account] for view in ACCOUNT_VIEWS}
+    wrapped[LOGIN_VIEW].append(failures)
+    wrapped[ORDER_VIEW] = [orders]
+    for endpoint, limits in wrapped.items():
+        view = app.view_functions[endpoint]
+        for limit in limits:
+            view = limit(view)
+        app.view_functions[endpoint] = view
+    app.register_error_handler(RateLimitExceeded, rate_limited)
+    return limiter
+
+
+def retry_after_s(app: Flask, exc: RateLimitExceeded) -> int:
+    """Whole seconds until the breached limit lets one more request through (>= 1)."""
+    current = app.extensions[EXTENSION].current_limit
+    # window[0]: when the oldest counted hit leaves the moving window (epoch seconds).
+    reset_at = current.window[0] if current is not None else (
+        time.time() + exc.limit.limit.get_expiry())
+    return max(1, math.ceil(reset_at - time.time()))
+
+
+def rate_limited(exc: RateLimitExceeded) -> Response:
+    """The 429 answer: the contract's error body and `Retry-After`."""
+    retry = retry_after_s(current_app, exc)
+    limit = str(exc.limit.limit)
+    return error_response("rate_limited", 429,
+                          f"too many requests ({limit}); retry after {retry} s",
+                          {"limit": limit, "retry_after_s": retry},
+                          headers={"Retry-After": str(retry)})
