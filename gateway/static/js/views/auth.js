@@ -1,0 +1,78 @@
+/** Log in and register: the two forms that start a session. */
+
+import {login, register} from "../api.js";
+import {announce, errorBox, h, mount} from "../dom.js";
+
+function field(id, label, attrs, hint) {
+  const hintId = hint ? `${id}-hint` : null;
+  return h("div", {class: "field"},
+    h("label", {for: id}, label),
+    h("input", {id, name: id, ...attrs, "aria-describedby": hintId}),
+    hint ? h("span", {class: "hint", id: hintId}, hint) : null);
+}
+
+/** Where to go after logging in: `?next=` if it is one of ours, else the shop. */
+function nextPath(query) {
+  const next = query.get("next") || "/";
+  return next.startsWith("/") && !next.startsWith("//") ? next : "/";
+}
+
+async function submitting(form, message, work) {
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = true;
+  mount(message);
+  try {
+    await work();
+  } catch (err) {
+    mount(message, errorBox(err));
+  } finally {
+    button.disabled = false;
+  }
+}
+
+export function loginView(root, {query, navigate}) {
+  const message = h("div");
+  const form = h("form", {class: "form-card", "aria-labelledby": "login-title"},
+    field("login-email", "Email", {type: "email", autocomplete: "username", required: true}),
+    field("login-password", "Password", {type: "password", autocomplete: "current-password",
+                                         required: true}),
+    message,
+    h("div", {class: "actions"}, h("button", {type: "submit"}, "Log in"),
+      h("a", {href: "#/register"}, "New here? Register")));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    submitting(form, message, async () => {
+      const user = await login(form.elements["login-email"].value.trim(),
+                               form.elements["login-password"].value);
+      announce(`Welcome, ${user.name || user.email}.`);
+      navigate(nextPath(query));
+    });
+  });
+  mount(root, h("h1", {tabindex: -1, id: "login-title"}, "Log in"), form);
+}
+
+export function registerView(root, {query, navigate}) {
+  const message = h("div");
+  const form = h("form", {class: "form-card", "aria-labelledby": "register-title"},
+    field("register-name", "Name", {type: "text", autocomplete: "name", maxlength: 200},
+          "Optional."),
+    field("register-email", "Email", {type: "email", autocomplete: "email", required: true}),
+    field("register-password", "Password", {type: "password", autocomplete: "new-password",
+                                            minlength: 8, required: true},
+          "At least 8 characters."),
+    message,
+    h("div", {class: "actions"}, h("button", {type: "submit"}, "Create account"),
+      h("a", {href: "#/login"}, "Have an account? Log in")));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    submitting(form, message, async () => {
+      const email = form.elements["register-email"].value.trim();
+      const password = form.elements["register-password"].value;
+      await register(email, password, form.elements["register-name"].value.trim());
+      const user = await login(email, password);
+      announce(`Welcome, ${user.name || user.email}: your account is ready.`);
+      navigate(nextPath(query));
+    });
+  });
+  mount(root, h("h1", {tabindex: -1, id: "register-title"}, "Create an account"), form);
+}

@@ -1,0 +1,111 @@
+/**
+ * The cart and checkout: POST /orders with the chosen test card and an
+ * Idempotency-Key. The key is kept (sessionStorage) until the order is placed, and
+ * reused while the cart and the card stay the same: a retry after a lost answer gets
+ * the same order back instead of a second one.
+ */
+
+import {api, currentUser} from "../api.js";
+import {clear, lines, MAX_QUANTITY, remove, setQuantity, total} from "../cart.js";
+import {announce, errorBox, h, money, mount, table, uuid4} from "../dom.js";
+import {rememberPlaced} from "./orders.js";
+
+const CHECKOUT_KEY = "op.checkout";
+
+function idempotencyKey(fingerprint) {
+  let saved = null;
+  try {
+    saved = JSON.parse(sessionStorage.getItem(CHECKOUT_KEY));
+  } catch {
+    saved = null;
+  }
+  if (saved?.fingerprint === fingerprint) return saved.key;
+  const key = uuid4();
+  sessionStorage.setItem(CHECKOUT_KEY, JSON.stringify({key, fingerprint}));
+  return key;
+}
+
+function lineRow(line) {
+  const inputId = `cart-qty-${line.sku}`;
+  const quantity = h("input", {type: "number", id: inputId, min: 0, max: MAX_QUANTITY,
+                               value: line.quantity});
+  quantity.addEventListener("change", () => {
+    const wanted = Number.parseInt(quantity.value, 10);
+    if (Number.isInteger(wanted) && wanted >= 0) setQuantity(line.sku, wanted);
+  });
+  return h("tr", {dataset: {sku: line.sku}},
+    h("td", {}, line.name, h("br"), h("code", {class: "muted"}, line.sku)),
+    h("td", {class: "num"}, money(line.price_cents, line.currency)),
+    h("td", {class: "num"},
+      h("label", {for: inputId, class: "sr-only"}, `Quantity of ${line.name}`), quantity),
+    h("td", {class: "num"}, money(line.price_cents * line.quantity, line.currency)),
+    h("td", {}, h("button", {type: "button", class: "danger", onclick: () => remove(line.sku)},
+      "Remove", h("span", {class: "sr-only"}, ` ${line.name}`))));
+}
+
+export function cartView(root, {navigate}) {
+  const heading = h("h1", {tabindex: -1}, "Your cart");
+  const body = h("div");
+  mount(root, heading, body);
+
+  function draw() {
+    const focused = document.activeElement?.id;  // keep the keyboard where it was
+    render();
+    if (focused && root.contains(document.getElementById(focused))) {
+      document.getElementById(focused).focus();
+    }
+  }
+
+  function render() {
+    const all = lines();
+    if (!all.length) {
+      mount(body, h("p", {}, "Your cart is empty. ", h("a", {href: "#/"}, "Browse the shop")));
+      return;
+    }
+    const sum = total();
+    const message = h("div");
+    const checkout = h("form", {class: "checkout", "aria-label": "Checkout"});
+    checkout.append(document.getElementById("payment-tokens").content.cloneNode(true));
+    const place = h("button", {type: "submit", id: "place-order"}, "Place order");
+    if (currentUser()) {
+      checkout.append(message, h("div", {class: "actions"}, place));
+    } else {
+      checkout.append(h("p", {class: "notice"},
+        h("a", {href: `#/login?next=${encodeURIComponent("/cart")}`}, "Log in"), " or ",
+        h("a", {href: `#/register?next=${encodeURIComponent("/cart")}`}, "register"),
+        " to place your order."));
+    }
+    checkout.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const token = checkout.elements["payment-token"].value || "tok_ok";
+      const items = lines().map(({sku, quantity}) => ({sku, quantity}));
+      const key = idempotencyKey(JSON.stringify({items, token}));
+      place.disabled = true;
+      place.textContent = "Placing your order…";
+      mount(message);
+      try {
+        const order = await api("POST", "/orders", {
+          auth: true, headers: {"Idempotency-Key": key}, body: {items, payment: {token}}});
+        sessionStorage.removeItem(CHECKOUT_KEY);
+        rememberPlaced(order);
+        clear();
+        announce("Order placed: follow it live on its page.");
+        navigate(`/orders/${order.id}`);
+      } catch (err) {
+        mount(message, errorBox(err));
+        place.disabled = false;
+        place.textContent = "Place order";
+      }
+    });
+    mount(body,
+      table("Items in your cart", ["Product", "Price", "Quantity", "Line total", ""],
+            all.map(lineRow), {numeric: [1, 2, 3]}),
+      h("p", {class: "price"}, "Total at today's prices: ",
+        h("strong", {id: "cart-total"}, money(sum.cents, sum.currency))),
+      checkout);
+  }
+
+  draw();
+  window.addEventListener("op:cart", draw);
+  return () => window.removeEventListener("op:cart", draw);
+}

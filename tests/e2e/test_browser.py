@@ -1,0 +1,88 @@
+"""The storefront in a real browser: Debian's headless Chromium, driven by Playwright.
+
+A customer registers, fills a cart, checks out with tok_ok and watches the order page
+reach CONFIRMED (then SHIPPED) with no reload, fed by the event stream; an admin
+restocks a product and sees the new stock; /docs renders the OpenAPI document. The
+browser side is tests/e2e/browser_flows.py, run in a process of its own (see its
+docstring for why); these tests prepare data, run a flow and check the outcome through
+the API. Screenshots go to docs/screenshots/ (SCREENSHOT_DIR overrides).
+
+The browser is /usr/bin/chromium (`.ci/run` installs it; never `playwright install`).
+Where it is missing they fail, saying what to install (`make test` installs it as root).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+from common.config import ROOT
+from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = os.environ.get("SCREENSHOT_DIR") or str(ROOT / "docs" / "screenshots")
+FLOW_TIMEOUT_S = 100  # each wait in a flow is bounded (30 s); this bounds the whole
+
+
+
+@pytest.fixture(autouse=True)
+def chromium():
+    """`make test` installs Chromium when it can; say plainly when it could not."""
+    assert os.path.exists(CHROMIUM), \
+        f"{CHROMIUM} is missing: apt-get install -y chromium fonts-dejavu-core"
+
+
+def run_flow(cluster, flow: str, **args) -> dict:
+    """Run a flow of browser_flows.py against the cluster; its result, or the test fails
+    with what the flow printed."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.e2e.browser_flows", flow,
+         json.dumps({"url": cluster.url, "shots": SHOTS, **args})],
+        cwd=ROOT, capture_output=True, text=True, timeout=FLOW_TIMEOUT_S)
+    assert done.returncode == 0, f"{flow} failed:\n{done.stdout}\n{done.stderr}"
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def product(cluster, admin):
+    """A product on the shop's first page (skus sort "0..." first): (sku, name)."""
+    def make(stock=10, price_cents=990):
+        sku = f"0UI-{uuid.uuid4().hex[:8].upper()}"
+        name = f"Browser Blend {sku[-4:]}"
+        answer = cluster.post("/products", headers=admin, json={
+            "sku": sku, "name": name, "price_cents": price_cents,
+            "description": "Made for the browser tests.", "stock": stock})
+        assert answer.status_code == 201, answer.text
+        return sku, name
+    return make
+
+
+def test_a_customer_shops_and_watches_the_order_confirm_live(cluster, product, admin):
+    sku, _ = product()
+    email = f"b-{uuid.uuid4().hex[:10]}@example.com"
+    result = run_flow(cluster, "shop_and_follow", sku=sku, email=email,
+                      password="correct horse")
+    order = cluster.get(f"/orders/{result['order_id']}", headers=admin).json()
+    assert order["status"] in ("SHIPPED", "DELIVERED"), order
+    assert [(i["sku"], i["quantity"]) for i in order["items"]] == [(sku, 1)]
+    assert order["payment"]["status"] == "CAPTURED"
+
+
+def test_an_admin_restocks_and_sees_the_new_stock(cluster, product, admin):
+    sku, name = product(stock=3)
+    run_flow(cluster, "restock", sku=sku, name=name, email=ADMIN_EMAIL,
+             password=ADMIN_PASSWORD)
+    stock = cluster.get(f"/admin/inventory/{sku}", headers=admin).json()
+    assert (stock["on_hand"], stock["available"]) == (10, 10), stock
+
+
+def test_the_api_reference_renders_openapi_json(cluster):
+    assert cluster.get("/openapi.json").status_code == 200
+    assert run_flow(cluster, "read_docs")["operations"] >= 20
