@@ -14,7 +14,7 @@ ARGS   ?=
 # notice (eventlet/__init__.py reads it for nothing else). nameko 2.x runs on eventlet.
 export EVENTLET_TESTS := 1
 
-.PHONY: help venv run test migrate seed check bench lint shell stop clean
+.PHONY: help venv run test migrate seed check bench lint shell logs stop clean
 
 help: ## Show the targets (default)
 	@echo "Usage: make <target> [ARGS=...]"
@@ -65,6 +65,10 @@ lint: $(STAMP) ## Run ruff
 
 shell: $(STAMP) ## Open a nameko shell on the cluster (n.rpc.<service>.<method>(...))
 	$(VENV)/bin/nameko shell --config config.yml
+
+logs: ## Follow the logs of a running `make run`, readable (ID=<request id> to follow one, RAW=1)
+	@[ -f .run/run.log ] || { echo "[logs] no .run/run.log: start the cluster with 'make run'" >&2; exit 1; }
+	@tail -n 200 -F .run/run.log | $(VENV)/bin/python -m tools.prettylog $(if $(ID),--id '$(ID)') $(if $(RAW),--raw)
 
 stop: ## Stop a `make run` started in another terminal
 	@pid=$$(cat .run/run.pid 2>/dev/null || true); \

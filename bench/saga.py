@@ -41,8 +41,10 @@ def cluster_processes(amqp_uri: str) -> dict[str, list[psutil.Process]]:
     (test clusters running meanwhile use vhosts of their own, and are left out)."""
     found: dict[str, list[psutil.Process]] = {}
     default = load_config()["AMQP_URI"]
-    for proc in psutil.process_iter(["cmdline"]):
+    for proc in psutil.process_iter(["cmdline", "name"]):
         cmd = " ".join(proc.info["cmdline"] or [])
+        if not (proc.info["name"] or "").startswith("python"):
+            continue  # honcho's `sh -c` wrappers carry the same command line
         try:
             if proc.environ().get("AMQP_URI", default) != amqp_uri:
                 continue

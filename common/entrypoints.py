@@ -1,11 +1,14 @@
-"""Entrypoints nameko 2.14 lacks."""
+"""Entrypoints nameko 2.14 lacks, or gets wrong for us."""
 
 from __future__ import annotations
 
 import logging
 
 import eventlet
+import nameko.rpc
 from nameko.extensions import Entrypoint
+
+from common.messaging import BROKER_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -48,3 +51,25 @@ class OnStart(Entrypoint):
 
 
 on_start = OnStart.decorator
+
+
+class Rpc(nameko.rpc.Rpc):
+    """nameko's @rpc, but a reply the broker cannot take does not kill the service.
+
+    nameko 2.x lets an error while sending an RPC reply (the broker is restarting)
+    escape the worker, and the container, then the whole process, dies with it. Here
+    it is logged and dropped: the caller's RPC times out, and the request message, not
+    acked, comes back after the reconnect; the methods that change state are
+    idempotent for exactly that (create_order always carries an idempotency key).
+    """
+
+    def handle_result(self, message, worker_ctx, result, exc_info):
+        try:
+            return super().handle_result(message, worker_ctx, result, exc_info)
+        except BROKER_ERRORS as exc:
+            log.warning("reply to %s lost, the broker is away: %s",
+                        worker_ctx.entrypoint.method_name, exc)
+            return result, exc_info
+
+
+rpc = Rpc.decorator

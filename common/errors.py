@@ -7,6 +7,8 @@ classes, not strings, to the HTTP contract's error codes (gateway/errors.py).
 
 from __future__ import annotations
 
+import json
+
 from nameko.exceptions import deserialize_to_instance
 
 
@@ -14,12 +16,26 @@ class ServiceError(Exception):
     """A failure the caller should see: a message for humans and JSON-able details."""
 
     def __init__(self, message: str = "", details=None):
-        super().__init__(message, details)
+        details = _unpack(details)
+        # nameko sends `exc.args` across RPC and turns every value that is not a string,
+        # list or dict into its str() (None arrives as "None", 3 as "3"): the details
+        # travel as JSON text, and the rebuilt exception (this __init__ again) decodes it.
+        super().__init__(message, json.dumps(details, default=str))
         self.message = message or self.__class__.__doc__ or self.__class__.__name__
         self.details = details
 
     def __str__(self) -> str:
         return self.message
+
+
+def _unpack(details):
+    """Details as given, or decoded from the JSON text they crossed RPC as."""
+    if isinstance(details, str):
+        try:
+            return json.loads(details)
+        except ValueError:
+            return details  # a plain string given by the raiser
+    return details
 
 
 def remote(cls):

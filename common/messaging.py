@@ -25,7 +25,10 @@ import logging
 from datetime import UTC, datetime
 from functools import partial
 
+from amqp.exceptions import ConnectionError as AmqpConnectionError
+from amqp.exceptions import RecoverableConnectionError
 from kombu import Connection, Exchange, Queue
+from kombu.exceptions import OperationalError as KombuOperationalError
 from nameko.amqp.publish import Publisher
 from nameko.constants import HEADER_PREFIX
 from nameko.events import SERVICE_POOL, EventHandler
@@ -41,6 +44,9 @@ ERROR_HEADER = "x-error"
 ORIGINAL_QUEUE_HEADER = "x-original-queue"
 FAILED_AT_HEADER = "x-failed-at"
 MAX_ERROR_CHARS = 2000
+
+BROKER_ERRORS = (OSError, ConnectionError, AmqpConnectionError, RecoverableConnectionError,
+                 KombuOperationalError)
 
 DEFAULT_MAX_ATTEMPTS = 6
 # The first retry is quick: most failures are an event overtaking the one it needs.
@@ -133,11 +139,11 @@ class ReliableEventHandler(EventHandler):
             self.container.spawn_worker(self, (event,), {}, context_data=context_data,
                                         handle_result=handle_result)
         except ContainerBeingKilled:
-            self.queue_consumer.requeue_message(message)
+            self._requeue(message)
 
     def handle_result(self, message, body, attempt, worker_ctx, result=None, exc_info=None):
         if exc_info is None:
-            self.queue_consumer.ack_message(message)
+            self._ack(message)
             return result, exc_info
         exc = exc_info[1]
         if isinstance(exc, self.non_retryable) or attempt >= self.max_attempts:
@@ -148,6 +154,23 @@ class ReliableEventHandler(EventHandler):
             self._settle(message, body, partial(self._schedule_retry, attempt, exc))
         return result, exc_info
 
+    def _ack(self, message):
+        # The broker may be gone (restarting): the message comes back after the
+        # reconnect, and the handler's inbox makes the second delivery a no-op. An error
+        # here must not escape: nameko would kill the whole service for it.
+        try:
+            self.queue_consumer.ack_message(message)
+        except BROKER_ERRORS as exc:
+            log.warning("could not ack a %s message, it will come again: %s",
+                        self.event_type, exc)
+
+    def _requeue(self, message):
+        try:
+            self.queue_consumer.requeue_message(message)
+        except BROKER_ERRORS as exc:
+            log.warning("could not requeue a %s message, it will come again: %s",
+                        self.event_type, exc)
+
     def _settle(self, message, body, republish):
         """Republish a copy (confirmed), then ack; if that fails, requeue the original."""
         try:
@@ -155,9 +178,9 @@ class ReliableEventHandler(EventHandler):
         except Exception as exc:
             log.warning("could not republish %s message, requeueing: %s",
                         self.event_type, exc)
-            self.queue_consumer.requeue_message(message)
+            self._requeue(message)
         else:
-            self.queue_consumer.ack_message(message)
+            self._ack(message)
 
     def _schedule_retry(self, attempt, exc, message, body):
         delay = self.retry_delays_ms[min(attempt - 1, len(self.retry_delays_ms) - 1)]

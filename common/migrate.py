@@ -6,9 +6,12 @@
     python -m common.migrate --revision user_svc -m "add column"   # autogenerate
 
 Each service keeps its migrations in `<service>/migrations/`; its env.py calls
-`run_env(Base.metadata)`. Safe to run again: existing databases are kept and an
-up-to-date schema is left alone. A service with a `seed` module (exposing
-`seed_from_config(config)`) gets its demo data with `--seed`; seeding is idempotent too.
+`run_env(Base.metadata)`. Run as the superuser of POSTGRES_URL: each service gets its
+own login role (the user of its DB_URIS URL) that owns its database and is the only
+role allowed to connect (common.dbroles), and its migrations run as that role. Safe
+to run again: existing databases are kept and an up-to-date schema is left alone.
+A service with a `seed` module (exposing `seed_from_config(config)`) gets its demo data
+with `--seed`; seeding is idempotent too.
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ import logging
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from common.config import ROOT, database_url, load_config
+from common.dbroles import admin_url, provision
 
 log = logging.getLogger("migrate")
 
@@ -66,10 +70,22 @@ def upgrade(service: str, url: str) -> None:
     command.upgrade(alembic_config(service, url), "head")
 
 
-def migrate(service: str, url: str) -> None:
-    created = create_database(url)
+def migrate(service: str, url: str, admin: str | URL | None = None) -> None:
+    """Bring `service`'s database at `url` to head.
+
+    With `admin` (the superuser connection, see common.dbroles), first make the URL's
+    role, give it the database and lock everyone else out; the migrations then run as
+    that role, so it owns what they create.
+    """
+    if admin is None:
+        created = create_database(url)
+        upgrade(service, url)
+        log.info("%s: database %s, schema at head", service, "created" if created else "kept")
+        return
+    role = provision(admin, url)
     upgrade(service, url)
-    log.info("%s: database %s, schema at head", service, "created" if created else "kept")
+    log.info("%s: schema at head, owned by %s", service,
+             f"role {role} (only it may connect)" if role else "the admin user")
 
 
 def seed(service: str, config: dict) -> bool:
@@ -107,12 +123,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.revision:
         (service,) = services
         url = database_url(config, service)
-        migrate(service, url)
+        migrate(service, url, admin_url(config))
         command.revision(alembic_config(service, url), message=args.message,
                          autogenerate=True)
         return
     for service in services:
-        migrate(service, database_url(config, service))
+        migrate(service, database_url(config, service), admin_url(config))
         if args.seed:
             seed(service, config)
 

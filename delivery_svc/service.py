@@ -8,14 +8,15 @@ from __future__ import annotations
 import uuid
 
 from nameko.dependency_providers import Config
-from nameko.rpc import rpc
 from nameko.timer import timer
 from sqlalchemy import select, text, tuple_
 
 from common import events, inbox
 from common.db import DatabaseSession, utc_now
+from common.entrypoints import rpc
 from common.logging import LogContext
 from common.messaging import event_handler
+from common.metrics import Metrics
 from common.outbox import OutboxRelay
 from delivery_svc import shipping
 from delivery_svc.exceptions import ShipmentNotFound
@@ -38,6 +39,7 @@ class DeliveryService:
 
     db = DatabaseSession(Base)
     relay = OutboxRelay(Base, Outbox)
+    metrics = Metrics()
     correlation_id = LogContext()
     config = Config()
 

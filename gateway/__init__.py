@@ -3,9 +3,11 @@
     app = create_app()                       # config.yml, real RPC pools
     app = create_app(config, rpc=FakeRpc())  # tests: no broker needed
 
-Per request: context.py picks the request id and binds the log context, body.py
-caps and checks the body, auth.py verifies the bearer token, the view calls a
-service through rpc.py, and errors.py turns any failure into the contract's JSON.
+Per request: context.py picks the request id and binds the log context, security.py
+answers CORS preflights (and later adds the security headers), body.py caps and
+checks the body, ratelimit.py counts the request against its limits, auth.py verifies
+the bearer token, the view calls a service through rpc.py, and errors.py turns any
+failure into the contract's JSON. openapi/ describes all of it at /openapi.json.
 `python -m gateway.server` serves it with eventlet.wsgi.
 """
 

@@ -12,10 +12,11 @@ from collections.abc import Callable
 
 from flask import Flask
 
+from common import production
 from common.config import load_config
 from common.rpc import RpcPool
 from common.tokens import TokenSettings
-from gateway import body, context, errors, routes
+from gateway import body, context, errors, metrics, ratelimit, routes, security
 from gateway.routes.health import ping_broker
 from gateway.state import EXTENSION, GatewayState
 from gateway.stream import EventHub
@@ -28,6 +29,7 @@ def create_app(config: dict | None = None, rpc=None, *, ready_rpc=None,
                stream_hub: EventHub | None = None) -> Flask:
     """Build the gateway app (see gateway.create_app)."""
     config = load_config() if config is None else config
+    production.check(config, "gateway")  # ENV=production with a shipped secret: exit
     ready_timeout = float(config.get("READY_TIMEOUT_S", 2))
     if rpc is None:
         rpc = RpcPool(config, size=int(config.get("RPC_POOL_SIZE", 16)),
@@ -50,8 +52,11 @@ def create_app(config: dict | None = None, rpc=None, *, ready_rpc=None,
         stream=stream_hub if stream_hub is not None else EventHub.from_config(config))
 
     context.install(app)
+    security.install(app, config)  # headers on every answer; CORS preflights end here
+    metrics.install(app, config, app.extensions[EXTENSION].stream)  # counts every answer
     app.before_request(body.check_request_body)
     errors.install(app, config.get("SERVICES") or [])
     routes.register(app)
+    ratelimit.install(app, config)  # after the routes: it wraps some of their views
     app.wsgi_app = body.ChunkedInput(app.wsgi_app, max_body)  # chunked bodies are capped too
     return app

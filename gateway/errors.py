@@ -19,6 +19,7 @@ import logging
 from collections.abc import Iterable
 
 from flask import Flask, Response, jsonify
+from nameko.exceptions import RemoteError
 from werkzeug import exceptions as http
 
 from common import errors as svc
@@ -48,6 +49,12 @@ ERRORS: dict[type[BaseException], tuple[str, int]] = {
 }
 
 INTERNAL_ERROR = ("internal_error", 500)
+# Unexpected exceptions a service let through that mean "cannot reach my database"
+# (SQLAlchemy's and psycopg2's names): an outage behind the service, so a 503 like a
+# service that is down, not a 500 (the fuzzer met one when PostgreSQL ran out of
+# connection slots).
+UNAVAILABLE_REMOTE_ERRORS = frozenset({"OperationalError", "InterfaceError",
+                                       "DisconnectionError", "TimeoutError"})
 GENERIC_MESSAGE = "internal error; quote the X-Request-ID when reporting it"
 
 
@@ -62,8 +69,11 @@ def lookup(exc: BaseException) -> tuple[str, int] | None:
 def error_response(code: str, status: int, message: str, details=None,
                    headers: dict[str, str] | None = None) -> Response:
     """A JSON error answer in the contract's format."""
-    body = {"error": {"code": code, "message": message,
-                      "details": details if details is not None else {}}}
+    if details is None:
+        details = {}
+    elif not isinstance(details, dict):  # the contract's details is always an object
+        details = {"detail": details}
+    body = {"error": {"code": code, "message": message, "details": details}}
     response = jsonify(body)
     response.status_code = status
     if status == 401:
@@ -98,6 +108,10 @@ def handle_exception(exc: Exception) -> Response:
         exc = original
     if isinstance(exc, http.HTTPException) and not isinstance(exc, http.InternalServerError):
         return _http_error(exc)
+    if isinstance(exc, RemoteError) and exc.exc_type in UNAVAILABLE_REMOTE_ERRORS:
+        log.warning("a service cannot reach its database: %s", exc.value)
+        return error_response("service_unavailable", 503,
+                              "a service cannot reach its database; try again shortly")
     mapped = lookup(exc)
     if mapped is None:
         log.exception("unhandled error in the gateway", exc_info=exc)

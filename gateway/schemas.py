@@ -50,7 +50,9 @@ def _email_syntax(value: str) -> str:
 
 
 Text = Annotated[str, AfterValidator(_plain_text)]
-Email = Annotated[Text, Field(max_length=254), AfterValidator(_email_syntax)]
+# json_schema_extra: what the OpenAPI document (gateway/openapi) tells clients and fuzzers.
+Email = Annotated[Text, Field(max_length=254, json_schema_extra={"format": "email"}),
+                  AfterValidator(_email_syntax)]
 Password = Annotated[Text, Field(min_length=8, max_length=128)]
 PersonName = Annotated[Text, Field(max_length=100)]
 Secret = Annotated[Text, Field(min_length=1, max_length=1024)]
@@ -207,6 +209,10 @@ class NotificationListQuery(ListQuery):
 
 
 class RetryNotificationRequest(Model):
+    """No fields: the body may be absent or `{}`, anything else is refused."""
+
+
+class EmptyRequest(Model):
     """No fields: the body may be absent or `{}`, anything else is refused."""
 
 

@@ -26,6 +26,7 @@ from eventlet.hubs import get_hub, trampoline  # noqa: E402
 from common.config import load_config  # noqa: E402
 from common.logging import set_process_service  # noqa: E402
 from gateway import create_app  # noqa: E402
+from gateway.protocol import GatewayProtocol  # noqa: E402
 from gateway.state import EXTENSION  # noqa: E402
 
 log = logging.getLogger("gateway.server")
@@ -108,8 +109,10 @@ def main() -> None:
         # stream only writes, so it is not idle in this sense). max_size bounds the
         # connections served at once, live streams included (routes/events.py keeps
         # STREAM_MAX_OPEN below it, so ordinary requests always find room).
+        # protocol: eventlet's own refusals (URL or headers too long) in the error format.
         eventlet.wsgi.server(sock, app, log_output=False, socket_timeout=60,
-                             capitalize_response_headers=False, max_size=max_connections)
+                             capitalize_response_headers=False, max_size=max_connections,
+                             protocol=GatewayProtocol)
     except SystemExit:
         pass  # a second signal while in-flight requests were finishing
     finally:

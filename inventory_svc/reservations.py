@@ -101,6 +101,7 @@ def commit(session: Session, event: events.OrderConfirmed) -> None:
         if action is Action.COMMIT:
             stock[line.sku].reserved -= line.quantity
     reservation.status, reservation.expires_at = domain.COMMITTED, None
+    log.info("order %s: reservation committed (%s)", event.order_id, action.value)
 
 
 def cancel(session: Session, event: events.OrderCancelled) -> events.Event | None:
@@ -119,6 +120,8 @@ def cancel(session: Session, event: events.OrderCancelled) -> events.Event | Non
             stock[line.sku].on_hand += line.quantity
     reservation.status, reservation.reason = domain.RELEASED, event.reason
     reservation.expires_at = None
+    log.info("order %s cancelled (%s): %s", event.order_id, event.reason,
+             "hold released" if action is Action.RELEASE else "units back on the shelf")
     return events.InventoryReleased(order_id=event.order_id, reason=event.reason,
                                     correlation_id=event.correlation_id)
 

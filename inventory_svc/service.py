@@ -9,15 +9,16 @@ from __future__ import annotations
 import logging
 
 from nameko.dependency_providers import Config
-from nameko.rpc import rpc
 from nameko.timer import timer
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
 from common import events, inbox
 from common.db import DatabaseSession, utc_now
+from common.entrypoints import rpc
 from common.logging import LogContext
 from common.messaging import event_handler
+from common.metrics import Metrics
 from common.outbox import OutboxRelay
 from inventory_svc import domain, reservations, store
 from inventory_svc.exceptions import DuplicateSku, InvalidProductInput, ProductNotFound
@@ -44,6 +45,7 @@ class InventoryService:
 
     db = DatabaseSession(Base)
     relay = OutboxRelay(Base, Outbox)
+    metrics = Metrics()
     correlation_id = LogContext()
     config = Config()
 

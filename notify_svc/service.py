@@ -15,14 +15,16 @@ one notification, and how failed sends are retried.
 from __future__ import annotations
 
 from nameko.dependency_providers import Config
-from nameko.rpc import RpcProxy, rpc
+from nameko.rpc import RpcProxy
 from nameko.timer import timer
 from sqlalchemy import text
 
 from common import events
 from common.db import DatabaseSession
+from common.entrypoints import rpc
 from common.logging import LogContext
 from common.messaging import event_handler
+from common.metrics import Metrics
 from common.outbox import OutboxRelay
 from common.rpc import call_service
 from notify_svc import domain, notifications, store
@@ -54,6 +56,7 @@ class NotifyService:
 
     db = DatabaseSession(Base)
     relay = OutboxRelay(Base, Outbox)
+    metrics = Metrics()
     correlation_id = LogContext()
     config = Config()
     mailer = Mailer()

@@ -7,20 +7,23 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict
 from datetime import timedelta
 
 from nameko.dependency_providers import Config
-from nameko.rpc import RpcProxy, rpc
+from nameko.rpc import RpcProxy
 from nameko.timer import timer
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from common import events, inbox
 from common.db import DatabaseSession, new_id, utc_now
+from common.entrypoints import rpc
 from common.errors import ServiceUnavailable, UpstreamTimeout
 from common.logging import LogContext
 from common.messaging import event_handler
+from common.metrics import Metrics
 from common.outbox import OutboxRelay
 from common.rpc import call_service
 from order_svc import domain, store, workflow
@@ -31,6 +34,8 @@ from order_svc.exceptions import (
     OrderNotFound,
 )
 from order_svc.models import Base, Inbox, Order, OrderItem, Outbox
+
+log = logging.getLogger(__name__)
 
 # nameko fixes a timer's interval when the class is defined, before config exists.
 DEADLINE_SWEEP_S = 1.0
@@ -50,6 +55,7 @@ class OrderService:
 
     db = DatabaseSession(Base)
     relay = OutboxRelay(Base, Outbox)
+    metrics = Metrics()
     correlation_id = LogContext()
     config = Config()
     inventory = RpcProxy("inventory_svc")
@@ -100,6 +106,7 @@ class OrderService:
             self.db.rollback()
             return self._replay(store.by_idempotency_key(self.db, user_id, idempotency_key),
                                 fingerprint)
+        log.info("order %s placed: %d line(s), %d %s", order.id, len(priced), total, currency)
         return order.first_response
 
     @rpc(expected_exceptions=OrderNotFound)

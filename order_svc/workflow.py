@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from common import events
 from common.db import utc_now
+from common.metrics import observe_saga_step
 from order_svc import domain, store
 from order_svc.domain import Transition
 from order_svc.models import Order, Outbox, TimelineEntry
@@ -78,6 +79,7 @@ def apply(session: Session, order: Order, transition: Transition | None,
         order.shipment_status = domain.PROCESSING
     log.info("order %s: %s -> %s%s", order.id, transition.previous, transition.status,
              f" ({transition.reason})" if transition.reason else "")
+    observe_saga_step(order.created_at, transition.status)
     common = {"order_id": order.id, "user_id": order.user_id,
               "correlation_id": correlation_id}
     session.add(Outbox.of(events.OrderStatusChanged(

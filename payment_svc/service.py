@@ -13,13 +13,14 @@ from __future__ import annotations
 import logging
 
 from nameko.dependency_providers import Config
-from nameko.rpc import rpc
 from sqlalchemy import text
 
 from common import events, inbox
 from common.db import DatabaseSession
+from common.entrypoints import rpc
 from common.logging import LogContext
 from common.messaging import event_handler
+from common.metrics import Metrics
 from common.outbox import OutboxRelay
 from payment_svc import domain, payments, store
 from payment_svc.exceptions import InvalidPaymentQuery
@@ -42,6 +43,7 @@ class PaymentService:
 
     db = DatabaseSession(Base)
     relay = OutboxRelay(Base, Outbox)
+    metrics = Metrics()
     correlation_id = LogContext()
     config = Config()
     provider = Provider()

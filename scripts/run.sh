@@ -142,7 +142,12 @@ done
 scale_args=()
 if [[ -n "$scale" ]]; then scale_args=(-c "$scale"); fi
 log "starting: honcho start -f Procfile ${scale_args[*]} ($procs)"
-.venv/bin/honcho start -f Procfile "${scale_args[@]}" &
+# Everything honcho prints also goes to .run/run.log (new each run) for `make logs`. tee
+# ignores SIGINT/SIGTERM: it ends when honcho closes the pipe, so the last words of the
+# stopping processes still reach the terminal and the file.
+: >.run/run.log
+.venv/bin/honcho start -f Procfile "${scale_args[@]}" \
+    > >(trap '' INT TERM; exec tee -a .run/run.log) 2>&1 &
 honcho_pid=$!
 child=$honcho_pid
 
@@ -151,7 +156,10 @@ banner() {
     echo
     echo "$line"
     echo "  Order platform is $1"
+    echo "    Shop        $BASE_URL/   (admin: $BASE_URL/#/admin, API reference: $BASE_URL/docs)"
     echo "    API         $BASE_URL   (try: curl $BASE_URL/ready)"
+    echo "    Metrics     $BASE_URL/metrics, each service on its METRICS_PORT_<SERVICE> (9101-9106)"
+    echo "    Logs        make logs   (also in .run/run.log)"
     echo "    Mail        .run/mail/*.eml (every email the platform sends, caught locally)"
     echo "    Admin       $ADMIN_EMAIL (password: ADMIN_PASSWORD)"
     echo "    Processes   $procs"

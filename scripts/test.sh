@@ -83,6 +83,19 @@ wait_tiers() {
     done
 }
 
+# The browser tests drive Debian's Chromium: install it when missing and we may.
+if [[ ! -x /usr/bin/chromium ]]; then
+    if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        log "installing chromium for the browser tests (apt-get)"
+        DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+            chromium fonts-dejavu-core </dev/null >/dev/null
+    else
+        err "no /usr/bin/chromium: the browser tests will fail; install it with" \
+            "'sudo apt-get install -y chromium fonts-dejavu-core'"
+    fi
+fi
+
 for tier in "${PARALLEL_TIERS[@]}"; do
     start_tier "$tier" "$@"
 done

@@ -8,6 +8,7 @@ token used again means it was stolen, and the whole family is revoked.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -65,6 +66,13 @@ def check_client_role(role) -> str:
 
 def hash_password(password: str, rounds: int) -> str:
     return bcrypt.hashpw(password.encode()[:72], bcrypt.gensalt(rounds)).decode()
+
+
+@functools.lru_cache(maxsize=4)
+def dummy_hash(rounds: int) -> str:
+    """A hash no password matches, at the configured cost: a login for an unknown email
+    checks against it, so it takes as long as a wrong password for a real account."""
+    return hash_password(secrets.token_urlsafe(16), rounds)
 
 
 def password_matches(password: str, password_hash: str) -> bool:

@@ -11,15 +11,16 @@ import time
 
 from eventlet import tpool
 from nameko.dependency_providers import Config
-from nameko.rpc import rpc
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from common import events
 from common.db import DatabaseSession, new_id, utc_now
-from common.entrypoints import on_start
+from common.entrypoints import on_start, rpc
 from common.logging import LogContext
+from common.metrics import Metrics
 from common.outbox import OutboxRelay
+from common.production import ProductionGuard
 from common.tokens import Principal, TokenSettings, issue_access_token
 from user_svc import domain, store
 from user_svc.exceptions import (
@@ -34,8 +35,8 @@ from user_svc.models import ApiClient, Base, Outbox, User
 
 log = logging.getLogger(__name__)
 
-# Compared against when the email is unknown, so both failures cost one bcrypt check.
-_DUMMY_HASH = domain.hash_password("not-a-real-password", 4)
+# Compared against when the client id is unknown (client secrets are sha256, not bcrypt).
+_NO_SECRET_HASH = "0" * 64
 
 
 class UserService:
@@ -43,12 +44,19 @@ class UserService:
 
     db = DatabaseSession(Base)
     relay = OutboxRelay(Base, Outbox)
+    metrics = Metrics()
     correlation_id = LogContext()
     config = Config()
+    # ENV=production with the shipped JWT secret or admin password: no start at all.
+    guard = ProductionGuard()
 
     # bcrypt is CPU-bound C code: in a real thread it does not stall the event loop.
     def _hash(self, password: str) -> str:
         return tpool.execute(domain.hash_password, password, int(self.config["BCRYPT_ROUNDS"]))
+
+    def _dummy_hash(self) -> str:
+        # Same cost as real hashes, so an unknown email costs what a wrong password does.
+        return domain.dummy_hash(int(self.config["BCRYPT_ROUNDS"]))
 
     def _tokens(self) -> TokenSettings:
         return TokenSettings.from_config(self.config)
@@ -67,9 +75,12 @@ class UserService:
         """Create a customer account; emits `user.registered`."""
         email = domain.normalize_email(email)
         password, name = domain.check_password(password), domain.check_name(name)
+        # Hashed before the lookup: a taken email costs the same bcrypt as a new one, so
+        # the 409 the contract requires is not also given away by a faster answer.
+        password_hash = self._hash(password)
         if store.email_exists(self.db, email):
             raise EmailTaken("an account with this email already exists")
-        user = User(id=new_id(), email=email, name=name, password_hash=self._hash(password))
+        user = User(id=new_id(), email=email, name=name, password_hash=password_hash)
         self.db.add(user)
         self.db.add(Outbox.of(events.UserRegistered(
             user_id=user.id, email=email, name=name, correlation_id=self.correlation_id)))
@@ -88,7 +99,7 @@ class UserService:
             raise InvalidCredentials("wrong email or password")
         user = store.user_by_email(self.db, email.strip().lower())
         matches = tpool.execute(domain.password_matches, password[:domain.PASSWORD_MAX],
-                                user.password_hash if user else _DUMMY_HASH)
+                                user.password_hash if user else self._dummy_hash())
         if user is None or not matches:
             raise InvalidCredentials("wrong email or password")
         pair = self._pair(user, family_id=new_id())
@@ -140,7 +151,7 @@ class UserService:
         """OAuth2 client credentials: an access token for an API client."""
         client = store.active_client(self.db, client_id) if isinstance(client_id, str) else None
         valid = isinstance(client_secret, str) and domain.secret_matches(
-            client_secret, client.secret_hash if client else _DUMMY_HASH)
+            client_secret, client.secret_hash if client else _NO_SECRET_HASH)
         if client is None or not valid:
             raise InvalidClientCredentials("invalid client credentials")
         settings = self._tokens()
@@ -166,6 +177,7 @@ class UserService:
     @on_start
     def ensure_admin(self):
         """Create the admin from ADMIN_EMAIL/ADMIN_PASSWORD if no account has that email."""
+        tpool.execute(self._dummy_hash)  # computed now, not in the first login's time
         email = domain.normalize_email(self.config["ADMIN_EMAIL"])
         if store.email_exists(self.db, email):
             return

@@ -25,6 +25,7 @@ USER_FIELDS = ("id", "email", "name", "role")
 def register(app: Flask) -> None:
     """Attach every blueprint; later resources add theirs to this list."""
     # Imported here: the route modules import this package's helpers below.
+    from gateway import openapi
     from gateway.routes import (
         admin,
         auth,
@@ -35,10 +36,11 @@ def register(app: Flask) -> None:
         orders,
         products,
         users,
+        web,
     )
 
     for module in (health, auth, users, products, orders, notifications, admin, deadletters,
-                   events):
+                   events, web, openapi):
         app.register_blueprint(module.bp)
     app.register_blueprint(notifications.admin_bp)
 

@@ -11,6 +11,8 @@ from flask import Blueprint
 from common.deadletters import DeadLetterAdmin
 from common.errors import NotFound
 from gateway.auth import require_auth
+from gateway.body import json_body
+from gateway.schemas import EmptyRequest
 from gateway.state import state
 
 bp = Blueprint("deadletters", __name__, url_prefix="/admin/dead-letters")
@@ -51,6 +53,7 @@ def list_dead_letters():
 @require_auth(role="admin")
 def replay(service: str):
     """Send every dead letter of `service` back to its handler: {replayed: n}."""
+    json_body(EmptyRequest)
     return {"replayed": admin().replay(known(service))}
 
 
@@ -58,4 +61,5 @@ def replay(service: str):
 @require_auth(role="admin")
 def purge(service: str):
     """Drop every dead letter of `service`: {purged: n}."""
+    json_body(EmptyRequest)
     return {"purged": admin().purge(known(service))}

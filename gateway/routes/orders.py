@@ -11,6 +11,7 @@ is a 404 without asking the service.
 from __future__ import annotations
 
 import re
+import uuid
 
 from flask import Blueprint, request
 
@@ -84,7 +85,9 @@ def create_order():
     principal = current_principal()
     if principal.kind != "user":
         raise Forbidden("API clients cannot place orders: orders belong to users")
-    key = idempotency_key()
+    # Without a client key the request still gets one of its own: nameko redelivers an
+    # RPC whose reply was lost (a broker restart), and that must not make two orders.
+    key = idempotency_key() or f"auto-{uuid.uuid4()}"
     body = json_body(CreateOrderRequest)
     order = rpc.call("order_svc", "create_order", user_id=principal.subject,
                      user_email=principal.email,

@@ -14,7 +14,7 @@ from common.testing import (
     Process,
     free_port,
     gateway_process,
-    migrated_database,
+    migrated_role_database,
     service_process,
     temporary_vhost,
     wait_for,
@@ -29,6 +29,7 @@ class Cluster:
     env: dict
     mail_dir: Path
     processes: dict[str, Process] = field(default_factory=dict)
+    metrics_ports: dict[str, int] = field(default_factory=dict)  # service -> port
 
     def get(self, path, **kwargs):
         return requests.get(self.url + path, timeout=10, **kwargs)
@@ -82,14 +83,27 @@ def cluster(base_config, tmp_path_factory, cluster_env):
                # Fast retries and short provider delays: the saga settles in seconds.
                "EVENT_RETRY_DELAYS_MS": "[200, 500, 1000]",
                "PAYMENT_RETRY_DELAYS_MS": "[50, 100, 200]", "PAYMENT_SLOW_S": "0.5",
-               "EVENTLET_TESTS": "1", **cluster_env}
+               "EVENTLET_TESTS": "1",
+               # The suite logs in and registers hundreds of times from 127.0.0.1, the
+               # admin many times: generous limits here; test_ratelimits.py runs a gateway
+               # of its own with small ones.
+               "RATE_LIMIT_AUTH": "100000/minute", "RATE_LIMIT_ACCOUNT": "100000/minute",
+               "RATE_LIMIT_ORDERS": "100000/minute", "LOGIN_FAILURES_MAX": "100000",
+               **cluster_env}
         db_uris = {}
         for service in base_config["SERVICES"]:
-            url = env[f"DATABASE_URL_{service.upper()}"] = migrated_database(service)
+            # Each service logs in as its own role, as with `make run` (common.dbroles).
+            url = env[f"DATABASE_URL_{service.upper()}"] = migrated_role_database(service)
             db_uris[f"{service}:Base"] = url
         for service in base_config["SERVICES"]:
             seed(service, {**base_config, "DB_URIS": db_uris})  # as `make run` does
-        cluster = Cluster(url=f"http://127.0.0.1:{port}", env=env, mail_dir=mail_dir)
+        # Each service's metrics on a free port (a `make run` may hold the default ones).
+        metrics_ports = {service: free_port() for service in base_config["SERVICES"]}
+        env.update({f"METRICS_PORT_{service.upper()}": str(metrics_port)
+                    for service, metrics_port in metrics_ports.items()})
+        env.setdefault("METRICS_SAMPLE_INTERVAL_S", "0.5")
+        cluster = Cluster(url=f"http://127.0.0.1:{port}", env=env, mail_dir=mail_dir,
+                          metrics_ports=metrics_ports)
         cluster.processes["mail"] = mail_sink(smtp_port, mail_dir, env, log_dir).start()
         for service in base_config["SERVICES"]:
             cluster.processes[service] = service_process(service, env, log_dir).start()

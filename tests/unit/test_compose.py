@@ -135,6 +135,7 @@ def test_shared_environment_anchor():
     assert urlsplit(shared["AMQP_URI"]).hostname == "rabbitmq"
     assert urlsplit(shared["RABBIT_MANAGEMENT_URI"]).hostname == "rabbitmq"
     assert urlsplit(shared["POSTGRES_URL"]).hostname == "postgres"
+    assert shared["DB_HOST"] == "postgres"  # where the services' own roles connect
     assert shared["GATEWAY_HOST"] == "0.0.0.0"
 
 

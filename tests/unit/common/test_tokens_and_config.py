@@ -4,6 +4,7 @@ import time
 
 import jwt
 import pytest
+from sqlalchemy.engine import make_url
 
 from common.config import load_config
 from common.tokens import (
@@ -57,10 +58,16 @@ def test_a_tampered_payload_is_refused():
 
 def test_config_expands_environment_variables(monkeypatch):
     monkeypatch.setenv("GATEWAY_PORT", "8123")
-    monkeypatch.setenv("POSTGRES_URL", "postgresql://app@db:5432")
+    monkeypatch.setenv("DB_HOST", "db")
+    monkeypatch.setenv("DB_PORT", "6543")
+    monkeypatch.setenv("DB_PASSWORD_ORDER_SVC", "s3cret")
     config = load_config()
     assert config["GATEWAY_PORT"] == 8123
-    assert config["DB_URIS"]["user_svc:Base"] == "postgresql://app@db:5432/user_svc"
+    # Each service logs in as its own role; a password only where one is set.
+    for service, password in (("user_svc", None), ("order_svc", "s3cret")):
+        url = make_url(config["DB_URIS"][f"{service}:Base"])
+        assert (url.username, url.password or None, url.host, url.port, url.database) == (
+            service, password, "db", 6543, service)
 
 
 def test_a_service_database_url_overrides_the_base(monkeypatch):

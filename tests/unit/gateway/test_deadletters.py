@@ -83,3 +83,11 @@ def test_a_broker_that_does_not_answer_is_503(client, admin_headers, letters):
     letters.inspect = down
     answer = client.get("/admin/dead-letters", headers=admin_headers)
     assert answer.status_code == 503
+
+
+def test_replay_takes_no_body_fields(client, admin_headers, letters):
+    answer = client.post("/admin/dead-letters/order_svc/replay", headers=admin_headers,
+                         json={"only": "these"})
+    assert answer.status_code == 400 and "only" in str(answer.get_json()["error"]["details"])
+    assert client.post("/admin/dead-letters/order_svc/replay", headers=admin_headers,
+                       json={}).status_code == 200

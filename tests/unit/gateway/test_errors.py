@@ -158,3 +158,24 @@ def test_create_app_registers_the_services_exceptions_with_nameko():
 def test_a_service_without_an_exceptions_module_is_tolerated(caplog):
     register_service_exceptions(["no_such_svc"])
     assert "no_such_svc.exceptions" in caplog.text
+
+
+@pytest.mark.parametrize("exc_type", ["OperationalError", "InterfaceError"])
+def test_a_service_that_cannot_reach_its_database_is_a_503(client, rpc, exc_type):
+    # Found by the fuzzer: PostgreSQL out of connection slots surfaced as a 500.
+    rpc.answers[("user_svc", "register")] = RemoteError(
+        exc_type, "FATAL: remaining connection slots are reserved")
+    response = client.post("/auth/register", json=REGISTER)
+    assert response.status_code == 503
+    error = error_of(response)
+    assert error["code"] == "service_unavailable"
+    assert "connection slots" not in error["message"]
+
+
+def test_details_cross_rpc_as_they_were_raised(client, rpc):
+    # nameko stringifies exception args: None arrived as "None" and 3 as "3".
+    for details, expected in ((None, {}), ({"shortages": [{"sku": "A", "requested": 3}]},
+                                           {"shortages": [{"sku": "A", "requested": 3}]})):
+        rpc.answers[("user_svc", "register")] = deserialize(serialize(
+            svc.ValidationError("bad", details)))
+        assert error_of(client.post("/auth/register", json=REGISTER))["details"] == expected

@@ -81,10 +81,16 @@ def test_create_answers_201_with_the_order_and_location(client, answers, custome
     assert response.headers["Location"] == f"/orders/{ORDER_ID}"
     call = answers.last()
     assert (call.service, call.method) == ("order_svc", "create_order")
+    key = call.kwargs.pop("idempotency_key")
     assert call.kwargs == {"user_id": USER_ID, "user_email": "ann@example.com",
                            "items": [{"sku": "MUG-1", "quantity": 2}],
-                           "payment_token": "tok_ok", "idempotency_key": None}
+                           "payment_token": "tok_ok"}
     assert call.correlation_id == response.headers["X-Request-ID"]
+    # No client key: the request gets one of its own, so a redelivered RPC makes no
+    # second order; and another request gets another key.
+    assert key.startswith("auto-")
+    client.post("/orders", json=NEW_ORDER, headers=customer)
+    assert answers.last().kwargs["idempotency_key"] not in (key, None)
 
 
 def test_create_passes_the_token_the_lines_and_the_key(client, answers, customer):

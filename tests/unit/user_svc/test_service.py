@@ -4,6 +4,7 @@ import pytest
 from sqlalchemy import select
 
 from common.tokens import TokenSettings, verify_access_token
+from user_svc import domain
 from user_svc.exceptions import (
     EmailTaken,
     InvalidClientCredentials,
@@ -119,3 +120,28 @@ def test_the_admin_is_bootstrapped_once(users, session, config):
     assert admin.email == config["ADMIN_EMAIL"]
     assert users.login(email=config["ADMIN_EMAIL"],
                        password=config["ADMIN_PASSWORD"])["token_type"] == "Bearer"
+
+
+def test_an_unknown_email_costs_a_bcrypt_check_at_the_configured_cost(users, monkeypatch):
+    # Timing must not tell an unknown email from a wrong password: both check one hash
+    # of BCRYPT_ROUNDS (4 here) cost.
+    checked = []
+    real = domain.password_matches
+    monkeypatch.setattr(domain, "password_matches",
+                        lambda password, hashed: checked.append(hashed) or real(password, hashed))
+    users.register(email="ann@example.com", password="correct horse")
+    for email in ("nobody@example.com", "ann@example.com"):
+        with pytest.raises(InvalidCredentials):
+            users.login(email=email, password="wrong horse")
+    assert [hashed[:7] for hashed in checked] == ["$2b$04$", "$2b$04$"]
+
+
+def test_a_taken_email_costs_the_same_bcrypt_hash_as_a_new_one(users, monkeypatch):
+    hashed = []
+    real = domain.hash_password
+    monkeypatch.setattr(domain, "hash_password",
+                        lambda password, rounds: hashed.append(rounds) or real(password, rounds))
+    users.register(email="ann@example.com", password="correct horse")
+    with pytest.raises(EmailTaken):
+        users.register(email="ann@example.com", password="another one")
+    assert hashed == [4, 4]
