@@ -81,3 +81,16 @@ class UpstreamTimeout(ServiceError):
 @remote
 class IdempotencyConflict(ServiceError):
     """An idempotency key was used again with another request."""
+
+
+def field_checker(error: type[ServiceError]):
+    """`checked(field, check, value)` for a service: runs a domain check on one field
+    and turns its ValueError into `error` (a 400) naming the field."""
+
+    def checked(field: str, check, value):
+        try:
+            return check(value)
+        except ValueError as exc:
+            raise error(f"{field}: {exc}", {"field": field}) from None
+
+    return checked

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from common import events, inbox
 from common.db import DatabaseSession, utc_now
 from common.entrypoints import rpc
+from common.errors import field_checker
 from common.logging import LogContext
 from common.messaging import event_handler
 from common.metrics import Metrics
@@ -32,12 +33,8 @@ SWEEP_INTERVAL_S = 1.0
 SWEEP_BATCH = 200
 
 
-def checked(field: str, check, value):
-    """Run a domain check; its complaint becomes a 400 naming `field`."""
-    try:
-        return check(value)
-    except ValueError as exc:
-        raise InvalidProductInput(f"{field}: {exc}", {"field": field}) from None
+# A domain check's complaint becomes a 400 naming the field.
+checked = field_checker(InvalidProductInput)
 
 
 class InventoryService:

@@ -22,6 +22,7 @@ from sqlalchemy import text
 from common import events
 from common.db import DatabaseSession
 from common.entrypoints import rpc
+from common.errors import field_checker
 from common.logging import LogContext
 from common.messaging import event_handler
 from common.metrics import Metrics
@@ -43,12 +44,8 @@ SWEEP_INTERVAL_S = 1.0
 SWEEP_BATCH = 50
 
 
-def checked(field: str, check, value):
-    """Run a domain check; its complaint becomes a 400 naming `field`."""
-    try:
-        return check(value)
-    except ValueError as exc:
-        raise InvalidNotificationQuery(f"{field}: {exc}", {"field": field}) from None
+# A domain check's complaint becomes a 400 naming the field.
+checked = field_checker(InvalidNotificationQuery)
 
 
 class NotifyService:

@@ -18,6 +18,7 @@ from sqlalchemy import text
 from common import events, inbox
 from common.db import DatabaseSession
 from common.entrypoints import rpc
+from common.errors import field_checker
 from common.logging import LogContext
 from common.messaging import event_handler
 from common.metrics import Metrics
@@ -30,12 +31,8 @@ from payment_svc.provider import Provider
 log = logging.getLogger(__name__)
 
 
-def checked(field: str, check, value):
-    """Run a domain check; its complaint becomes a 400 naming `field`."""
-    try:
-        return check(value)
-    except ValueError as exc:
-        raise InvalidPaymentQuery(f"{field}: {exc}", {"field": field}) from None
+# A domain check's complaint becomes a 400 naming the field.
+checked = field_checker(InvalidPaymentQuery)
 
 
 class PaymentService:
