@@ -104,20 +104,37 @@ def test_events_dead_lettered_by_an_outage_are_replayed_once_it_is_fixed(cluster
                                                                           checker, admin):
     """notify_svc needs order_svc to write an order's mail: down too long, its events
     exhaust their retries; once order_svc is back, a replay delivers every mail once."""
-    flow.start()
-    wait_placed(flow, 5)
-    flow.stop()
-    orders = cluster.processes["order_svc"]
-    orders.kill()
-    # Events already on their way to notify_svc now fail every attempt.
-    wait_for(lambda: dead_letters(cluster, admin)["notify_svc"]["count"] > 0, timeout=60,
-             message="notify_svc's events dead-lettered while order_svc is down")
-    orders.start()
+    notify, orders = cluster.processes["notify_svc"], cluster.processes["order_svc"]
+    assert notify.stop() == 0  # mails for the next orders wait in notify_svc's queues
+    try:
+        flow.start()
+        wait_placed(flow, 5)
+        flow.stop()
+        wait_for(lambda: all(order_status(cluster, flow, o) not in ("PENDING", "RESERVED")
+                             for o in flow.placed), timeout=60, message="orders decided")
+        orders.kill()
+        notify.start()  # now every mail it owes needs order_svc, which is down
+        wait_for(lambda: dead_letters(cluster, admin)["notify_svc"]["count"] > 0,
+                 timeout=90, message="notify_svc's events dead-lettered, order_svc down")
+    finally:
+        if orders.popen.poll() is not None:
+            orders.start()
+        if notify.popen.poll() is not None:
+            notify.start()
     cluster.wait_ready()
-    replayed = cluster.post("/admin/dead-letters/notify_svc/replay", headers=admin).json()
+    replayed = cluster.post("/admin/dead-letters/notify_svc/replay", headers=admin,
+                            json={}).json()
     assert replayed["replayed"] > 0
     settle_and_check(checker, flow, f"outage of order_svc, {replayed['replayed']} replayed")
     assert dead_letters(cluster, admin)["notify_svc"]["count"] == 0
+
+
+def order_status(cluster, flow, order_id):
+    for headers in flow.shoppers:
+        answer = cluster.get(f"/orders/{order_id}", headers=headers)
+        if answer.status_code == 200:
+            return answer.json()["status"]
+    return None
 
 
 def test_every_event_redelivered_in_bulk_changes_nothing(cluster, flow, checker):
