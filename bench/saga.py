@@ -43,7 +43,7 @@ def cluster_processes(amqp_uri: str) -> dict[str, list[psutil.Process]]:
     default = load_config()["AMQP_URI"]
     for proc in psutil.process_iter(["cmdline", "name"]):
         cmd = " ".join(proc.info["cmdline"] or [])
-        if not (proc.info["name"] or "").startswith("python"):
+        if (proc.info["name"] or "") in ("sh", "dash", "bash"):
             continue  # honcho's `sh -c` wrappers carry the same command line
         try:
             if proc.environ().get("AMQP_URI", default) != amqp_uri:
