@@ -218,4 +218,14 @@ if command -v psql >/dev/null 2>&1; then
     fi
 fi
 
+# Redis: optional for `make run` (rate-limit counters live in memory unless
+# RATE_LIMIT_STORAGE_URI says redis://), but the test suite checks the Redis storage.
+if command -v redis-cli >/dev/null 2>&1 && ! timeout 3 redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then
+    if command -v redis-server >/dev/null 2>&1; then
+        log "starting the local Redis"
+        redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+            >/dev/null 2>&1 || err "could not start Redis (the Redis rate-limit test will fail)"
+    fi
+fi
+
 log "RabbitMQ and PostgreSQL are ready"
