@@ -21,6 +21,7 @@ from urllib.parse import quote, urlparse
 import requests
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from common.config import ROOT, load_config
 from common.dbroles import admin_url
@@ -81,6 +82,18 @@ def truncate_all(url: str) -> None:
             if tables:
                 conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables)
                                   + " RESTART IDENTITY CASCADE"))
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def clean_session(url: str):
+    """A session on the database at `url`, emptied first (the unit tiers' fixture)."""
+    truncate_all(url)
+    engine = create_engine(url)
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            yield session
     finally:
         engine.dispose()
 

@@ -4,12 +4,11 @@ from datetime import timedelta
 
 import pytest
 from nameko.testing.services import worker_factory
-from sqlalchemy import create_engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
 from common import events
 from common.db import utc_now
-from common.testing import migrated_database, truncate_all
+from common.testing import clean_session, migrated_database
 from delivery_svc.exceptions import ShipmentNotFound
 from delivery_svc.models import Outbox, Shipment
 from delivery_svc.service import DeliveryService
@@ -22,11 +21,8 @@ def db_url():
 
 @pytest.fixture
 def session(db_url):
-    truncate_all(db_url)
-    engine = create_engine(db_url)
-    with Session(engine, expire_on_commit=False) as session:
+    with clean_session(db_url) as session:
         yield session
-    engine.dispose()
 
 
 @pytest.fixture

@@ -1,9 +1,7 @@
 import pytest
 from nameko.testing.services import worker_factory
-from sqlalchemy import create_engine
-from sqlalchemy.orm import Session
 
-from common.testing import migrated_database, truncate_all
+from common.testing import clean_session, migrated_database
 from order_svc.service import OrderService
 
 
@@ -32,11 +30,8 @@ def order_db_url():
 
 @pytest.fixture
 def session(order_db_url):
-    truncate_all(order_db_url)
-    engine = create_engine(order_db_url)
-    with Session(engine, expire_on_commit=False) as session:
+    with clean_session(order_db_url) as session:
         yield session
-    engine.dispose()
 
 
 @pytest.fixture
