@@ -36,7 +36,7 @@ def markdown(results: dict) -> str:
     lines += ["",
               f"GET /products: {products['per_s']:.0f} req/s with {products['clients']} "
               f"clients (p50 {products['p50_ms']:.1f} ms, p99 {products['p99_ms']:.1f} ms, "
-              f"{products['errors']} errors)", "",
+              f"{products['errors']} errors; client: {products.get('tool', 'python')})", "",
               f"Baselines: bare nameko RPC round trip {base['rpc']['per_s']:.0f} calls/s "
               f"sequential (p50 {base['rpc']['p50_ms']:.2f} ms); bare event hop "
               f"{base['event_hop']['per_s']:.0f} events/s (p50 {base['event_hop']['p50_ms']:.1f} "

@@ -17,6 +17,7 @@ from common.config import load_config
 from common.rpc import RpcPool
 from common.tokens import TokenSettings
 from gateway import body, context, errors, metrics, ratelimit, routes, security
+from gateway.catalog import CatalogCache
 from gateway.routes.health import ping_broker
 from gateway.state import EXTENSION, GatewayState
 from gateway.stream import EventHub
@@ -45,11 +46,13 @@ def create_app(config: dict | None = None, rpc=None, *, ready_rpc=None,
     max_body = int(config.get("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES))
     app.config.update(MAX_CONTENT_LENGTH=max_body, MAX_FORM_MEMORY_SIZE=max_body)
     app.json.sort_keys = False  # answers keep the field order the views build
+    hub = stream_hub if stream_hub is not None else EventHub.from_config(config)
+    catalog = CatalogCache.from_config(config)
+    hub.add_listener(catalog.on_event)  # stock moved: cached `available` is stale
     app.extensions[EXTENSION] = GatewayState(
         config=config, tokens=TokenSettings.from_config(config), rpc=rpc,
         ready_rpc=ready_rpc if ready_rpc is not None else rpc,
-        broker_check=broker_check, ready_timeout=ready_timeout,
-        stream=stream_hub if stream_hub is not None else EventHub.from_config(config))
+        broker_check=broker_check, ready_timeout=ready_timeout, stream=hub, catalog=catalog)
 
     context.install(app)
     security.install(app, config)  # headers on every answer; CORS preflights end here

@@ -34,6 +34,8 @@ class GatewayState:
     broker_check: Callable[[], None]
     ready_timeout: float
     stream: Any = None
+    # GET /products answers (gateway.catalog.CatalogCache).
+    catalog: Any = None
     # Dead-letter operations (common.deadletters.DeadLetterAdmin); built on first use.
     dead_letters: Any = None
 

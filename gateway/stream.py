@@ -8,7 +8,8 @@
 
 BrokerFeed is one green thread consuming an exclusive, auto-delete queue
 `gateway-stream-<uuid4>` bound to `order_svc.events` (`order.status_changed`) and
-`notify_svc.events` (`notification.sent`, `notification.failed`). The exchanges are
+`notify_svc.events` (`notification.sent`, `notification.failed`), and to inventory_svc's
+stock events for the catalog cache's listener (gateway.catalog). The exchanges are
 declared exactly as nameko declares them (`nameko.events.get_event_exchange`), so it
 does not matter who comes up first. Every gateway process has its own queue, so every
 process sees every event (a broadcast), whichever process a user's stream is on. When
@@ -52,6 +53,9 @@ SUBSCRIBED = (
     ("order_svc", events.OrderStatusChanged.TYPE),
     ("notify_svc", events.NotificationSent.TYPE),
     ("notify_svc", events.NotificationFailed.TYPE),
+    # Not streamed: they tell gateway.catalog that `available` changed.
+    ("inventory_svc", events.InventoryReserved.TYPE),
+    ("inventory_svc", events.InventoryReleased.TYPE),
 )
 QUEUE_PREFIX = "gateway-stream-"
 
@@ -182,6 +186,8 @@ class EventHub:
         self._buffers: dict[str, deque[StreamEvent]] = {}
         self._last_sweep = clock()
         self.closed = False
+        # Called with every event off the feed, streamed or not (see add_listener).
+        self._listeners: list[Callable[[events.Event], object]] = []
 
     @classmethod
     def from_config(cls, config: dict) -> EventHub:
@@ -251,6 +257,10 @@ class EventHub:
 
     # --- events -----------------------------------------------------------------
 
+    def add_listener(self, listener: Callable[[events.Event], object]) -> None:
+        """Also hand every parsed event off the feed to `listener` (it must not block)."""
+        self._listeners.append(listener)
+
     def publish_payload(self, payload) -> int:
         """Feed callback: one event envelope off the wire; how many streams got it."""
         try:
@@ -258,6 +268,8 @@ class EventHub:
         except events.InvalidEvent as exc:
             log.warning("stream: ignoring an invalid event: %s", exc)
             return 0
+        for listener in self._listeners:
+            listener(event)
         message = to_stream_event(event, self.clock())
         return 0 if message is None else self.publish(message)
 

@@ -2,12 +2,15 @@
 
 inventory_svc owns products and stock; these views validate input and shape answers.
 A sku in the path that no product could have (see schemas.SKU) is a 404 without
-asking the service.
+asking the service. Reads are answered from gateway.catalog's short-lived cache when
+it has them; writes through this process empty it.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint
+from collections.abc import Callable
+
+from flask import Blueprint, Response, current_app, request
 
 from common.errors import NotFound
 from gateway import rpc
@@ -21,6 +24,7 @@ from gateway.schemas import (
     RestockRequest,
     UpdateProductRequest,
 )
+from gateway.state import state
 
 bp = Blueprint("products", __name__, url_prefix="/products")
 
@@ -35,20 +39,43 @@ def path_sku(sku: str) -> str:
     return sku
 
 
+def cached(read: Callable[[], dict]) -> Response:
+    """This request's answer from the catalog cache, or `read()` (then kept)."""
+    catalog = state().catalog
+    body = catalog.get(request.full_path)
+    if body is not None:
+        return current_app.response_class(body, mimetype=current_app.json.mimetype)
+    generation = catalog.generation
+    response = current_app.json.response(read())
+    catalog.put(request.full_path, response.get_data(), generation)
+    return response
+
+
+def changed(answer):
+    """A write went through: drop this process's cached catalog answers."""
+    state().catalog.invalidate()
+    return answer
+
+
 @bp.get("")
 def list_products():
     """A page of the catalog: {items: [product], next_cursor} (`?limit=1..100&cursor=`)."""
     query = query_args(ListQuery)
-    page = rpc.call("inventory_svc", "list_products", limit=query.limit, cursor=query.cursor)
-    return {"items": [pick(product, PRODUCT_FIELDS) for product in page.get("items") or []],
-            "next_cursor": page.get("next_cursor")}
+
+    def read():
+        page = rpc.call("inventory_svc", "list_products", limit=query.limit,
+                        cursor=query.cursor)
+        return {"items": [pick(product, PRODUCT_FIELDS) for product in page.get("items") or []],
+                "next_cursor": page.get("next_cursor")}
+    return cached(read)
 
 
 @bp.get("/<sku>")
 def get_product(sku: str):
     """One product {sku, name, description, price_cents, currency, available}; 404."""
-    product = rpc.call("inventory_svc", "get_product", sku=path_sku(sku))
-    return pick(product, PRODUCT_FIELDS)
+    sku = path_sku(sku)
+    return cached(lambda: pick(rpc.call("inventory_svc", "get_product", sku=sku),
+                               PRODUCT_FIELDS))
 
 
 @bp.post("")
@@ -59,7 +86,7 @@ def create_product():
     product = rpc.call("inventory_svc", "create_product", sku=body.sku, name=body.name,
                        description=body.description, price_cents=body.price_cents,
                        currency=body.currency, stock=body.stock)
-    return pick(product, PRODUCT_FIELDS), 201, {"Location": f"/products/{body.sku}"}
+    return changed((pick(product, PRODUCT_FIELDS), 201, {"Location": f"/products/{body.sku}"}))
 
 
 @bp.patch("/<sku>")
@@ -69,7 +96,7 @@ def update_product(sku: str):
     sku = path_sku(sku)
     changes = json_body(UpdateProductRequest).model_dump(exclude_unset=True)
     product = rpc.call("inventory_svc", "update_product", sku=sku, **changes)
-    return pick(product, PRODUCT_FIELDS)
+    return changed(pick(product, PRODUCT_FIELDS))
 
 
 @bp.post("/<sku>/restock")
@@ -79,4 +106,4 @@ def restock(sku: str):
     sku = path_sku(sku)
     body = json_body(RestockRequest)
     stock = rpc.call("inventory_svc", "restock", sku=sku, quantity=body.quantity)
-    return pick(stock, STOCK_FIELDS)
+    return changed(pick(stock, STOCK_FIELDS))

@@ -199,7 +199,9 @@ def test_the_feed_queue_is_exclusive_and_bound_like_nameko(config):
     bound = {(b.exchange.name, b.routing_key) for b in queue.bindings}
     assert bound == {("order_svc.events", "order.status_changed"),
                      ("notify_svc.events", "notification.sent"),
-                     ("notify_svc.events", "notification.failed")}
+                     ("notify_svc.events", "notification.failed"),
+                     ("inventory_svc.events", "inventory.reserved"),
+                     ("inventory_svc.events", "inventory.released")}
     for b in queue.bindings:
         nameko = get_event_exchange(b.exchange.name.split(".")[0], config)
         assert (b.exchange.type, b.exchange.durable, b.exchange.auto_delete,
