@@ -27,12 +27,13 @@ def markdown(results: dict) -> str:
              HEADER, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     lines += [row(p) for p in results["phases"]]
     lines += ["", "CPU ms per accepted order, by process:", "",
-              "| phase | " + " | ".join(sorted(results["phases"][0]["cpu_ms_per_order"])) + " |",
-              "|---|" + "---:|" * len(results["phases"][0]["cpu_ms_per_order"])]
+              "| phase | " + " | ".join(sorted(results["phases"][0]["cpu_ms_per_order"]))
+              + " | all |",
+              "|---|" + "---:|" * (len(results["phases"][0]["cpu_ms_per_order"]) + 1)]
     for p in results["phases"]:
         cpu = p["cpu_ms_per_order"]
         lines.append(f"| {p['phase']} | " + " | ".join(fmt(cpu[k], 1) for k in sorted(cpu))
-                     + " |")
+                     + f" | {fmt(sum(v for v in cpu.values() if v is not None), 1)} |")
     lines += ["",
               f"GET /products: {products['per_s']:.0f} req/s with {products['clients']} "
               f"clients (p50 {products['p50_ms']:.1f} ms, p99 {products['p99_ms']:.1f} ms, "

@@ -3,6 +3,7 @@
 An entrypoint adds `Outbox.of(event)` to the same session as its effects and commits
 once; the `OutboxRelay` (declared on the service) publishes unpublished rows to the
 service's nameko event exchange with publisher confirms, then marks them published.
+Events go out in batches, one broker round trip each (common.publishing).
 A crash between commit and publish leaves the row unpublished, so the next relay
 (this process after restart, or another process of the service) sends it: events are
 delivered at least once, and consumers dedupe by `event_id` (common.inbox).
@@ -19,7 +20,6 @@ from datetime import datetime, timedelta
 
 import eventlet
 from eventlet.event import Event as Signal
-from nameko.amqp.publish import Publisher
 from nameko.events import get_event_exchange
 from nameko.extensions import DependencyProvider
 from sqlalchemy import (
@@ -40,6 +40,7 @@ from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column
 from common.db import engine_for, utc_now
 from common.events import Event
 from common.logging import CORRELATION_KEY, set_context
+from common.publishing import BatchPublisher, OutgoingEvent
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +75,10 @@ class OutboxMixin:
                    payload=event.to_payload(), correlation_id=event.correlation_id)
 
 
-def publish_pending(session: Session, model, publisher: Publisher, config: dict,
+def publish_pending(session: Session, model, publisher: BatchPublisher, config: dict,
                     batch_size: int) -> int:
-    """Publish up to `batch_size` unpublished rows, oldest first; return how many.
+    """Publish up to `batch_size` unpublished rows, oldest first, as one batch; return
+    how many.
 
     Rows are locked with SKIP LOCKED, so several relays of one service share the work
     without sending a row twice at the same time. The caller commits.
@@ -85,17 +87,20 @@ def publish_pending(session: Session, model, publisher: Publisher, config: dict,
         select(model).where(model.published_at.is_(None)).order_by(model.id)
         .limit(batch_size).with_for_update(skip_locked=True)
     ).all()
-    for row in rows:
-        headers = {"nameko.call_id_stack": [f"{row.source}.outbox.{row.event_id}"]}
-        if row.correlation_id:
-            headers[f"nameko.{CORRELATION_KEY}"] = row.correlation_id
-        exchange = get_event_exchange(row.source, config)
-        publisher.publish(row.payload, exchange=exchange, routing_key=row.event_type,
-                          headers=headers, message_id=row.event_id, declare=[exchange])
-    if rows:
-        session.execute(update(model).where(model.id.in_([r.id for r in rows]))
-                        .values(published_at=utc_now()))
+    if not rows:
+        return 0
+    publisher.publish_batch([_outgoing(row, config) for row in rows])
+    session.execute(update(model).where(model.id.in_([r.id for r in rows]))
+                    .values(published_at=utc_now()))
     return len(rows)
+
+
+def _outgoing(row, config: dict) -> OutgoingEvent:
+    headers = {"nameko.call_id_stack": [f"{row.source}.outbox.{row.event_id}"]}
+    if row.correlation_id:
+        headers[f"nameko.{CORRELATION_KEY}"] = row.correlation_id
+    return OutgoingEvent(row.payload, get_event_exchange(row.source, config),
+                         row.event_type, headers, row.event_id)
 
 
 class OutboxRelay(DependencyProvider):
@@ -122,9 +127,9 @@ class OutboxRelay(DependencyProvider):
         self.batch_size = int(config.get("OUTBOX_BATCH_SIZE", 100))
         self.retention = timedelta(seconds=float(config.get("OUTBOX_RETENTION_S", 604800)))
         self.engine = engine_for(config, self.container.service_name, self.declarative_base)
-        # retry=False: a broker outage surfaces here at once and the relay backs off;
-        # the rows stay unpublished meanwhile, so nothing is lost.
-        self.publisher = Publisher(config["AMQP_URI"], use_confirms=True, retry=False)
+        # A broker outage surfaces here at once and the relay backs off; the rows stay
+        # unpublished meanwhile, so nothing is lost.
+        self.publisher = BatchPublisher(config)
 
     def start(self):
         self._running = True
@@ -137,6 +142,7 @@ class OutboxRelay(DependencyProvider):
         thread = getattr(self, "_thread", None)
         if thread is not None:
             thread.wait()
+        self.publisher.close()
         self.engine.dispose()
 
     def kill(self):
@@ -144,6 +150,7 @@ class OutboxRelay(DependencyProvider):
         thread = getattr(self, "_thread", None)
         if thread is not None:
             thread.kill()
+        self.publisher.close()
         self.engine.dispose()
 
     def wake(self):
@@ -177,8 +184,10 @@ class OutboxRelay(DependencyProvider):
                 eventlet.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
                 continue
-            if published:
-                continue  # there may be more
+            if published == self.batch_size:
+                continue  # there may be more; a short batch was all there was (a commit
+                # that lands meanwhile wakes us again below, so looking once more would
+                # only cost an empty transaction per wake)
             if utc_now() - last_cleanup > timedelta(minutes=1):
                 last_cleanup = utc_now()
                 self._cleanup()

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from common.db import DatabaseSession
 from common.outbox import OutboxRelay, publish_pending
+from common.publishing import BatchPublisher
 from common.testing import TcpProxy, wait_for
 from tests.integration.support import (
     Base,
@@ -73,8 +74,9 @@ def test_a_crash_after_publish_before_marking_sends_again_and_is_handled_once(
     container_factory(Consumer, config).start()
     event = registered("dup-1")
     commit_outbox_row(common_db, event)
-    publisher = Publisher(config["AMQP_URI"])
+    publisher = BatchPublisher(config)
     publish_pending(common_db, Outbox, publisher, config, batch_size=10)
+    publisher.close()
     common_db.rollback()  # the relay died before its UPDATE committed
     wait_for(lambda: effect_count(common_db, event.event_id) == 1, message="first delivery")
 
