@@ -55,6 +55,8 @@ def cluster_processes(amqp_uri: str) -> dict[str, list[psutil.Process]]:
             name = cmd.split()[-1].removesuffix(".service")
         elif "gateway.server" in cmd:
             name = "gateway"
+        elif "tools.mailsink" in cmd:
+            name = "mail"  # make run's SMTP sink: the cluster's mail server
         else:
             continue
         found.setdefault(name, []).append(proc)
@@ -137,6 +139,9 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=20)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--warmup", type=float, default=8,
+                        help="seconds of orders at 5/s first, not measured (fresh "
+                             "connections, caches, the new users' welcome mails)")
     parser.add_argument("--label", default="")
     args = parser.parse_args()
     config = load_config()
@@ -163,6 +168,11 @@ def main() -> int:
     shop.open_streams()
     processes = {**cluster_processes(config["AMQP_URI"]), **infra_processes()}
     counter = [0]
+    if args.warmup > 0:
+        warm = load.fixed_rate(shop, 5, args.warmup, counter)
+        wait_for(lambda: all(s.order_id in shop.confirmed_at for s in warm.samples
+                             if s.status == 201), timeout=120, interval=0.2,
+                 message="the warm-up orders confirmed")
     phases = []
     for rate in args.rates:
         phase = measured(load.fixed_rate, processes, shop, rate, args.duration, counter)
