@@ -58,6 +58,10 @@ class Phase:
         }
 
 
+def accepted_ids(phase: Phase) -> list[str]:
+    return [s.order_id for s in phase.samples if s.status == 201]
+
+
 class Shop:
     """Bench users (each with a session and a live stream) and bench products."""
 
@@ -65,6 +69,7 @@ class Shop:
         self.url, self.users, self.skus = url, users, skus
         self.sessions = [requests.Session() for _ in users]
         self.confirmed_at: dict[str, float] = {}
+        self.final_at: dict[str, float] = {}  # DELIVERED or CANCELLED: nothing more to do
         self._streams: list = []
 
     def open_streams(self) -> None:
@@ -82,6 +87,8 @@ class Shop:
                     data = json.loads(line[5:])
                     if data["status"] == "CONFIRMED":
                         self.confirmed_at.setdefault(data["order_id"], time.time())
+                    elif data["status"] in ("DELIVERED", "CANCELLED"):
+                        self.final_at.setdefault(data["order_id"], time.time())
 
     def close(self) -> None:
         for thread in self._streams:
