@@ -56,8 +56,10 @@ class Order(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now,
                                                  onupdate=utc_now)
+    # Loaded when read (answers, order.created), not with every order: the saga's
+    # handlers lock and move an order five times per order and never read its lines.
     items: Mapped[list[OrderItem]] = relationship(
-        lazy="selectin", cascade="all, delete-orphan", order_by="OrderItem.line_no")
+        lazy="select", cascade="all, delete-orphan", order_by="OrderItem.line_no")
 
     __table_args__ = (
         UniqueConstraint("user_id", "idempotency_key", name="one_order_per_key"),

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from order_svc import domain
 from order_svc.models import Order, TimelineEntry
@@ -38,7 +38,8 @@ def by_idempotency_key(session: Session, user_id: str, key: str) -> Order | None
 def page_of_orders(session: Session, user_id: str | None, limit: int,
                    after: tuple[datetime, str] | None) -> list[Order]:
     """`limit + 1` orders, newest first, after the cursor position."""
-    query = select(Order).order_by(Order.created_at.desc(), Order.id.desc()).limit(limit + 1)
+    query = (select(Order).options(selectinload(Order.items))  # one query for every page
+             .order_by(Order.created_at.desc(), Order.id.desc()).limit(limit + 1))
     if user_id is not None:
         query = query.where(Order.user_id == user_id)
     if after is not None:
