@@ -127,6 +127,19 @@ def setup_shop(url: str, config: dict, users: int) -> load.Shop:
     return load.Shop(url, accounts, skus)
 
 
+def wait_quiet(processes: dict, cores: float = 0.2, timeout: float = 90.0) -> float:
+    """Wait until the cluster uses under `cores` of CPU over a second (start-up, a
+    finished phase's last mails), so what is measured next has the machine to itself.
+    Returns the last reading."""
+    deadline = time.monotonic() + timeout
+    while True:
+        before = sum(cpu_seconds(processes).values())
+        time.sleep(1.0)
+        used = sum(cpu_seconds(processes).values()) - before
+        if used < cores or time.monotonic() > deadline:
+            return used
+
+
 def measured(phase_fn, processes, shop: load.Shop, *args) -> load.Phase:
     """Run a phase; its CPU is counted until every order it placed is DELIVERED (or
     CANCELLED), so each order's whole saga is in it: mails, shipping, delivery."""
@@ -156,6 +169,8 @@ def main() -> int:
     url = os.environ.get("BENCH_URL", f"http://127.0.0.1:{config['GATEWAY_PORT']}")
     requests.get(f"{url}/ready", timeout=5).raise_for_status()
 
+    processes = {**cluster_processes(config["AMQP_URI"]), **infra_processes()}
+    wait_quiet(processes)
     echo = Process("bench_echo", [str(Path(sys.executable).with_name("nameko")), "run",
                                   "--config", "config.yml", "bench.echo"],
                    {**os.environ, "EVENTLET_TESTS": "1"}, str(RESULTS.parent / ".."))
@@ -174,7 +189,6 @@ def main() -> int:
 
     shop = setup_shop(url, config, args.users)
     shop.open_streams()
-    processes = {**cluster_processes(config["AMQP_URI"]), **infra_processes()}
     counter = [0]
     if args.warmup > 0:
         warm = load.fixed_rate(shop, 5, args.warmup, counter)
@@ -189,13 +203,13 @@ def main() -> int:
     phases.append(phase.summary(shop.confirmed_at))
     print(report.row(phases[-1]), flush=True)
     shop.close()
-    products = load.products_throughput(url)
-
     checker = RpcPool(config, size=2, timeout=30)
     try:
         verdict = wait_until_clean(checker, timeout=120)
     finally:
         checker.close()
+    wait_quiet(processes)
+    products = load.products_throughput(url)
     results = {
         "label": args.label, "when": time.strftime("%Y-%m-%d %H:%M:%S"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
