@@ -155,7 +155,7 @@ def measured(phase_fn, processes, shop: load.Shop, *args) -> load.Phase:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rates", type=float, nargs="*", default=[25, 50, 100, 200],
+    parser.add_argument("--rates", type=float, nargs="*", default=[10, 25, 50, 100, 200],
                         help="offered rates (none: saturation only)")
     parser.add_argument("--duration", type=float, default=20)
     parser.add_argument("--clients", type=int, default=32)
