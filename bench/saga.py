@@ -142,12 +142,14 @@ def wait_quiet(processes: dict, cores: float = 0.2, timeout: float = 90.0) -> fl
 
 def measured(phase_fn, processes, shop: load.Shop, *args) -> load.Phase:
     """Run a phase; its CPU is counted until every order it placed is DELIVERED (or
-    CANCELLED), so each order's whole saga is in it: mails, shipping, delivery."""
+    CANCELLED) and the cluster is at rest again, so each order's whole saga is in it:
+    shipping, delivery, and the mails a busy notify_svc sends after the last delivery."""
     before = cpu_seconds(processes)
     phase = phase_fn(shop, *args)
     wait_for(lambda: all(order_id in shop.final_at for order_id in load.accepted_ids(phase)),
              timeout=FINAL_TIMEOUT_S, interval=0.2,
              message="every accepted order delivered or cancelled")
+    wait_quiet(processes, timeout=FINAL_TIMEOUT_S)
     after = cpu_seconds(processes)
     phase.cpu_s = {name: after[name] - before.get(name, 0) for name in after}
     return phase
@@ -155,7 +157,7 @@ def measured(phase_fn, processes, shop: load.Shop, *args) -> load.Phase:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rates", type=float, nargs="*", default=[10, 25, 50, 100, 200],
+    parser.add_argument("--rates", type=float, nargs="*", default=[5, 10, 25, 50, 100, 200],
                         help="offered rates (none: saturation only)")
     parser.add_argument("--duration", type=float, default=20)
     parser.add_argument("--clients", type=int, default=32)
