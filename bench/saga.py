@@ -146,9 +146,7 @@ def measured(phase_fn, processes, shop: load.Shop, *args) -> load.Phase:
     shipping, delivery, and the mails a busy notify_svc sends after the last delivery."""
     before = cpu_seconds(processes)
     phase = phase_fn(shop, *args)
-    wait_for(lambda: all(order_id in shop.final_at for order_id in load.accepted_ids(phase)),
-             timeout=FINAL_TIMEOUT_S, interval=0.2,
-             message="every accepted order delivered or cancelled")
+    shop.settle(load.accepted_ids(phase), timeout=FINAL_TIMEOUT_S)
     wait_quiet(processes, timeout=FINAL_TIMEOUT_S)
     after = cpu_seconds(processes)
     phase.cpu_s = {name: after[name] - before.get(name, 0) for name in after}
@@ -194,8 +192,7 @@ def main() -> int:
     counter = [0]
     if args.warmup > 0:
         warm = load.fixed_rate(shop, 5, args.warmup, counter)
-        wait_for(lambda: all(order_id in shop.final_at for order_id in load.accepted_ids(warm)),
-                 timeout=FINAL_TIMEOUT_S, interval=0.2, message="the warm-up orders delivered")
+        shop.settle(load.accepted_ids(warm), timeout=FINAL_TIMEOUT_S)
     phases = []
     for rate in args.rates:
         phase = measured(load.fixed_rate, processes, shop, rate, args.duration, counter)

@@ -29,6 +29,8 @@ export LOG_LEVEL="${LOG_LEVEL:-WARNING}"
 # CPU of the whole saga; the demo's delays are waiting, not work.
 export DELIVERY_SHIP_AFTER_S="${DELIVERY_SHIP_AFTER_S:-0}"
 export DELIVERY_DELIVER_AFTER_S="${DELIVERY_DELIVER_AFTER_S:-0}"
+# The bench users' tokens must outlive a run (about 12 minutes with the defaults).
+export JWT_ACCESS_TTL_S="${JWT_ACCESS_TTL_S:-3600}"
 mkdir -p .run
 bash scripts/run.sh > .run/bench-cluster.log 2>&1 &
 run_pid=$!
