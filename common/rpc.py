@@ -108,8 +108,10 @@ class RpcPool:
         if checked and now - checked[0] < self.liveness_ttl:
             running = checked[1]
         else:
+            if checked:  # callers meanwhile keep the last answer: one broker check at a
+                self._liveness[service] = (now, checked[1])  # time, not one per request
             running = self._consumers(service) > 0
-            self._liveness[service] = (now, running)
+            self._liveness[service] = (time.monotonic(), running)
         if not running:
             raise ServiceUnavailable(f"{service} is not running", {"service": service})
 
@@ -136,6 +138,8 @@ class RpcPool:
             with eventlet.Timeout(self.timeout):
                 standalone.start()
         except (eventlet.Timeout, *_CONNECTION_ERRORS) as exc:
+            # Half started (a slow broker): its connection must not outlive it.
+            self._discard(standalone)
             raise ServiceUnavailable("message broker unreachable") from exc
         return standalone
 
