@@ -71,14 +71,13 @@ def infra_processes() -> dict[str, list[psutil.Process]]:
     their CPU is counted through it, see cpu_seconds). Shared with anything else using
     them on this machine, hence a quiet machine for the bench."""
     found: dict[str, list[psutil.Process]] = {}
-    for proc in psutil.process_iter(["name", "ppid"]):
-        name = proc.info["name"] or ""
-        if name == "beam.smp":
+    procs = list(psutil.process_iter(["name", "ppid"]))
+    postgres = {proc.pid for proc in procs if proc.info["name"] == "postgres"}
+    for proc in procs:
+        if proc.info["name"] == "beam.smp":
             found.setdefault("rabbitmq", []).append(proc)
-        elif name == "postgres":
-            with contextlib.suppress(psutil.Error):
-                if proc.parent() is None or proc.parent().name() != "postgres":
-                    found.setdefault("postgres", []).append(proc)
+        elif proc.pid in postgres and proc.info["ppid"] not in postgres:  # the postmaster
+            found.setdefault("postgres", []).append(proc)
     return found
 
 
@@ -132,10 +131,11 @@ def wait_quiet(processes: dict, cores: float = 0.2, timeout: float = 90.0) -> fl
     finished phase's last mails), so what is measured next has the machine to itself.
     Returns the last reading."""
     deadline = time.monotonic() + timeout
+    last = sum(cpu_seconds(processes).values())
     while True:
-        before = sum(cpu_seconds(processes).values())
         time.sleep(1.0)
-        used = sum(cpu_seconds(processes).values()) - before
+        now = sum(cpu_seconds(processes).values())
+        used, last = now - last, now
         if used < cores or time.monotonic() > deadline:
             return used
 

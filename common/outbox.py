@@ -2,8 +2,8 @@
 
 An entrypoint adds `Outbox.of(event)` to the same session as its effects and commits
 once; the `OutboxRelay` (declared on the service) publishes unpublished rows to the
-service's nameko event exchange with publisher confirms, then marks them published.
-Events go out in batches, one broker round trip each (common.publishing).
+service's nameko event exchange in batches, each one AMQP transaction (one broker
+round trip, see common.publishing), then marks them published.
 A crash between commit and publish leaves the row unpublished, so the next relay
 (this process after restart, or another process of the service) sends it: events are
 delivered at least once, and consumers dedupe by `event_id` (common.inbox).

@@ -24,7 +24,12 @@ from dataclasses import dataclass
 
 import eventlet
 from kombu import Connection, Exchange, Producer
-from nameko.constants import PERSISTENT
+from nameko.constants import (
+    AMQP_SSL_CONFIG_KEY,
+    DEFAULT_SERIALIZER,
+    PERSISTENT,
+    SERIALIZER_CONFIG_KEY,
+)
 
 
 class PublishTimeout(Exception):
@@ -47,8 +52,8 @@ class BatchPublisher:
 
     def __init__(self, config: dict, timeout: float = 10.0):
         self.amqp_uri = config["AMQP_URI"]
-        self.ssl = config.get("AMQP_SSL")
-        self.serializer = config.get("serializer", "json")
+        self.ssl = config.get(AMQP_SSL_CONFIG_KEY)  # read as nameko's Publisher reads them
+        self.serializer = config.get(SERIALIZER_CONFIG_KEY, DEFAULT_SERIALIZER)
         self.timeout = timeout
         self._connection: Connection | None = None
         self._producer: Producer | None = None

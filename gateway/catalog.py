@@ -8,7 +8,7 @@ all at once when the catalog may have changed:
 
 - this process wrote to it (create, update, restock: the views call `invalidate`);
 - stock was held or given back anywhere (`inventory.reserved`, `inventory.released`,
-  delivered by the live stream's broker feed, see `watch`).
+  delivered by the live stream's broker feed to `on_event`).
 
 So `available` is exact a few milliseconds after a reservation commits, and a product
 written through another gateway process is at most TTL seconds old. The cache never
