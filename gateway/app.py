@@ -17,6 +17,7 @@ from common.config import load_config
 from common.rpc import RpcPool
 from common.tokens import TokenSettings
 from gateway import body, context, errors, metrics, ratelimit, routes, security
+from gateway.admission import Admission
 from gateway.catalog import CatalogCache
 from gateway.routes.health import ping_broker
 from gateway.state import EXTENSION, GatewayState
@@ -49,14 +50,16 @@ def create_app(config: dict | None = None, rpc=None, *, ready_rpc=None,
     hub = stream_hub if stream_hub is not None else EventHub.from_config(config)
     catalog = CatalogCache.from_config(config)
     hub.add_listener(catalog.on_event)  # stock moved: cached `available` is stale
+    admission = Admission.from_config(config)
     app.extensions[EXTENSION] = GatewayState(
         config=config, tokens=TokenSettings.from_config(config), rpc=rpc,
         ready_rpc=ready_rpc if ready_rpc is not None else rpc,
-        broker_check=broker_check, ready_timeout=ready_timeout, stream=hub, catalog=catalog)
+        broker_check=broker_check, ready_timeout=ready_timeout, stream=hub, catalog=catalog,
+        admission=admission)
 
     context.install(app)
     security.install(app, config)  # headers on every answer; CORS preflights end here
-    metrics.install(app, config, app.extensions[EXTENSION].stream)  # counts every answer
+    metrics.install(app, config, hub, admission)  # counts every answer
     app.before_request(body.check_request_body)
     errors.install(app, config.get("SERVICES") or [])
     routes.register(app)

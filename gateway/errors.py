@@ -6,6 +6,9 @@ user_svc.exceptions.EmailTaken, a Conflict) map through their common.errors base
 and Werkzeug's HTTP errors through theirs. Anything not in the table is a bug:
 it is logged with its traceback and answered with a generic 500.
 
+Every 503 carries `Retry-After`: the shed answers of gateway/admission.py their own
+(GATEWAY_SHED_RETRY_AFTER_S), any other UNAVAILABLE_RETRY_AFTER_S.
+
 nameko rebuilds a service exception as its own class only if the caller imported
 the module that registers it (`@remote`); otherwise it arrives as a RemoteError,
 a 500. `register_service_exceptions` imports `<service>.exceptions` for every
@@ -23,6 +26,7 @@ from nameko.exceptions import RemoteError
 from werkzeug import exceptions as http
 
 from common import errors as svc
+from gateway.admission import Overloaded
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +60,9 @@ INTERNAL_ERROR = ("internal_error", 500)
 UNAVAILABLE_REMOTE_ERRORS = frozenset({"OperationalError", "InterfaceError",
                                        "DisconnectionError", "TimeoutError"})
 GENERIC_MESSAGE = "internal error; quote the X-Request-ID when reporting it"
+# Retry-After (seconds) of a 503 that does not name its own: every 503 says when to come
+# back (the contract's "shed load" answer, and RFC 9110's advice for 503).
+UNAVAILABLE_RETRY_AFTER_S = 1
 
 
 def lookup(exc: BaseException) -> tuple[str, int] | None:
@@ -111,17 +118,26 @@ def handle_exception(exc: Exception) -> Response:
     if isinstance(exc, RemoteError) and exc.exc_type in UNAVAILABLE_REMOTE_ERRORS:
         log.warning("a service cannot reach its database: %s", exc.value)
         return error_response("service_unavailable", 503,
-                              "a service cannot reach its database; try again shortly")
+                              "a service cannot reach its database; try again shortly",
+                              headers=_retry_after(exc))
     mapped = lookup(exc)
     if mapped is None:
         log.exception("unhandled error in the gateway", exc_info=exc)
         return error_response(*INTERNAL_ERROR, GENERIC_MESSAGE)
     code, status = mapped
     message = getattr(exc, "message", None) or str(exc) or code
-    if status >= 500:
+    if status >= 500 and not isinstance(exc, Overloaded):
         # The caller's 503/504 is our upstream's fault: worth a line, not a traceback.
+        # A shed request is not logged: under overload that would be thousands a second.
         log.warning("%s: %s", code, message)
-    return error_response(code, status, message, getattr(exc, "details", None))
+    return error_response(code, status, message, getattr(exc, "details", None),
+                          headers=_retry_after(exc) if status == 503 else None)
+
+
+def _retry_after(exc: BaseException) -> dict[str, str]:
+    """The Retry-After header of a 503: the exception's own `retry_after_s`, or 1 s."""
+    seconds = getattr(exc, "retry_after_s", None) or UNAVAILABLE_RETRY_AFTER_S
+    return {"Retry-After": str(seconds)}
 
 
 def register_service_exceptions(services: Iterable[str]) -> None:

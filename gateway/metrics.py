@@ -9,6 +9,10 @@ Series:
   answer leaving the view (for the live stream: until its headers go out, not the
   whole stream);
 * `gateway_streams_open`: live streams open on this process;
+* `gateway_rpc_in_flight{service}`, `gateway_rpc_in_flight_limit{service}` (0 = none)
+  and `gateway_shed_total{service}`: the views' RPCs running now per service, their
+  admission limit, and the requests shed with a 503 because it was reached
+  (gateway/admission.py), read from the Admission at scrape time;
 * the process collector's `process_*` (CPU, memory, open files).
 
 The contract says "anyone on the host": the endpoint answers clients whose address
@@ -32,6 +36,7 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from common.errors import Forbidden
 
@@ -66,6 +71,28 @@ class GatewayMetrics:
         return any(ip in network for network in self.networks)
 
 
+class AdmissionCollector:
+    """The admission counts (gateway.admission.Admission) as series, read per scrape."""
+
+    def __init__(self, admission):
+        self.admission = admission
+
+    def collect(self):
+        admission = self.admission
+        in_flight = GaugeMetricFamily("gateway_rpc_in_flight",
+                                      "Views' RPCs running now, per service", labels=["service"])
+        limit = GaugeMetricFamily("gateway_rpc_in_flight_limit",
+                                  "Admission limit of RPCs in flight (0 = none)",
+                                  labels=["service"])
+        shed = CounterMetricFamily("gateway_shed", "Requests shed with a 503 at the limit",
+                                   labels=["service"])
+        for service in sorted(admission.in_flight):
+            in_flight.add_metric([service], admission.in_flight[service])
+            limit.add_metric([service], max(0, admission.limit(service)))
+            shed.add_metric([service], admission.shed.get(service, 0))
+        yield from (in_flight, limit, shed)
+
+
 def parse_networks(value) -> list:
     """CIDRs from a comma-separated string or a list (config.yml accepts both)."""
     items = value.split(",") if isinstance(value, str) else list(value or [])
@@ -97,11 +124,13 @@ def metrics_view():
     return Response(generate_latest(metrics.registry), content_type=CONTENT_TYPE_LATEST)
 
 
-def install(app: Flask, config: dict, stream_hub=None) -> GatewayMetrics:
+def install(app: Flask, config: dict, stream_hub=None, admission=None) -> GatewayMetrics:
     """Create the app's metrics, count every answer, and route GET /metrics."""
     metrics = GatewayMetrics(config.get("METRICS_ALLOWED_NETWORKS", DEFAULT_NETWORKS))
     if stream_hub is not None:
         metrics.streams.set_function(stream_hub.subscriber_count)
+    if admission is not None:
+        metrics.registry.register(AdmissionCollector(admission))
     app.extensions[EXTENSION] = metrics
     app.after_request(record)
     app.add_url_rule("/metrics", "metrics", metrics_view, methods=["GET"])

@@ -16,6 +16,9 @@ def call(service: str, method: str, *args: Any, **kwargs: Any) -> Any:
     """Call `service.method(*args, **kwargs)` and return its answer.
 
     Service exceptions arrive as their own classes (see common.errors) and are left
-    to propagate: gateway/errors.py turns them into the contract's error answers.
+    to propagate: gateway/errors.py turns them into the contract's error answers. A
+    call past the service's in-flight limit is not made: admission.Overloaded (503).
     """
-    return state().rpc.call(service, method, *args, correlation_id=request_id(), **kwargs)
+    gateway = state()
+    with gateway.admission.slot(service):
+        return gateway.rpc.call(service, method, *args, correlation_id=request_id(), **kwargs)

@@ -36,6 +36,8 @@ class GatewayState:
     stream: Any = None
     # GET /products answers (gateway.catalog.CatalogCache).
     catalog: Any = None
+    # Per-service in-flight limits of the views' RPCs (gateway.admission.Admission).
+    admission: Any = None
     # Dead-letter operations (common.deadletters.DeadLetterAdmin); built on first use.
     dead_letters: Any = None
 
