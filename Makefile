@@ -14,7 +14,7 @@ ARGS   ?=
 # notice (eventlet/__init__.py reads it for nothing else). nameko 2.x runs on eventlet.
 export EVENTLET_TESTS := 1
 
-.PHONY: help venv run test migrate seed check bench profile lint shell logs stop clean
+.PHONY: help venv run test migrate seed check bench bench-ab profile lint shell logs stop clean
 
 help: ## Show the targets (default)
 	@echo "Usage: make <target> [ARGS=...]"
@@ -59,6 +59,15 @@ check: $(STAMP) ## Check invariants 1-5 (stock, money, liveness, once-only) of t
 
 bench: $(STAMP) ## Benchmark the saga (orders/s, latency, CPU per order) and check invariants
 	@bash scripts/bench.sh $(ARGS)
+
+bench-peer: $(STAMP) ## Run nameko-examples beside ours, measure its bare POST /orders (PEER_SRC=dir)
+	@bash scripts/peer.sh $(ARGS)
+
+# The A/B's base: any git ref (BASE=HEAD~3, BASE=main); RUNS of each side, alternated.
+BASE   ?= HEAD
+RUNS   ?= 2
+bench-ab: $(STAMP) ## A/B of the working tree against BASE=<git ref> (RUNS=2 each, alternated; ~13 min)
+	@bash scripts/ab.sh $(BASE) $(RUNS)
 
 profile: $(STAMP) ## py-spy every process of the running cluster (run it under load, e.g. during make bench)
 	$(VENV)/bin/python -m bench.profile $(ARGS)

@@ -21,8 +21,10 @@ from bench.baselines import percentile
 class Sample:
     sent: float
     latency: float
-    status: int
+    status: int                    # 0: no answer (see failure)
     order_id: str | None
+    retry_after: str | None = None  # the Retry-After header of the answer, as sent
+    failure: str | None = None      # "timeout" or "connection" when there was no answer
 
 
 @dataclass
@@ -32,8 +34,9 @@ class Phase:
     duration: float
     samples: list[Sample] = field(default_factory=list)
     cpu_s: dict = field(default_factory=dict)
+    recovery: dict | None = None   # the overload phase's recovery probes (bench/overload.py)
 
-    def summary(self, confirmed_at: dict) -> dict:
+    def summary(self, confirmed_at: dict, delivered: set) -> dict:
         ok = [s for s in self.samples if s.status == 201]
         lat = [s.latency for s in ok]
         waits = [confirmed_at[s.order_id] - s.sent for s in ok if s.order_id in confirmed_at]
@@ -44,6 +47,7 @@ class Phase:
         return {
             "phase": self.name, "offered_per_s": self.offered, "duration_s": self.duration,
             "requests": len(self.samples), "accepted": accepted,
+            "finished": sum(1 for s in ok if s.order_id in delivered),
             "accepted_per_s": accepted / self.duration,
             "errors": len(self.samples) - accepted,
             "post_p50_ms": 1000 * percentile(lat, 50) if lat else None,
@@ -70,6 +74,7 @@ class Shop:
         self.sessions = [requests.Session() for _ in users]
         self.confirmed_at: dict[str, float] = {}
         self.final_at: dict[str, float] = {}  # DELIVERED or CANCELLED: nothing more to do
+        self.delivered: set[str] = set()      # the finished orders costs are counted per
         self.placed_by: dict[str, int] = {}  # order id -> index of the user who placed it
         self._streams: list = []
 
@@ -105,6 +110,8 @@ class Shop:
             self.confirmed_at.setdefault(status["order_id"], at)
         elif status["status"] in ("DELIVERED", "CANCELLED"):
             self.final_at.setdefault(status["order_id"], at)
+            if status["status"] == "DELIVERED":
+                self.delivered.add(status["order_id"])
 
     def settle(self, order_ids: list[str], timeout: float) -> None:
         """Wait until every order is DELIVERED or CANCELLED; orders the stream has not
@@ -141,22 +148,28 @@ class Shop:
         for thread in self._streams:
             thread.kill()
 
-    def place(self, n: int) -> Sample:
+    def place(self, n: int, timeout: float = 30, fresh: bool = False) -> Sample:
+        """POST one order (a new Idempotency-Key each) as user n mod users; `fresh`: on a
+        connection of its own, as one of many separate clients would."""
         user = n % len(self.users)
         body = {"items": [{"sku": self.skus[n % len(self.skus)], "quantity": 1}]}
         headers = {"Authorization": f"Bearer {self.users[user]['token']}",
                    "Idempotency-Key": str(uuid.uuid4())}
         sent = time.time()
+        retry_after = failure = None
         try:
-            answer = self.sessions[user].post(f"{self.url}/orders", json=body, headers=headers,
-                                              timeout=30)
-            status = answer.status_code
+            session = requests if fresh else self.sessions[user]
+            answer = session.post(f"{self.url}/orders", json=body, headers=headers,
+                                  timeout=timeout)
+            status, retry_after = answer.status_code, answer.headers.get("Retry-After")
             order_id = answer.json().get("id") if status == 201 else None
             if order_id:
                 self.placed_by[order_id] = user
-        except requests.RequestException:
-            status, order_id = 0, None
-        return Sample(sent, time.time() - sent, status, order_id)
+        except requests.Timeout:
+            status, order_id, failure = 0, None, "timeout"
+        except (requests.RequestException, ValueError):
+            status, order_id, failure = 0, None, "connection"
+        return Sample(sent, time.time() - sent, status, order_id, retry_after, failure)
 
 
 def fixed_rate(shop: Shop, rate: float, duration: float, counter: list) -> Phase:

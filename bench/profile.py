@@ -19,7 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.saga import cluster_processes
+from bench.procs import cluster_processes
 from common.config import load_config
 
 OUT = Path(__file__).parent / "results" / "profiles"
