@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 
 import psutil
@@ -12,9 +13,10 @@ from common.config import load_config
 
 def cluster_processes(amqp_uri: str) -> dict[str, list[psutil.Process]]:
     """The benched cluster's processes by name: services and gateways on our broker
-    (test clusters running meanwhile use vhosts of their own, and are left out)."""
+    (test clusters running meanwhile use vhosts of their own, and are left out; so are
+    other nameko services, e.g. nameko-examples run beside for comparison)."""
     found: dict[str, list[psutil.Process]] = {}
-    default = load_config()["AMQP_URI"]
+    default, services = _default_amqp_uri(), set(load_config()["SERVICES"])
     for proc in psutil.process_iter(["cmdline", "name"]):
         cmd = " ".join(proc.info["cmdline"] or [])
         if (proc.info["name"] or "") in ("sh", "dash", "bash"):
@@ -24,7 +26,7 @@ def cluster_processes(amqp_uri: str) -> dict[str, list[psutil.Process]]:
                 continue
         except (psutil.AccessDenied, psutil.NoSuchProcess):
             continue
-        if "nameko run" in cmd and ".service" in cmd:
+        if "nameko run" in cmd and cmd.split()[-1].removesuffix(".service") in services:
             name = cmd.split()[-1].removesuffix(".service")
         elif "gateway.server" in cmd:
             name = "gateway"
@@ -34,6 +36,18 @@ def cluster_processes(amqp_uri: str) -> dict[str, list[psutil.Process]]:
             continue
         found.setdefault(name, []).append(proc)
     return found
+
+
+def _default_amqp_uri() -> str:
+    """config.yml's AMQP_URI for a process with none in its environment. Not ours: the
+    bench itself often runs with AMQP_URI set (make bench's vhost), and a process of
+    something else on this machine (no AMQP_URI at all) must not pass for the cluster."""
+    saved = os.environ.pop("AMQP_URI", None)
+    try:
+        return load_config()["AMQP_URI"]
+    finally:
+        if saved is not None:
+            os.environ["AMQP_URI"] = saved
 
 
 def infra_processes() -> dict[str, list[psutil.Process]]:
