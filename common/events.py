@@ -114,56 +114,75 @@ class Shortage(TypedDict):
 
 # ---- the catalogue (DESIGN.md, "Events") -------------------------------------------
 
-@contract("order_svc", "order.created")
-class OrderCreated(Event):
-    order_id: str
-    user_id: str
-    user_email: str
-    items: list[OrderLine]
-    total_cents: int
-    currency: str
-    payment_token: str
+class PaymentState(TypedDict):
+    status: str
+    amount_cents: int | None
+    refunded_cents: int
+
+
+class ShipmentState(TypedDict):
+    status: str
+    carrier: str | None
+    tracking_number: str | None
 
 
 @dataclass(frozen=True, kw_only=True)
-class _OrderMilestone(Event):
+class OrderSnapshot(Event):
+    """The order as it is after the transition the event announces: everything its
+    consumers need (mails, stock, payment, shipping, the live stream), so none of them
+    calls order_svc back. `payment` and `shipment` are null until known;
+    `shipping_address` is null when the order has none."""
+
     order_id: str
     user_id: str
     user_email: str
-    total_cents: int
-
-
-@contract("order_svc", "order.confirmed")
-class OrderConfirmed(_OrderMilestone):
-    pass
-
-
-@contract("order_svc", "order.shipped")
-class OrderShipped(_OrderMilestone):
-    pass
-
-
-@contract("order_svc", "order.delivered")
-class OrderDelivered(_OrderMilestone):
-    pass
-
-
-@contract("order_svc", "order.cancelled")
-class OrderCancelled(Event):
-    order_id: str
-    user_id: str
-    user_email: str
-    reason: str
-    previous_status: str
-
-
-@contract("order_svc", "order.status_changed")
-class OrderStatusChanged(Event):
-    order_id: str
-    user_id: str
     status: str
-    previous_status: str | None
+    previous_status: str | None = None
     reason: str | None = None
+    items: list[OrderLine]
+    total_cents: int
+    currency: str
+    shipping_address: dict | None = None
+    payment: PaymentState | None = None
+    shipment: ShipmentState | None = None
+
+
+@contract("order_svc", "order.created", version=2)
+class OrderCreated(OrderSnapshot):
+    payment_token: str
+
+
+@contract("order_svc", "order.reserved", version=2)
+class OrderReserved(OrderSnapshot):
+    pass
+
+
+@contract("order_svc", "order.confirmed", version=2)
+class OrderConfirmed(OrderSnapshot):
+    pass
+
+
+@contract("order_svc", "order.shipped", version=2)
+class OrderShipped(OrderSnapshot):
+    pass
+
+
+@contract("order_svc", "order.delivered", version=2)
+class OrderDelivered(OrderSnapshot):
+    pass
+
+
+@contract("order_svc", "order.cancelled", version=2)
+class OrderCancelled(OrderSnapshot):
+    pass
+
+
+# Version 2 (the whole snapshot; v1 carried a few fields). What each order status is
+# announced by (order.created is the birth, not a transition).
+ORDER_TRANSITIONS: dict[str, type[OrderSnapshot]] = {
+    "RESERVED": OrderReserved, "CONFIRMED": OrderConfirmed, "SHIPPED": OrderShipped,
+    "DELIVERED": OrderDelivered, "CANCELLED": OrderCancelled,
+}
 
 
 @contract("inventory_svc", "inventory.reserved")

@@ -1,6 +1,7 @@
 """Inbox: an idempotent consumer records `(event_id, handler)` with its effects.
 
-    if not inbox.claim(self.db, Inbox, event, "reserve_stock"):
+    inbox = InboxClaims(Inbox)                    # on the service (Inbox: its model)
+    if not self.inbox.claim(self.db, event):      # key: this entrypoint's method name
         return                      # seen before: acknowledged, nothing done again
     ... effects ...
     self.db.commit()                # effects and the inbox row, one transaction
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from nameko.extensions import DependencyProvider
 from sqlalchemy import DateTime, String
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -42,3 +44,32 @@ def claim(session: Session, model, event: Event, handler: str) -> bool:
         .returning(model.event_id)
     ).first()
     return inserted is not None
+
+
+class InboxClaim:
+    """`claim` bound to one model and one handler name: what a service's worker gets."""
+
+    def __init__(self, model, handler: str):
+        self.model, self.handler = model, handler
+
+    def claim(self, session: Session, event: Event) -> bool:
+        """Record that this handler processes `event`; False if it already did."""
+        return claim(session, self.model, event, self.handler)
+
+
+class InboxClaims(DependencyProvider):
+    """The inbox of a service, keyed by the running entrypoint's method name.
+
+        inbox = InboxClaims(Inbox)                   # on the nameko class
+        if self.inbox.claim(self.db, event): ...     # in an event handler
+
+    The handler name is taken from the worker's entrypoint, never written by hand, so a
+    typo cannot fork one handler's history in two. worker_factory tests hand in an
+    `InboxClaim(model, "<handler>")`.
+    """
+
+    def __init__(self, model):
+        self.model = model
+
+    def get_dependency(self, worker_ctx) -> InboxClaim:
+        return InboxClaim(self.model, worker_ctx.entrypoint.method_name)

@@ -23,6 +23,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from common import events
 from common.config import ROOT, load_config
 from common.dbroles import admin_url
 from common.migrate import create_database, drop_database, migrate, upgrade
@@ -274,3 +275,17 @@ class TcpProxy:
             return True
         except OSError:
             return False
+
+
+def order_event(kind: type[events.OrderSnapshot], **fields) -> events.OrderSnapshot:
+    """An `order.*` event of `kind` with a plausible snapshot (one line of two teas at
+    450 cents, status the one `kind` announces); `fields` override any of it."""
+    status = next((status for status, announce in events.ORDER_TRANSITIONS.items()
+                   if announce is kind), "PENDING")
+    snapshot = {"order_id": "o1", "user_id": "u1", "user_email": "ann@example.com",
+                "status": status,
+                "items": [{"sku": "TEA", "name": "Tea", "quantity": 2, "unit_price_cents": 450}],
+                "total_cents": 900, "currency": "USD"}
+    if kind is events.OrderCreated:
+        snapshot["payment_token"] = "tok_ok"
+    return kind(**{**snapshot, **fields})

@@ -11,9 +11,10 @@ from nameko.dependency_providers import Config
 from nameko.timer import timer
 from sqlalchemy import select, text, tuple_
 
-from common import events, inbox
+from common import events
 from common.db import DatabaseSession, utc_now
 from common.entrypoints import rpc
+from common.inbox import InboxClaims
 from common.logging import LogContext
 from common.messaging import event_handler
 from common.metrics import Metrics
@@ -39,6 +40,7 @@ class DeliveryService:
 
     db = DatabaseSession(Base)
     relay = OutboxRelay(Base, Outbox)
+    inbox = InboxClaims(Inbox)
     metrics = Metrics()
     correlation_id = LogContext()
     config = Config()
@@ -46,7 +48,7 @@ class DeliveryService:
     @event_handler("order_svc", "order.confirmed")
     def open_shipment(self, event: events.OrderConfirmed):
         """A confirmed order gets one shipment, PROCESSING until its ship time."""
-        if inbox.claim(self.db, Inbox, event, "open_shipment"):
+        if self.inbox.claim(self.db, event):
             shipping.open_shipment(self.db, event, utc_now(),
                                    float(self.config["DELIVERY_SHIP_AFTER_S"]))
         self.db.commit()
@@ -54,7 +56,7 @@ class DeliveryService:
     @event_handler("order_svc", "order.cancelled")
     def stop_shipment(self, event: events.OrderCancelled):
         """A cancelled order's parcel is cancelled, or recalled if it just left."""
-        if inbox.claim(self.db, Inbox, event, "stop_shipment"):
+        if self.inbox.claim(self.db, event):
             shipping.cancel(self.db, event)
         self.db.commit()
 

@@ -7,7 +7,8 @@
     hub.unsubscribe(sub)
 
 BrokerFeed is one green thread consuming an exclusive, auto-delete queue
-`gateway-stream-<uuid4>` bound to `order_svc.events` (`order.status_changed`) and
+`gateway-stream-<uuid4>` bound to `order_svc.events` (the transitions: `order.reserved`,
+`order.confirmed`, `order.shipped`, `order.delivered`, `order.cancelled`) and
 `notify_svc.events` (`notification.sent`, `notification.failed`), and to inventory_svc's
 stock events for the catalog cache's listener (gateway.catalog). The exchanges are
 declared exactly as nameko declares them (`nameko.events.get_event_exchange`), so it
@@ -49,8 +50,11 @@ from common import events
 log = logging.getLogger(__name__)
 
 # What the stream listens to: (source service, event type) pairs.
+# The order events that announce a new status (order.created is the order's birth: the
+# POST /orders answer already said PENDING).
+ORDER_STATUS_EVENTS = tuple(events.ORDER_TRANSITIONS.values())
 SUBSCRIBED = (
-    ("order_svc", events.OrderStatusChanged.TYPE),
+    *(("order_svc", announce.TYPE) for announce in ORDER_STATUS_EVENTS),
     ("notify_svc", events.NotificationSent.TYPE),
     ("notify_svc", events.NotificationFailed.TYPE),
     # Not streamed: they tell gateway.catalog that `available` changed.
@@ -106,13 +110,14 @@ def _valid_id(value: str | None) -> bool:
 def to_stream_event(event: events.Event, at: float = 0.0) -> StreamEvent | None:
     """The SSE message an event becomes, or None when it is not for the stream.
 
-    `order.status_changed` -> `order.status` {order_id, status, reason};
+    an order transition (`order.reserved`, ... `order.cancelled`) -> `order.status`
+    {order_id, status, reason};
     `notification.sent` / `notification.failed` (email) -> `notification` {id, kind, subject}.
     The SSE id is the event's event_id.
     """
     if not _valid_id(event.event_id):
         return None
-    if isinstance(event, events.OrderStatusChanged):
+    if isinstance(event, ORDER_STATUS_EVENTS):
         name = "order.status"
         data = {"order_id": event.order_id, "status": event.status, "reason": event.reason}
     elif isinstance(event, events.NotificationSent | events.NotificationFailed):

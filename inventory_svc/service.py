@@ -13,10 +13,11 @@ from nameko.timer import timer
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
-from common import events, inbox
+from common import events
 from common.db import DatabaseSession, utc_now
 from common.entrypoints import rpc
 from common.errors import field_checker
+from common.inbox import InboxClaims
 from common.logging import LogContext
 from common.messaging import event_handler
 from common.metrics import Metrics
@@ -42,6 +43,7 @@ class InventoryService:
 
     db = DatabaseSession(Base)
     relay = OutboxRelay(Base, Outbox)
+    inbox = InboxClaims(Inbox)
     metrics = Metrics()
     correlation_id = LogContext()
     config = Config()
@@ -161,7 +163,7 @@ class InventoryService:
     @event_handler("order_svc", "order.created", non_retryable=(domain.InvalidOrderLines,))
     def reserve_stock(self, event: events.OrderCreated):
         """Hold every line or none: inventory.reserved or inventory.failed."""
-        if inbox.claim(self.db, Inbox, event, "reserve_stock"):
+        if self.inbox.claim(self.db, event):
             ttl = float(self.config["RESERVATION_TTL_S"])
             self._emit(reservations.reserve(self.db, event, ttl, utc_now()))
         self.db.commit()
@@ -169,14 +171,14 @@ class InventoryService:
     @event_handler("order_svc", "order.confirmed")
     def commit_stock(self, event: events.OrderConfirmed):
         """The order is paid: its held units leave the shelf."""
-        if inbox.claim(self.db, Inbox, event, "commit_stock"):
+        if self.inbox.claim(self.db, event):
             reservations.commit(self.db, event)
         self.db.commit()
 
     @event_handler("order_svc", "order.cancelled")
     def release_stock(self, event: events.OrderCancelled):
         """The order is off: release its hold or restock what it took."""
-        if inbox.claim(self.db, Inbox, event, "release_stock"):
+        if self.inbox.claim(self.db, event):
             self._emit(reservations.cancel(self.db, event))
         self.db.commit()
 

@@ -83,7 +83,8 @@ def one_line(text: str) -> str:
 
 
 def order_view(order: Mapping, public_url: str) -> dict:
-    """What the templates show of an order dict (order_svc's), money already formatted."""
+    """What the templates show of an order snapshot (the fields of an `order.*` event:
+    order_id, items, total_cents, currency, shipment), money already formatted."""
     currency = order.get("currency") or "USD"
     items = [{"sku": line["sku"], "name": line["name"], "quantity": line["quantity"],
               "unit_price": format_money(line["unit_price_cents"], currency),
@@ -91,9 +92,10 @@ def order_view(order: Mapping, public_url: str) -> dict:
                                                   line["quantity"] * line["unit_price_cents"]),
                                          currency)}
              for line in order.get("items") or []]
-    return {"id": order["id"], "short_id": short_id(order["id"]), "items": items,
+    order_id = order["order_id"]
+    return {"id": order_id, "short_id": short_id(order_id), "items": items,
             "total": format_money(order["total_cents"], currency), "currency": currency,
-            "shipment": order.get("shipment"), "link": order_link(public_url, order["id"])}
+            "shipment": order.get("shipment"), "link": order_link(public_url, order_id)}
 
 
 def sms_text(kind: str, order_id: str, link: str) -> str:

@@ -5,11 +5,13 @@ Exactly one notification per (event, channel), also under redelivery and restart
 1. `record` (the event handler's transaction, with its inbox row): one row per channel,
    UNIQUE(event_id, channel). The email row is born pending and *leased* to the worker
    that recorded it (`attempts` 1, `lease_until` = now + lease); an SMS row (the mock
-   gateway: recorded, never sent) is born sent, with its notification.sent. Commit.
+   gateway: recorded, never sent) is born sent, and announced to no one (the only
+   consumer of notification.sent, the live stream, shows emails only). Commit.
 2. `send`: the email goes out with no transaction open, the whole SMTP conversation
    cut at `send_deadline_s`, which is shorter than the lease.
-3. `settle`: under the row lock, the outcome is recorded if this sender still holds
-   the attempt it started (`attempts` unchanged): sent (+ notification.sent), or failed
+3. `settle`: the outcome is recorded if this sender still holds the attempt it started
+   (`attempts` unchanged; one conditional UPDATE for a success, the row lock for a
+   failure): sent (+ notification.sent), or failed
    with `last_error` and `next_attempt_at` from NOTIFY_RETRY_DELAYS_S (NULL once they
    are used up, or at once for a permanent 5xx refusal). notification.failed is emitted
    when a notification first becomes failed; later failed retries only update the log.
@@ -33,8 +35,9 @@ import eventlet
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from common import events, inbox
+from common import events
 from common.db import new_id, utc_now
+from common.inbox import InboxClaim
 from common.messaging import describe_error
 from notify_svc import domain, render, store
 from notify_svc.domain import EMAIL, FAILED, PENDING, SENT, SMS, Settings
@@ -44,7 +47,7 @@ from notify_svc.exceptions import (
     NotificationNotFound,
 )
 from notify_svc.mailer import Outgoing, PermanentMailError, build_message
-from notify_svc.models import Inbox, Notification, Outbox
+from notify_svc.models import Notification, Outbox
 
 log = logging.getLogger(__name__)
 
@@ -72,13 +75,15 @@ class SendError:
 
 
 def drafts(kind: str, settings: Settings, *, user_id: str, recipient: str,
-           order: dict | None = None, name: str | None = None,
+           order: events.OrderSnapshot | None = None, name: str | None = None,
            reason: str | None = None) -> list[Draft]:
-    """The email (rendered from the templates) and, for some kinds, the SMS of an event."""
-    context = render.mail_context(kind, settings.public_url, order=order, name=name,
+    """The email (rendered from the templates) and, for some kinds, the SMS of an event;
+    `order` is the snapshot an `order.*` event carries."""
+    fields = vars(order) if order is not None else None  # the dataclass's own dict, no copy
+    context = render.mail_context(kind, settings.public_url, order=fields, name=name,
                                   email=recipient, reason=reason)
     mail = render.render(kind, context)
-    order_id = order["id"] if order else None
+    order_id = order.order_id if order is not None else None
     found = [Draft(kind, EMAIL, user_id, recipient, mail.subject, mail.text, mail.html,
                    order_id)]
     if SMS in domain.channels(kind):
@@ -88,18 +93,10 @@ def drafts(kind: str, settings: Settings, *, user_id: str, recipient: str,
     return found
 
 
-def seen_before(session: Session, event: events.Event, handler: str) -> bool:
-    """Whether `handler` handled `event` already. Ends the read transaction, so none
-    stays open during the order RPC that follows."""
-    found = store.seen(session, event.event_id, handler)
-    session.rollback()
-    return found
-
-
-def record(session: Session, event: events.Event, handler: str, drafts: list[Draft],
+def record(session: Session, inbox: InboxClaim, event: events.Event, drafts: list[Draft],
            settings: Settings) -> list[Outgoing]:
     """Step 1: the event's rows, once; the emails this worker is to send now."""
-    if not inbox.claim(session, Inbox, event, handler):
+    if not inbox.claim(session, event):
         return []
     now, outgoing = utc_now(), []
     for draft in drafts:
@@ -122,9 +119,6 @@ def record(session: Session, event: events.Event, handler: str, drafts: list[Dra
         else:
             log.info("%s %s recorded for user %s (SMS is not sent: mock gateway)",
                      draft.channel, draft.kind, draft.user_id)
-            session.add(Outbox.of(_outcome(events.NotificationSent, values["id"], draft.user_id,
-                                           draft.kind, draft.channel, draft.subject,
-                                           event.correlation_id)))
     return outgoing
 
 
@@ -149,24 +143,39 @@ def send(mailer, outgoing: Outgoing, settings: Settings) -> SendError | None:
 def settle(session: Session, outgoing: Outgoing, error: SendError | None,
            settings: Settings) -> None:
     """Step 3: record the outcome of the attempt, unless another sender took over."""
+    if error is None:
+        _settle_sent(session, outgoing)
+        return
     row = store.get(session, outgoing.id, lock=True)
     if row is None or row.status == SENT or row.attempts != outgoing.attempt:
-        log.warning("notification %s: attempt %d outcome dropped, the row moved on",
-                    outgoing.id, outgoing.attempt)
+        _dropped(outgoing)
         return
     now = utc_now()
     row.lease_until = None
-    if error is None:
-        row.status, row.sent_at, row.next_attempt_at = SENT, now, None
-        log.info("notification %s (%s %s) sent, attempt %d", row.id, row.kind, row.channel,
-                 row.attempts)
-        session.add(Outbox.of(_announce(events.NotificationSent, row)))
-        return
     log.warning("notification %s: attempt %d failed: %s", row.id, row.attempts,
                 error.message)
     retry_at = None if error.permanent else domain.next_attempt_at(
         now, row.attempts, settings.retry_delays_s)
     _fail(session, row, error.message, retry_at)
+
+
+def _settle_sent(session: Session, outgoing: Outgoing) -> None:
+    """A success, in one statement: the row is marked sent only if this attempt still
+    holds it (the common case, so no separate locking read)."""
+    sent = store.mark_sent(session, outgoing.id, outgoing.attempt, utc_now())
+    if sent is None:
+        _dropped(outgoing)
+        return
+    log.info("notification %s (%s %s) sent, attempt %d", outgoing.id, outgoing.kind, EMAIL,
+             outgoing.attempt)
+    session.add(Outbox.of(_outcome(events.NotificationSent, outgoing.id, sent.user_id,
+                                   outgoing.kind, EMAIL, outgoing.subject,
+                                   sent.correlation_id)))
+
+
+def _dropped(outgoing: Outgoing) -> None:
+    log.warning("notification %s: attempt %d outcome dropped, the row moved on",
+                outgoing.id, outgoing.attempt)
 
 
 def deliver(session: Session, mailer, outgoing: Outgoing, settings: Settings) -> None:

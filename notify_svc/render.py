@@ -42,7 +42,8 @@ class Rendered:
 def mail_context(kind: str, public_url: str, *, order: Mapping | None = None,
                  name: str | None = None, email: str | None = None,
                  reason: str | None = None) -> dict:
-    """The variables of a kind's templates (order: order_svc's order dict)."""
+    """The variables of a kind's templates (order: the fields of an `order.*` event's
+    snapshot, domain.order_view)."""
     if kind not in domain.KINDS:
         raise ValueError(f"unknown notification kind {kind!r}")
     context = {"kind": kind, "name": name, "email": email,

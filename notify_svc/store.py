@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import or_, select, tuple_
+from sqlalchemy import or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from notify_svc.domain import EMAIL, SENT
-from notify_svc.models import Inbox, Notification
+from notify_svc.models import Notification
 
 
 def notification_dict(row: Notification, detailed: bool = False) -> dict:
@@ -42,8 +42,15 @@ def get(session: Session, notification_id, lock: bool = False) -> Notification |
     return session.scalars(query.with_for_update() if lock else query).first()
 
 
-def seen(session: Session, event_id: str, handler: str) -> bool:
-    return session.get(Inbox, (event_id, handler)) is not None
+def mark_sent(session: Session, notification_id: str, attempt: int, now: datetime):
+    """Mark the email sent if attempt `attempt` still holds it: (user_id, correlation_id),
+    or None when the row moved on (another sender took over, or it is sent already)."""
+    return session.execute(
+        update(Notification)
+        .where(Notification.id == notification_id, Notification.attempts == attempt,
+               Notification.status != SENT)
+        .values(status=SENT, sent_at=now, next_attempt_at=None, lease_until=None)
+        .returning(Notification.user_id, Notification.correlation_id)).first()
 
 
 def next_due(session: Session, now: datetime) -> Notification | None:

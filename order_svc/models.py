@@ -56,8 +56,8 @@ class Order(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now,
                                                  onupdate=utc_now)
-    # Loaded when read (answers, order.created), not with every order: the saga's
-    # handlers lock and move an order five times per order and never read its lines.
+    # Loaded when asked for: joined to the saga's lock (store.locked_order, every order.*
+    # event carries the lines), one query per page for lists.
     items: Mapped[list[OrderItem]] = relationship(
         lazy="select", cascade="all, delete-orphan", order_by="OrderItem.line_no")
 

@@ -17,10 +17,11 @@ from nameko.timer import timer
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from common import events, inbox
+from common import events
 from common.db import DatabaseSession, new_id, utc_now
 from common.entrypoints import rpc
 from common.errors import ServiceUnavailable, UpstreamTimeout
+from common.inbox import InboxClaims
 from common.logging import LogContext
 from common.messaging import event_handler
 from common.metrics import Metrics
@@ -55,6 +56,7 @@ class OrderService:
 
     db = DatabaseSession(Base)
     relay = OutboxRelay(Base, Outbox)
+    inbox = InboxClaims(Inbox)
     metrics = Metrics()
     correlation_id = LogContext()
     config = Config()
@@ -96,9 +98,8 @@ class OrderService:
             seconds=float(self.config["ORDER_DEADLINE_S"]))
         self.db.add(order)
         workflow.emit(self.db, order, events.OrderCreated(
-            order_id=order.id, user_id=user_id, user_email=user_email,
-            items=[asdict(line) for line in priced], total_cents=total, currency=currency,
-            payment_token=token, correlation_id=self.correlation_id))
+            **workflow.snapshot(order), payment_token=token,
+            correlation_id=self.correlation_id))
         order.first_response = workflow.order_dict(order)
         try:
             self.db.commit()
@@ -153,50 +154,50 @@ class OrderService:
 
     # ---- the saga (events) -----------------------------------------------------------
 
-    def _react(self, event: events.Event, handler: str) -> None:
-        if inbox.claim(self.db, Inbox, event, handler):
-            workflow.react(self.db, event)
+    def _react(self, event: events.Event, step: workflow.Step) -> None:
+        if self.inbox.claim(self.db, event):
+            workflow.react(self.db, event, step)
         self.db.commit()
 
     @event_handler("inventory_svc", "inventory.reserved")
     def on_inventory_reserved(self, event: events.InventoryReserved):
-        """Stock held: PENDING -> RESERVED."""
-        self._react(event, "on_inventory_reserved")
+        """Stock held: PENDING -> RESERVED -> order.reserved."""
+        self._react(event, workflow.on_inventory_reserved)
 
     @event_handler("inventory_svc", "inventory.failed")
     def on_inventory_failed(self, event: events.InventoryFailed):
-        """Out of stock: CANCELLED(out_of_stock)."""
-        self._react(event, "on_inventory_failed")
+        """Out of stock: CANCELLED(out_of_stock) -> order.cancelled."""
+        self._react(event, workflow.on_inventory_failed)
 
     @event_handler("inventory_svc", "inventory.released")
     def on_inventory_released(self, event: events.InventoryReleased):
         """A hold expired unpaid: CANCELLED(expired); our own releases change nothing."""
-        self._react(event, "on_inventory_released")
+        self._react(event, workflow.on_inventory_released)
 
     @event_handler("payment_svc", "payment.succeeded")
     def on_payment_succeeded(self, event: events.PaymentSucceeded):
         """Paid: CONFIRMED -> order.confirmed."""
-        self._react(event, "on_payment_succeeded")
+        self._react(event, workflow.on_payment_succeeded)
 
     @event_handler("payment_svc", "payment.failed")
     def on_payment_failed(self, event: events.PaymentFailed):
         """Declined: CANCELLED(payment_declined) -> order.cancelled."""
-        self._react(event, "on_payment_failed")
+        self._react(event, workflow.on_payment_failed)
 
     @event_handler("payment_svc", "payment.refunded")
     def on_payment_refunded(self, event: events.PaymentRefunded):
         """Money returned: the payment block shows it."""
-        self._react(event, "on_payment_refunded")
+        self._react(event, workflow.on_payment_refunded)
 
     @event_handler("delivery_svc", "delivery.shipped")
     def on_delivery_shipped(self, event: events.DeliveryShipped):
         """The parcel left: CONFIRMED -> SHIPPED -> order.shipped."""
-        self._react(event, "on_delivery_shipped")
+        self._react(event, workflow.on_delivery_shipped)
 
     @event_handler("delivery_svc", "delivery.delivered")
     def on_delivery_delivered(self, event: events.DeliveryDelivered):
         """The parcel arrived: -> DELIVERED -> order.delivered."""
-        self._react(event, "on_delivery_delivered")
+        self._react(event, workflow.on_delivery_delivered)
 
     @timer(interval=DEADLINE_SWEEP_S)
     def cancel_stuck_orders(self):

@@ -6,18 +6,20 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from order_svc import domain
 from order_svc.models import Order, TimelineEntry
 
 
 def locked_order(session: Session, order_id: str) -> Order | None:
-    """The order, locked: events of one order are applied one at a time."""
+    """The order with its lines, locked: events of one order are applied one at a time.
+    One round trip: the lines come joined (every transition's event carries them)."""
     if not looks_like_id(order_id):
         return None
-    return session.scalars(select(Order).where(Order.id == order_id).with_for_update()
-                           ).first()
+    return session.scalars(select(Order).options(joinedload(Order.items))
+                           .where(Order.id == order_id).with_for_update(of=Order)
+                           ).unique().first()
 
 
 def visible_order(session: Session, order_id, user_id: str | None) -> Order | None:

@@ -1,15 +1,20 @@
 """How the saga's events move an order, in the caller's transaction.
 
 Every event that touches an order lands in its timeline; a transition the state
-machine allows (domain.py) changes the status and emits `order.status_changed` plus
-the milestone event the other services react to (`order.confirmed`, `order.cancelled`).
-The handler commits effects, inbox row and outbox rows together.
+machine allows (domain.py) changes the status and announces it with one `order.*`
+event carrying the order's snapshot (common.events.OrderSnapshot), so that no
+consumer has to call back for the order. The handler commits effects, inbox row and
+outbox rows together.
+
+One step function per incoming event type: it records what the event tells about the
+order (payment, shipment) and returns the transition the rules allow, or None.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
@@ -23,32 +28,54 @@ from order_svc.models import Order, Outbox, TimelineEntry
 log = logging.getLogger(__name__)
 
 ENVELOPE = {"event_id", "occurred_at", "correlation_id"}
+CAPTURED, FAILED, REFUNDED = "CAPTURED", "FAILED", "REFUNDED"
+
+Step = Callable[[Order, events.Event], Transition | None]
 
 
 class OrderNotYetKnown(Exception):
     """An event for an order this service has not stored yet: retried later."""
 
 
+def _payment(order: Order) -> dict | None:
+    if not order.payment_status:
+        return None
+    return {"status": order.payment_status, "amount_cents": order.payment_amount_cents,
+            "refunded_cents": order.refunded_cents or 0}
+
+
+def _shipment(order: Order) -> dict | None:
+    if not order.shipment_status:
+        return None
+    return {"status": order.shipment_status, "carrier": order.carrier,
+            "tracking_number": order.tracking_number}
+
+
+def _lines(order: Order) -> list[dict]:
+    return [{"sku": i.sku, "name": i.name, "quantity": i.quantity,
+             "unit_price_cents": i.unit_price_cents} for i in order.items]
+
+
 def order_dict(order: Order) -> dict:
     """The contract's order."""
-    payment = None
-    if order.payment_status:
-        payment = {"status": order.payment_status, "amount_cents": order.payment_amount_cents,
-                   "refunded_cents": order.refunded_cents}
-    shipment = None
-    if order.shipment_status:
-        shipment = {"status": order.shipment_status, "carrier": order.carrier,
-                    "tracking_number": order.tracking_number}
     return {
         "id": order.id, "user_id": order.user_id, "status": order.status,
         "cancel_reason": order.cancel_reason,
-        "items": [{"sku": i.sku, "name": i.name, "quantity": i.quantity,
-                   "unit_price_cents": i.unit_price_cents,
-                   "line_total_cents": i.quantity * i.unit_price_cents} for i in order.items],
-        "total_cents": order.total_cents, "currency": order.currency, "payment": payment,
-        "shipment": shipment,
+        "items": [{**line, "line_total_cents": line["quantity"] * line["unit_price_cents"]}
+                  for line in _lines(order)],
+        "total_cents": order.total_cents, "currency": order.currency,
+        "payment": _payment(order), "shipment": _shipment(order),
         "created_at": order.created_at.isoformat(), "updated_at": order.updated_at.isoformat(),
     }
+
+
+def snapshot(order: Order, previous: str | None = None, reason: str | None = None) -> dict:
+    """The fields of an `order.*` event (common.events.OrderSnapshot) for `order` now."""
+    return {"order_id": order.id, "user_id": order.user_id, "user_email": order.user_email,
+            "status": order.status, "previous_status": previous, "reason": reason,
+            "items": _lines(order), "total_cents": order.total_cents,
+            "currency": order.currency, "shipping_address": None,
+            "payment": _payment(order), "shipment": _shipment(order)}
 
 
 def note(session: Session, order: Order, event: events.Event) -> None:
@@ -66,7 +93,7 @@ def emit(session: Session, order: Order, event: events.Event) -> None:
 
 def apply(session: Session, order: Order, transition: Transition | None,
           correlation_id: str | None) -> None:
-    """Carry out a transition: status, reason, and the events it announces."""
+    """Carry out a transition: status, reason, and the `order.*` event announcing it."""
     if transition is None:
         return
     order.status, order.updated_at = transition.status, utc_now()
@@ -80,55 +107,67 @@ def apply(session: Session, order: Order, transition: Transition | None,
     log.info("order %s: %s -> %s%s", order.id, transition.previous, transition.status,
              f" ({transition.reason})" if transition.reason else "")
     observe_saga_step(order.created_at, transition.status)
-    common = {"order_id": order.id, "user_id": order.user_id,
-              "correlation_id": correlation_id}
-    session.add(Outbox.of(events.OrderStatusChanged(
-        status=transition.status, previous_status=transition.previous,
-        reason=transition.reason, **common)))
-    milestone = {domain.CONFIRMED: events.OrderConfirmed, domain.SHIPPED: events.OrderShipped,
-                 domain.DELIVERED: events.OrderDelivered}.get(transition.status)
-    if milestone is not None:
-        emit(session, order, milestone(user_email=order.user_email,
-                                       total_cents=order.total_cents, **common))
-    elif transition.status == domain.CANCELLED:
-        emit(session, order, events.OrderCancelled(
-            user_email=order.user_email, reason=transition.reason,
-            previous_status=transition.previous, **common))
+    announce = events.ORDER_TRANSITIONS[transition.status]
+    emit(session, order, announce(**snapshot(order, transition.previous, transition.reason),
+                                  correlation_id=correlation_id))
 
 
-def react(session: Session, event: events.Event) -> None:
-    """What an event of the saga does to its order (see domain.py for the rules)."""
+def react(session: Session, event: events.Event, step: Step) -> None:
+    """Lock the event's order, note the event, and apply what `step` makes of it."""
     order = store.locked_order(session, event.order_id)
     if order is None:
         raise OrderNotYetKnown(f"{event.TYPE} for unknown order {event.order_id}")
     note(session, order, event)
-    current = order.status
-    if isinstance(event, events.InventoryReserved):
-        transition = domain.move(current, domain.RESERVED)
-    elif isinstance(event, events.InventoryFailed):
-        transition = domain.move(current, domain.CANCELLED, domain.OUT_OF_STOCK)
-    elif isinstance(event, events.InventoryReleased):
-        transition = domain.on_inventory_released(current, event.reason)
-    elif isinstance(event, events.PaymentSucceeded):
-        if order.payment_status != "REFUNDED":  # retries can bring the refund first
-            order.payment_status = "CAPTURED"
-        order.payment_amount_cents = event.amount_cents
-        transition = domain.move(current, domain.CONFIRMED)
-    elif isinstance(event, events.PaymentFailed):
-        order.payment_status, order.payment_amount_cents = "FAILED", event.amount_cents
-        transition = domain.move(current, domain.CANCELLED, domain.PAYMENT_DECLINED)
-    elif isinstance(event, (events.DeliveryShipped, events.DeliveryDelivered)):
-        target = domain.SHIPPED if isinstance(event, events.DeliveryShipped) else domain.DELIVERED
-        transition = domain.move(current, target)
-        if transition is not None:  # never for a cancelled order (its parcel is recalled)
-            order.shipment_status = target
-            order.carrier, order.tracking_number = event.carrier, event.tracking_number
-    elif isinstance(event, events.PaymentRefunded):
-        order.payment_status = "REFUNDED"
-        order.payment_amount_cents = order.payment_amount_cents or event.amount_cents
-        order.refunded_cents = event.amount_cents
-        transition = None
-    else:
-        raise TypeError(f"order_svc does not react to {event.TYPE}")
+    transition = step(order, event)
     order.updated_at = utc_now()
     apply(session, order, transition, event.correlation_id)
+
+
+# ---- one step per incoming event -----------------------------------------------------
+
+def on_inventory_reserved(order: Order, event: events.InventoryReserved):
+    return domain.move(order.status, domain.RESERVED)
+
+
+def on_inventory_failed(order: Order, event: events.InventoryFailed):
+    return domain.move(order.status, domain.CANCELLED, domain.OUT_OF_STOCK)
+
+
+def on_inventory_released(order: Order, event: events.InventoryReleased):
+    return domain.on_inventory_released(order.status, event.reason)
+
+
+def on_payment_succeeded(order: Order, event: events.PaymentSucceeded):
+    if order.payment_status != REFUNDED:  # retries can bring the refund first
+        order.payment_status = CAPTURED
+    order.payment_amount_cents = event.amount_cents
+    return domain.move(order.status, domain.CONFIRMED)
+
+
+def on_payment_failed(order: Order, event: events.PaymentFailed):
+    order.payment_status, order.payment_amount_cents = FAILED, event.amount_cents
+    return domain.move(order.status, domain.CANCELLED, domain.PAYMENT_DECLINED)
+
+
+def on_payment_refunded(order: Order, event: events.PaymentRefunded):
+    order.payment_status = REFUNDED
+    order.payment_amount_cents = order.payment_amount_cents or event.amount_cents
+    order.refunded_cents = event.amount_cents
+    return None
+
+
+def _delivery_step(order: Order, event: events.DeliveryShipped | events.DeliveryDelivered,
+                   target: str):
+    transition = domain.move(order.status, target)
+    if transition is not None:  # never for a cancelled order (its parcel is recalled)
+        order.shipment_status = target
+        order.carrier, order.tracking_number = event.carrier, event.tracking_number
+    return transition
+
+
+def on_delivery_shipped(order: Order, event: events.DeliveryShipped):
+    return _delivery_step(order, event, domain.SHIPPED)
+
+
+def on_delivery_delivered(order: Order, event: events.DeliveryDelivered):
+    return _delivery_step(order, event, domain.DELIVERED)

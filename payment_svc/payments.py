@@ -36,12 +36,13 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from common import events, inbox
+from common import events
 from common.db import new_id, utc_now
+from common.inbox import InboxClaim
 from common.messaging import NonRetryable
 from payment_svc import domain
 from payment_svc.domain import Action
-from payment_svc.models import CancelledOrder, ChargeIntent, Inbox, Payment
+from payment_svc.models import CancelledOrder, ChargeIntent, Payment
 from payment_svc.provider import ChargeResult, MockProvider, ProviderError
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,7 @@ def _payment(session: Session, order_id: str, lock: bool = False) -> Payment | N
     return session.scalars(query.with_for_update() if lock else query).first()
 
 
-def begin_charge(session: Session, event: events.InventoryReserved, handler: str
+def begin_charge(session: Session, event: events.InventoryReserved, inbox: InboxClaim
                  ) -> Charge | None:
     """Step 1: the PENDING row to charge, or None (settled, or cancelled first).
 
@@ -109,7 +110,7 @@ def begin_charge(session: Session, event: events.InventoryReserved, handler: str
     if action is Action.NOTHING:
         log.info("order %s: nothing to charge (%s)", event.order_id,
                  payment.status if payment else "cancelled before charging")
-        inbox.claim(session, Inbox, event, handler)
+        inbox.claim(session, event)
         return None
     if payment is None:
         session.execute(insert(Payment).values(
@@ -143,14 +144,14 @@ def call_provider(session: Session, provider: MockProvider, charge: Charge,
 
 
 def settle_charge(session: Session, provider: MockProvider, event: events.InventoryReserved,
-                  handler: str, result: ChargeResult) -> list[events.Event]:
+                  inbox: InboxClaim, result: ChargeResult) -> list[events.Event]:
     """Step 3: record the provider's answer once; refund at once if cancelled meanwhile.
 
     A capture for an order already cancelled still announces payment.succeeded, then
     payment.refunded: the money moved, and the events say so (order_svc ignores a
     success for a cancelled order and records the refund).
     """
-    if not inbox.claim(session, Inbox, event, handler):
+    if not inbox.claim(session, event):
         return []
     payment = _payment(session, event.order_id, lock=True)
     tombstone = _tombstone(session, event.order_id)  # read under the row lock

@@ -15,10 +15,11 @@ import logging
 from nameko.dependency_providers import Config
 from sqlalchemy import text
 
-from common import events, inbox
+from common import events
 from common.db import DatabaseSession
 from common.entrypoints import rpc
 from common.errors import field_checker
+from common.inbox import InboxClaims
 from common.logging import LogContext
 from common.messaging import event_handler
 from common.metrics import Metrics
@@ -40,6 +41,7 @@ class PaymentService:
 
     db = DatabaseSession(Base)
     relay = OutboxRelay(Base, Outbox)
+    inbox = InboxClaims(Inbox)
     metrics = Metrics()
     correlation_id = LogContext()
     config = Config()
@@ -82,7 +84,7 @@ class PaymentService:
     @event_handler("order_svc", "order.created", non_retryable=(payments.InvalidIntent,))
     def record_intent(self, event: events.OrderCreated):
         """Remember the order's amount and token: inventory.reserved carries neither."""
-        if inbox.claim(self.db, Inbox, event, "record_intent"):
+        if self.inbox.claim(self.db, event):
             payments.record_intent(self.db, event)
         self.db.commit()
 
@@ -93,18 +95,18 @@ class PaymentService:
         Retried (IntentNotYetKnown) while order.created has not arrived, and
         (ProviderUnavailable) when every provider call of this delivery failed.
         """
-        pending = payments.begin_charge(self.db, event, "charge")
+        pending = payments.begin_charge(self.db, event, self.inbox)
         self.db.commit()
         if pending is None:
             return
         delays = self.config.get("PAYMENT_RETRY_DELAYS_MS", domain.DEFAULT_RETRY_DELAYS_MS)
         result = payments.call_provider(self.db, self.provider, pending, delays)
-        self._emit(payments.settle_charge(self.db, self.provider, event, "charge", result))
+        self._emit(payments.settle_charge(self.db, self.provider, event, self.inbox, result))
         self.db.commit()
 
     @event_handler("order_svc", "order.cancelled")
     def refund(self, event: events.OrderCancelled):
         """The order is off: never charge it, and refund a capture once."""
-        if inbox.claim(self.db, Inbox, event, "refund"):
+        if self.inbox.claim(self.db, event):
             self._emit(payments.cancel(self.db, self.provider, event))
         self.db.commit()

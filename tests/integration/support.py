@@ -6,9 +6,9 @@ from nameko.rpc import rpc
 from sqlalchemy import Integer, String, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from common import events, inbox
+from common import events
 from common.db import DatabaseSession
-from common.inbox import InboxMixin
+from common.inbox import InboxClaims, InboxMixin
 from common.logging import LogContext
 from common.messaging import NonRetryable, event_handler
 from common.outbox import OutboxMixin, OutboxRelay
@@ -70,6 +70,7 @@ class Consumer:
     name = "consumer_svc"
     db = DatabaseSession(Base)
     correlation_id = LogContext()
+    inbox = InboxClaims(Inbox)
 
     @event_handler("user_svc", "user.registered")
     def on_registered(self, event: events.UserRegistered):
@@ -79,7 +80,7 @@ class Consumer:
             raise RuntimeError("handler failed on purpose")
         if Behaviour.mode == "non_retryable":
             raise NonRetryable("this can never work")
-        if not inbox.claim(self.db, Inbox, event, "on_registered"):
+        if not self.inbox.claim(self.db, event):
             return
         self.db.add(Effect(event_id=event.event_id, correlation_id=self.correlation_id))
         self.db.commit()

@@ -11,7 +11,7 @@ from nameko.standalone.events import event_dispatcher
 from sqlalchemy import create_engine, text
 
 from common import events
-from common.testing import migrated_database, service_process, wait_for
+from common.testing import migrated_database, order_event, service_process, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -89,8 +89,8 @@ def test_two_processes_never_oversell(container_factory, rabbit_config, base_con
             # Half the orders also want a mug, listed first: locks must still be
             # taken in one order, or the two processes would deadlock.
             lines = [("MUG", 1), ("TEA", 1)] if n % 2 else [("TEA", 1)]
-            dispatch("order_svc", "order.created", events.OrderCreated(
-                order_id=f"o{n:02}", user_id="u", user_email="u@example.com",
+            dispatch("order_svc", "order.created", order_event(events.OrderCreated,
+                    order_id=f"o{n:02}", user_id="u", user_email="u@example.com",
                 items=[{"sku": s, "name": s, "quantity": q, "unit_price_cents": 1}
                        for s, q in lines],
                 total_cents=1, currency="USD", payment_token="tok_ok").to_payload())

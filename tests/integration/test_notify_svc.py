@@ -8,14 +8,21 @@ import sys
 
 import pytest
 from nameko.events import event_handler as plain_nameko_handler
-from nameko.rpc import rpc
 from nameko.standalone.events import event_dispatcher
 from nameko.standalone.rpc import ServiceRpcProxy
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from common import events
-from common.testing import Process, TcpProxy, free_port, migrated_database, truncate_all, wait_for
+from common.testing import (
+    Process,
+    TcpProxy,
+    free_port,
+    migrated_database,
+    order_event,
+    truncate_all,
+    wait_for,
+)
 from notify_svc.models import Notification
 from notify_svc.service import NotifyService
 
@@ -24,25 +31,6 @@ pytestmark = pytest.mark.integration
 ANN = "6d1f0c4e-0000-4000-8000-000000000001"
 FIRST, SECOND = "1a2b3c4d-5e6f-4a00-8000-000000000001", "9f8e7d6c-5e6f-4a00-8000-000000000002"
 heard: list = []
-
-
-def an_order(order_id):
-    return {"id": order_id, "user_id": ANN, "status": "CONFIRMED", "cancel_reason": None,
-            "items": [{"sku": "TEA-SENCHA-100", "name": "Sencha", "quantity": 3,
-                       "unit_price_cents": 450, "line_total_cents": 1350}],
-            "total_cents": 1350, "currency": "USD", "payment": None, "shipment": None,
-            "created_at": "2026-01-01T00:00:00+00:00",
-            "updated_at": "2026-01-01T00:00:00+00:00"}
-
-
-class OrderStub:
-    """Stands in for order_svc: answers get_order with a canned order."""
-
-    name = "order_svc"
-
-    @rpc
-    def get_order(self, order_id, user_id=None):
-        return an_order(order_id)
 
 
 class Listener:
@@ -108,7 +96,7 @@ def config(rabbit_config, base_config, notify_db_url, mailsink):
 
 
 def start(container_factory, config):
-    for service in (OrderStub, Listener, NotifyService):
+    for service in (Listener, NotifyService):  # no order_svc: the events carry the order
         container = container_factory(service, config)
         container.start()
     return container
@@ -119,8 +107,11 @@ def dispatch(config, event):
 
 
 def confirmed(order_id=FIRST):
-    return events.OrderConfirmed(order_id=order_id, user_id=ANN, user_email="ann@example.com",
-                                 total_cents=1350, correlation_id="req-1")
+    return order_event(
+        events.OrderConfirmed, order_id=order_id, user_id=ANN, user_email="ann@example.com",
+        items=[{"sku": "TEA-SENCHA-100", "name": "Sencha", "quantity": 3,
+                "unit_price_cents": 450}],
+        total_cents=1350, correlation_id="req-1")
 
 
 def mails(maildir):

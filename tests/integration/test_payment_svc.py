@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from common import deadletters, events
-from common.testing import migrated_database, truncate_all, wait_for
+from common.testing import migrated_database, order_event, truncate_all, wait_for
 from payment_svc.models import Inbox, Outbox
 from payment_svc.provider import Provider
 from payment_svc.service import PaymentService
@@ -78,8 +78,8 @@ def dispatch(config, event):
 
 def place(config, order_id, token="tok_ok", total=1250):
     """What order_svc and inventory_svc announce for an order whose stock is held."""
-    dispatch(config, events.OrderCreated(
-        order_id=order_id, user_id="u1", user_email="ann@example.com",
+    dispatch(config, order_event(events.OrderCreated,
+            order_id=order_id, user_id="u1", user_email="ann@example.com",
         items=[{"sku": "TEA", "name": "Tea", "quantity": 1, "unit_price_cents": total}],
         total_cents=total, currency="USD", payment_token=token, correlation_id="req-1"))
     dispatch(config, events.InventoryReserved(
@@ -122,7 +122,7 @@ def test_a_declined_card_is_announced_as_failed(config, provider):
 def test_a_cancelled_capture_is_refunded_once(config, provider, db):
     place(config, "o4", token="tok_slow")
     wait_for(lambda: heard_types("o4") == ["payment.succeeded"], message="payment.succeeded")
-    cancel = events.OrderCancelled(order_id="o4", user_id="u1", user_email="a@b.c",
+    cancel = order_event(events.OrderCancelled, order_id="o4", user_id="u1", user_email="a@b.c",
                                    reason="customer_request", previous_status="CONFIRMED")
     again = dataclasses.replace(cancel, event_id="another-cancel-id")
     for event in (cancel, cancel, again):

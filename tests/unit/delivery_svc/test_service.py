@@ -8,9 +8,10 @@ from sqlalchemy import select
 
 from common import events
 from common.db import utc_now
-from common.testing import clean_session, migrated_database
+from common.inbox import InboxClaim
+from common.testing import clean_session, migrated_database, order_event
 from delivery_svc.exceptions import ShipmentNotFound
-from delivery_svc.models import Outbox, Shipment
+from delivery_svc.models import Inbox, Outbox, Shipment
 from delivery_svc.service import DeliveryService
 
 
@@ -28,16 +29,17 @@ def session(db_url):
 @pytest.fixture
 def delivery(session, base_config):
     config = {**base_config, "DELIVERY_SHIP_AFTER_S": 60, "DELIVERY_DELIVER_AFTER_S": 60}
-    return worker_factory(DeliveryService, db=session, config=config)
+    return worker_factory(DeliveryService, db=session, config=config,
+                          inbox=InboxClaim(Inbox, "unit"))
 
 
 def confirmed(order_id="o1"):
-    return events.OrderConfirmed(order_id=order_id, user_id="u1", user_email="a@b.c",
+    return order_event(events.OrderConfirmed, order_id=order_id, user_id="u1", user_email="a@b.c",
                                  total_cents=100, correlation_id="req-o1")
 
 
 def cancelled(order_id="o1"):
-    return events.OrderCancelled(order_id=order_id, user_id="u1", user_email="a@b.c",
+    return order_event(events.OrderCancelled, order_id=order_id, user_id="u1", user_email="a@b.c",
                                  reason="customer_request", previous_status="CONFIRMED")
 
 

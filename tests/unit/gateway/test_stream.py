@@ -14,6 +14,7 @@ import pytest
 from nameko.events import get_event_exchange
 
 from common import events
+from common.testing import order_event
 from gateway import stream as stream_module
 from gateway.stream import BrokerFeed, EventHub, StreamEvent
 from tests.unit.gateway.support import bearer, error_of
@@ -31,8 +32,9 @@ def message(event_id: str, user_id: str = ANN, status: str = "RESERVED") -> Stre
 
 
 def status_changed(user_id: str = ANN, status: str = "CONFIRMED", **extra) -> dict:
-    return events.OrderStatusChanged(order_id=ORDER_ID, user_id=user_id, status=status,
-                                     previous_status="RESERVED", **extra).to_payload()
+    """The order.* event announcing `status` (its snapshot carries much more)."""
+    return order_event(events.ORDER_TRANSITIONS[status], order_id=ORDER_ID, user_id=user_id,
+                       status=status, previous_status="RESERVED", **extra).to_payload()
 
 
 class Clock:
@@ -173,8 +175,8 @@ def test_a_notification_event_becomes_a_notification_message(cls):
 
 
 @pytest.mark.parametrize("payload", [
-    events.OrderConfirmed(order_id=ORDER_ID, user_id=ANN, user_email="a@example.com",
-                          total_cents=1).to_payload(),  # not a stream event
+    order_event(events.OrderCreated, order_id=ORDER_ID,
+                user_id=ANN).to_payload(),  # an order's birth: not a status change
     events.NotificationSent(notification_id="n-1", user_id=None, kind="welcome",
                             channel="email").to_payload(),  # for nobody
     {**status_changed(), "event_id": "two\nlines"},  # not a valid SSE id
@@ -197,7 +199,11 @@ def test_the_feed_queue_is_exclusive_and_bound_like_nameko(config):
     assert queue.name.startswith("gateway-stream-") and queue.name == feed.queue_name
     assert (queue.exclusive, queue.auto_delete, queue.durable) == (True, True, False)
     bound = {(b.exchange.name, b.routing_key) for b in queue.bindings}
-    assert bound == {("order_svc.events", "order.status_changed"),
+    assert bound == {("order_svc.events", "order.reserved"),
+                     ("order_svc.events", "order.confirmed"),
+                     ("order_svc.events", "order.shipped"),
+                     ("order_svc.events", "order.delivered"),
+                     ("order_svc.events", "order.cancelled"),
                      ("notify_svc.events", "notification.sent"),
                      ("notify_svc.events", "notification.failed"),
                      ("inventory_svc.events", "inventory.reserved"),

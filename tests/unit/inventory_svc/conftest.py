@@ -1,7 +1,9 @@
 import pytest
 from nameko.testing.services import worker_factory
 
+from common.inbox import InboxClaim
 from common.testing import clean_session, migrated_database
+from inventory_svc.models import Inbox
 from inventory_svc.service import InventoryService
 
 
@@ -20,7 +22,8 @@ def session(inventory_db_url):
 def inventory(session, base_config):
     """InventoryService on a real session of this tier's database; other edges mocked."""
     config = {**base_config, "RESERVATION_TTL_S": 60}
-    return worker_factory(InventoryService, db=session, config=config, correlation_id="cid")
+    return worker_factory(InventoryService, db=session, config=config, correlation_id="cid",
+                          inbox=InboxClaim(Inbox, "unit"))
 
 
 @pytest.fixture

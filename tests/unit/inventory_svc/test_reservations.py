@@ -7,24 +7,25 @@ from sqlalchemy import select
 
 from common import events
 from common.db import utc_now
+from common.testing import order_event
 from inventory_svc.models import Outbox, Reservation
 from inventory_svc.reservations import CannotCommit, ReservationNotYetKnown
 
 
 def created(order_id, *lines):
-    return events.OrderCreated(
-        order_id=order_id, user_id="u1", user_email="ann@example.com",
+    return order_event(events.OrderCreated,
+            order_id=order_id, user_id="u1", user_email="ann@example.com",
         items=[{"sku": s, "name": s, "quantity": q, "unit_price_cents": 100} for s, q in lines],
         total_cents=100, currency="USD", payment_token="tok_ok", correlation_id="req-1")
 
 
 def confirmed(order_id):
-    return events.OrderConfirmed(order_id=order_id, user_id="u1", user_email="a@b.c",
+    return order_event(events.OrderConfirmed, order_id=order_id, user_id="u1", user_email="a@b.c",
                                  total_cents=100)
 
 
 def cancelled(order_id, reason="customer_request"):
-    return events.OrderCancelled(order_id=order_id, user_id="u1", user_email="a@b.c",
+    return order_event(events.OrderCancelled, order_id=order_id, user_id="u1", user_email="a@b.c",
                                  reason=reason, previous_status="RESERVED")
 
 

@@ -1,5 +1,6 @@
 """Fixtures and builders of notify_svc's unit tests."""
 
+import copy
 from datetime import timedelta
 
 import pytest
@@ -9,8 +10,9 @@ from sqlalchemy.orm import Session
 
 from common import events
 from common.db import utc_now
-from common.testing import migrated_database, truncate_all
-from notify_svc.models import Notification, Outbox
+from common.inbox import InboxClaim
+from common.testing import migrated_database, order_event, truncate_all
+from notify_svc.models import Inbox, Notification, Outbox
 from notify_svc.service import NotifyService
 
 ANN = "6d1f0c4e-0000-4000-8000-000000000001"
@@ -23,9 +25,16 @@ def registered(user_id=ANN, name="Ann"):
                                  correlation_id="req-register")
 
 
-def milestone(kind=events.OrderConfirmed, order_id=ORDER_ID):
-    return kind(order_id=order_id, user_id=ANN, user_email="ann@example.com",
-                total_cents=124650, correlation_id="req-order")
+def milestone(kind=events.OrderConfirmed, order_id=ORDER_ID, **fields):
+    """An order.* event with the snapshot notify_svc renders its mails from."""
+    snapshot = {"user_id": ANN, "user_email": "ann@example.com", "items": copy.deepcopy(LINES),
+                "total_cents": 124650, "currency": "USD", "correlation_id": "req-order"}
+    return order_event(kind, order_id=order_id, **{**snapshot, **fields})
+
+
+def an_order(**changes) -> dict:
+    """The snapshot fields of an order event, as the templates get them."""
+    return dict(vars(milestone(**changes)))
 
 
 def rows(session):
@@ -48,30 +57,9 @@ def text_of(message):
     return message.get_body(("plain",)).get_content()
 
 
-def an_order(order_id=ORDER_ID, user_id=ANN, **changes):
-    """An order as order_svc's get_order answers it."""
-    return {"id": order_id, "user_id": user_id, "status": "CONFIRMED", "cancel_reason": None,
-            "items": [{"sku": "TEA-SENCHA-100", "name": "Sencha <Premium>", "quantity": 2,
-                       "unit_price_cents": 61725, "line_total_cents": 123450},
-                      {"sku": "MUG", "name": "Mug", "quantity": 1, "unit_price_cents": 1200,
-                       "line_total_cents": 1200}],
-            "total_cents": 124650, "currency": "USD", "payment": None, "shipment": None,
-            "created_at": "2026-01-01T00:00:00+00:00",
-            "updated_at": "2026-01-01T00:00:00+00:00", **changes}
-
-
-class Orders:
-    """Stands in for order_svc's RPC (the real one runs in e2e)."""
-
-    service_name = "order_svc"
-
-    def __init__(self):
-        self.orders = {ORDER_ID: an_order()}
-        self.calls = []
-
-    def get_order(self, order_id, user_id=None):
-        self.calls.append(order_id)
-        return self.orders[order_id]
+LINES = [{"sku": "TEA-SENCHA-100", "name": "Sencha <Premium>", "quantity": 2,
+          "unit_price_cents": 61725},
+         {"sku": "MUG", "name": "Mug", "quantity": 1, "unit_price_cents": 1200}]
 
 
 class FakeMailer:
@@ -115,23 +103,18 @@ def mailer():
 
 
 @pytest.fixture
-def orders():
-    return Orders()
-
-
-@pytest.fixture
 def unit_config(base_config):
     return {**base_config, "NOTIFY_RETRY_DELAYS_S": [60, 120], "SMTP_TIMEOUT_S": 1,
             "PUBLIC_URL": "https://shop.example.com", "MAIL_FROM": "Shop <shop@example.com>"}
 
 
 @pytest.fixture
-def make_worker(unit_config, mailer, orders):
-    """A NotifyService worker on `session`; the relay and RPC proxy are stand-ins."""
+def make_worker(unit_config, mailer):
+    """A NotifyService worker on `session`; the relay is a stand-in."""
 
     def make(session, mailer=mailer):
         return worker_factory(NotifyService, db=session, config=unit_config, mailer=mailer,
-                              orders=orders, correlation_id="cid")
+                              inbox=InboxClaim(Inbox, "unit"), correlation_id="cid")
 
     return make
 

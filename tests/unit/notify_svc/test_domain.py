@@ -51,7 +51,7 @@ def test_only_shipping_news_goes_by_sms():
 
 
 def test_the_order_view_formats_every_line_in_the_order_currency():
-    view = domain.order_view({"id": "abcdefgh-1", "currency": "EUR", "total_cents": 2450,
+    view = domain.order_view({"order_id": "abcdefgh-1", "currency": "EUR", "total_cents": 2450,
                               "items": [{"sku": "A", "name": "Apple", "quantity": 2,
                                          "unit_price_cents": 1225}]}, "http://x")
     assert view["items"] == [{"sku": "A", "name": "Apple", "quantity": 2,

@@ -1,7 +1,9 @@
 import pytest
 from nameko.testing.services import worker_factory
 
+from common.inbox import InboxClaim
 from common.testing import clean_session, migrated_database
+from order_svc.models import Inbox
 from order_svc.service import OrderService
 
 
@@ -43,4 +45,4 @@ def catalog():
 def orders(session, base_config, catalog):
     return worker_factory(OrderService, db=session, inventory=catalog,
                           config={**base_config, "ORDER_DEADLINE_S": 60},
-                          correlation_id="req-1")
+                          correlation_id="req-1", inbox=InboxClaim(Inbox, "unit"))

@@ -116,7 +116,8 @@ def paid(order_id, amount=900):
 
 
 def statuses(session):
-    return [p["status"] for t, p in emitted(session) if t == "order.status_changed"]
+    """The statuses announced, in order: one order.* event per transition."""
+    return [p["status"] for t, p in emitted(session) if t != "order.created"]
 
 
 def test_the_happy_saga_confirms_once(orders, session):
@@ -131,6 +132,31 @@ def test_the_happy_saga_confirms_once(orders, session):
     assert after["payment"] == {"status": "CAPTURED", "amount_cents": 900, "refunded_cents": 0}
     assert statuses(session) == ["RESERVED", "CONFIRMED"]
     assert [t for t, _ in emitted(session)].count("order.confirmed") == 1
+
+
+def test_every_transition_carries_the_whole_order_snapshot(orders, session):
+    order = place(orders, [{"sku": "TEA", "quantity": 2}, {"sku": "MUG", "quantity": 1}])
+    orders.on_inventory_reserved(reserved(order["id"]))
+    orders.on_payment_succeeded(paid(order["id"], amount=2100))
+    announced = {t: p for t, p in emitted(session)}
+    assert [p["event_type"] for p in announced.values()] == [
+        "order.created", "order.reserved", "order.confirmed"]
+    confirmed = announced["order.confirmed"]
+    assert (confirmed["version"], confirmed["status"], confirmed["previous_status"]) == (
+        2, "CONFIRMED", "RESERVED")
+    assert (confirmed["order_id"], confirmed["user_id"], confirmed["user_email"]) == (
+        order["id"], ANN, "ann@example.com")
+    assert confirmed["items"] == [
+        {"sku": "TEA", "name": "Tea", "quantity": 2, "unit_price_cents": 450},
+        {"sku": "MUG", "name": "Mug", "quantity": 1, "unit_price_cents": 1200}]
+    assert (confirmed["total_cents"], confirmed["currency"]) == (2100, "USD")
+    assert confirmed["payment"] == {"status": "CAPTURED", "amount_cents": 2100,
+                                    "refunded_cents": 0}
+    assert confirmed["shipment"] == {"status": "PROCESSING", "carrier": None,
+                                     "tracking_number": None}
+    assert announced["order.reserved"]["payment"] is None
+    assert events.parse(confirmed) == events.OrderConfirmed(**{
+        k: v for k, v in confirmed.items() if k not in ("event_type", "version")})
 
 
 def test_a_late_reservation_never_moves_a_confirmed_order_back(orders, session):
@@ -181,7 +207,8 @@ def test_the_timeline_lists_every_event_in_order(orders):
     orders.on_payment_succeeded(paid(order["id"]))
     timeline = orders.get_timeline(order["id"], user_id=ANN)["items"]
     assert [e["type"] for e in timeline] == ["order.created", "inventory.reserved",
-                                             "payment.succeeded", "order.confirmed"]
+                                             "order.reserved", "payment.succeeded",
+                                             "order.confirmed"]
     assert "payment_token" not in timeline[0]["data"]
 
 

@@ -3,7 +3,9 @@ from nameko.testing.services import worker_factory
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
+from common.inbox import InboxClaim
 from common.testing import migrated_database, truncate_all
+from payment_svc.models import Inbox
 from payment_svc.provider import MockProvider
 from payment_svc.service import PaymentService
 
@@ -44,7 +46,8 @@ def make_worker(unit_config, provider):
 
     def make(session, provider=provider):
         return worker_factory(PaymentService, db=session, config=unit_config,
-                              correlation_id="cid", provider=provider)
+                              correlation_id="cid", provider=provider,
+                              inbox=InboxClaim(Inbox, "unit"))
 
     return make
 

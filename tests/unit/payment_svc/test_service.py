@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from common import events
 from common.messaging import NonRetryable
+from common.testing import order_event
 from payment_svc import payments as flows
 from payment_svc.exceptions import InvalidPaymentQuery
 from payment_svc.models import Outbox, Payment
@@ -15,8 +16,8 @@ from payment_svc.provider import MockProvider
 
 
 def created(order_id, token="tok_ok", total=1250):
-    return events.OrderCreated(
-        order_id=order_id, user_id="u1", user_email="ann@example.com",
+    return order_event(events.OrderCreated,
+            order_id=order_id, user_id="u1", user_email="ann@example.com",
         items=[{"sku": "TEA", "name": "Tea", "quantity": 1, "unit_price_cents": total}],
         total_cents=total, currency="USD", payment_token=token, correlation_id="req-create")
 
@@ -29,7 +30,7 @@ def reserved(order_id):
 
 
 def cancelled(order_id, reason="customer_request"):
-    return events.OrderCancelled(order_id=order_id, user_id="u1", user_email="a@b.c",
+    return order_event(events.OrderCancelled, order_id=order_id, user_id="u1", user_email="a@b.c",
                                  reason=reason, previous_status="CONFIRMED",
                                  correlation_id="req-cancel")
 
