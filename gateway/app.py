@@ -1,8 +1,8 @@
 """The app factory behind gateway.create_app: wiring of hooks, errors and routes.
 
 Order matters: context first (every later hook and error answer has the request
-id), then the body check, the error handlers and the blueprints; the chunked-body
-middleware wraps the whole WSGI app.
+id), then admission's early shed (before anything costly), the body check, the error
+handlers and the blueprints; the chunked-body middleware wraps the whole WSGI app.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from common.rpc import RpcPool
 from common.tokens import TokenSettings
 from gateway import body, context, errors, metrics, ratelimit, routes, security
 from gateway.admission import Admission
+from gateway.admission import install as admission_hooks
 from gateway.catalog import CatalogCache
 from gateway.routes.health import ping_broker
 from gateway.state import EXTENSION, GatewayState
@@ -59,6 +60,7 @@ def create_app(config: dict | None = None, rpc=None, *, ready_rpc=None,
 
     context.install(app)
     security.install(app, config)  # headers on every answer; CORS preflights end here
+    admission_hooks(app, admission)  # before the limits, the token and the body: cheap 503s
     metrics.install(app, config, hub, admission)  # counts every answer
     app.before_request(body.check_request_body)
     errors.install(app, config.get("SERVICES") or [])

@@ -11,7 +11,8 @@ Series:
 * `gateway_streams_open`: live streams open on this process;
 * `gateway_rpc_in_flight{service}`, `gateway_rpc_in_flight_limit{service}` (0 = none)
   and `gateway_shed_total{service}`: the views' RPCs running now per service, their
-  admission limit, and the requests shed with a 503 because it was reached
+  admission limit now (it moves when adaptive), and the requests shed with a 503
+  because it was reached
   (gateway/admission.py), read from the Admission at scrape time;
 * the process collector's `process_*` (CPU, memory, open files).
 
@@ -82,14 +83,14 @@ class AdmissionCollector:
         in_flight = GaugeMetricFamily("gateway_rpc_in_flight",
                                       "Views' RPCs running now, per service", labels=["service"])
         limit = GaugeMetricFamily("gateway_rpc_in_flight_limit",
-                                  "Admission limit of RPCs in flight (0 = none)",
+                                  "Admission limit of RPCs in flight now (0 = none)",
                                   labels=["service"])
         shed = CounterMetricFamily("gateway_shed", "Requests shed with a 503 at the limit",
                                    labels=["service"])
-        for service in sorted(admission.in_flight):
-            in_flight.add_metric([service], admission.in_flight[service])
-            limit.add_metric([service], max(0, admission.limit(service)))
-            shed.add_metric([service], admission.shed.get(service, 0))
+        for service, gate in sorted(admission.gates.items()):
+            in_flight.add_metric([service], gate.in_flight)
+            limit.add_metric([service], gate.limit)
+            shed.add_metric([service], gate.shed)
         yield from (in_flight, limit, shed)
 
 
