@@ -12,13 +12,22 @@ const SESSION_KEY = "op.session";
 const RENEW_EARLY_MS = 30_000;
 
 export class ApiError extends Error {
-  constructor(status, body) {
+  constructor(status, body, retryAfter = null) {
     const error = body?.error || {};
     super(error.message || `HTTP ${status}`);
     this.status = status;
     this.code = error.code || "http_error";
     this.details = error.details || {};
+    this.retryAfterS = retryAfterSeconds(retryAfter);  // null when the answer set none
   }
+}
+
+/** A Retry-After header (delay-seconds or an HTTP date) as whole seconds, or null. */
+function retryAfterSeconds(value) {
+  if (value == null || value === "") return null;
+  if (/^\d+$/.test(value.trim())) return Number.parseInt(value, 10);
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? null : Math.max(0, Math.ceil((at - Date.now()) / 1000));
 }
 
 export function session() {
@@ -103,7 +112,7 @@ export async function api(method, path, {body, headers = {}, auth = false} = {})
     response = await send();
   }
   const data = await parse(response);
-  if (!response.ok) throw new ApiError(response.status, data);
+  if (!response.ok) throw new ApiError(response.status, data, response.headers.get("Retry-After"));
   return data;
 }
 

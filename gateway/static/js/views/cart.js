@@ -2,15 +2,35 @@
  * The cart and checkout: POST /orders with the chosen test card and an
  * Idempotency-Key. The key is kept (sessionStorage) until the order is placed, and
  * reused while the cart and the card stay the same: a retry after a lost answer gets
- * the same order back instead of a second one.
+ * the same order back instead of a second one. A checkout the gateway shed (503 with
+ * Retry-After: the shop is busy) is sent again by itself, with the same key, after
+ * Retry-After seconds, at most SHED_RETRIES times, saying so on the page.
  */
 
-import {api, currentUser} from "../api.js";
+import {api, ApiError, currentUser} from "../api.js";
 import {clear, lines, MAX_QUANTITY, remove, setQuantity, total} from "../cart.js";
 import {announce, errorBox, h, money, mount, table, uuid4} from "../dom.js";
 import {rememberPlaced} from "./orders.js";
 
 const CHECKOUT_KEY = "op.checkout";
+const SHED_RETRIES = 3;
+const MAX_RETRY_WAIT_S = 30;  // a Retry-After beyond this is cut: the user is waiting
+
+const shed = (err) => err instanceof ApiError && err.status === 503 && err.retryAfterS != null;
+
+/** POST /orders; a shed answer is retried (same request, same key) after Retry-After. */
+export async function placeOrder(request, onRetry) {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await api("POST", "/orders", request);
+    } catch (err) {
+      if (!shed(err) || attempt > SHED_RETRIES) throw err;
+      const waitS = Math.min(Math.max(err.retryAfterS, 1), MAX_RETRY_WAIT_S);
+      onRetry(waitS, attempt);
+      await new Promise((resolve) => { setTimeout(resolve, waitS * 1000); });
+    }
+  }
+}
 
 function idempotencyKey(fingerprint) {
   let saved = null;
@@ -84,8 +104,14 @@ export function cartView(root, {navigate}) {
       place.textContent = "Placing your order…";
       mount(message);
       try {
-        const order = await api("POST", "/orders", {
-          auth: true, headers: {"Idempotency-Key": key}, body: {items, payment: {token}}});
+        const order = await placeOrder(
+          {auth: true, headers: {"Idempotency-Key": key}, body: {items, payment: {token}}},
+          (waitS, attempt) => {
+            place.textContent = "Retrying…";
+            mount(message, h("p", {class: "notice", role: "status", id: "checkout-retry"},
+              `The shop is busy right now: trying your order again in ${waitS} s ` +
+              `(retry ${attempt} of ${SHED_RETRIES}).`));
+          });
         sessionStorage.removeItem(CHECKOUT_KEY);
         rememberPlaced(order);
         clear();
