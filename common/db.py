@@ -2,6 +2,22 @@
 
 Each service declares its own `Base` in models.py and `db = DatabaseSession(Base)` on
 its nameko class; nameko-sqlalchemy finds the URL under `DB_URIS["<service>:Base"]`.
+
+Round trips are the cost that matters (issue 14), so:
+
+* no `pool_pre_ping`: a `SELECT 1` before every checkout was a fifth of all statements.
+  A connection the server closed (a PostgreSQL restart, `pg_terminate_backend`) has
+  already said so on its socket: the server sends a FATAL message and closes it, so
+  the socket of an idle pooled connection is readable. `_drop_if_server_closed` looks
+  at that socket at checkout (a `select()` with no wait: a system call, no round trip)
+  and has the pool open a fresh connection instead. A connection that dies between the
+  checkout and its first statement fails that statement; SQLAlchemy then invalidates
+  the whole pool (every older connection is replaced at its next checkout), event
+  handlers retry through their retry queues, and an RPC's caller gets a 503 (the
+  gateway maps a remote OperationalError so) and retries with its idempotency key.
+* the worker pool holds `max_workers` connections: each worker holds at most one at a
+  time, so none waits for a connection and none is opened and closed per use.
+* `insert` is PostgreSQL's INSERT whose ON CONFLICT DO NOTHING SQLAlchemy can cache.
 """
 
 from __future__ import annotations
@@ -12,24 +28,59 @@ import uuid
 from datetime import UTC, datetime
 
 import nameko_sqlalchemy
-from sqlalchemy import create_engine
+from eventlet import patcher
+from sqlalchemy import create_engine, event
+from sqlalchemy.dialects.postgresql import dml as pg_dml
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
+from sqlalchemy.sql.visitors import InternalTraversal
 
 log = logging.getLogger(__name__)
 
-# pre_ping: a pooled connection that died with a PostgreSQL restart is replaced,
-# not handed to a worker.
-ENGINE_OPTIONS = {"pool_pre_ping": True}
-# Workers: up to MAX_WORKERS (10) at once, but only a few connections kept open: six
-# services (and their test clusters) share one PostgreSQL's 100 connection slots.
-WORKER_POOL = {"pool_size": 4, "max_overflow": 8}
-# Background threads (outbox relay, metrics sampling) need one connection at a time.
-BACKGROUND_POOL = {"pool_size": 1, "max_overflow": 2}
+# The blocking select(): with a zero timeout it never blocks, and eventlet's green one
+# would switch to the hub for nothing.
+_select = patcher.original("select").select
+
+# Background threads (outbox relay, metrics sampling) each use one connection at a time.
+BACKGROUND_POOL = {"pool_size": 1, "max_overflow": 1}
+
+
+def worker_pool(max_workers: int) -> dict:
+    """Pool options for a service's worker engine: one connection per worker slot.
+
+    A worker holds at most one connection at a time (its session's), so `max_workers`
+    connections never make a worker wait; none overflow, so a leak shows up as a
+    30 s pool timeout instead of a PostgreSQL out of connection slots.
+    """
+    return {"pool_size": max_workers, "max_overflow": 0}
+
+
+def _drop_if_server_closed(dbapi_connection, connection_record, connection_proxy):
+    """Pool "checkout" hook: refuse a connection the server has closed (see module doc).
+
+    An idle connection has nothing to read unless the server wrote to it; what it
+    writes unasked is, in practice, its goodbye. A rare harmless message (a NOTICE)
+    only costs a reconnect.
+    """
+    if dbapi_connection.closed:
+        raise DisconnectionError("connection closed")
+    try:
+        readable, _, _ = _select([dbapi_connection.fileno()], [], [], 0)
+    except (OSError, ValueError) as exc:
+        raise DisconnectionError(f"connection unusable: {exc}") from exc
+    if readable:
+        raise DisconnectionError("the server closed an idle pooled connection")
+
+
+def watch_disconnects(engine: Engine) -> Engine:
+    """Install the checkout check on `engine`; returns it."""
+    event.listen(engine, "checkout", _drop_if_server_closed)
+    return engine
 
 
 class DatabaseSession(nameko_sqlalchemy.DatabaseSession):
-    """nameko-sqlalchemy's per-worker session, with engine defaults that survive restarts.
+    """nameko-sqlalchemy's per-worker session on a pool sized to the worker count,
+    whose dead connections are replaced at checkout without a round trip.
 
     Objects stay readable after commit (`expire_on_commit=False`): entrypoints commit,
     then serialise what they wrote.
@@ -39,9 +90,15 @@ class DatabaseSession(nameko_sqlalchemy.DatabaseSession):
         super().__init__(
             declarative_base,
             session_options={"expire_on_commit": False, **(session_options or {})},
-            engine_options={**ENGINE_OPTIONS, **WORKER_POOL, **(engine_options or {})},
+            engine_options=engine_options,
         )
+        self._engine_overrides = engine_options or {}
 
+    def setup(self):
+        self.engine_options = {**worker_pool(self.container.max_workers),
+                               **self._engine_overrides}
+        super().setup()
+        watch_disconnects(self.engine)
 
     def worker_teardown(self, worker_ctx):
         # Closing rolls back; on a connection the database just dropped (a restart)
@@ -58,9 +115,47 @@ class DatabaseSession(nameko_sqlalchemy.DatabaseSession):
 
 
 def engine_for(config: dict, service: str, declarative_base) -> Engine:
-    """An engine on the same URL the service's DatabaseSession uses."""
+    """An engine on the same URL the service's DatabaseSession uses, for a background
+    thread (one connection, one spare)."""
     url = config["DB_URIS"][f"{service}:{declarative_base.__name__}"]
-    return create_engine(url, **ENGINE_OPTIONS, **BACKGROUND_POOL)
+    return watch_disconnects(create_engine(url, **BACKGROUND_POOL))
+
+
+class _OnConflictDoNothing(pg_dml.OnConflictDoNothing):
+    """ON CONFLICT DO NOTHING with a cache key: its target (a constraint name, or the
+    index columns and predicate) is all that shapes its SQL."""
+
+    _traverse_internals = [
+        ("constraint_target", InternalTraversal.dp_string),
+        ("inferred_target_elements", InternalTraversal.dp_multi_list),
+        ("inferred_target_whereclause", InternalTraversal.dp_clauseelement),
+    ]
+
+
+class Insert(pg_dml.Insert):
+    """PostgreSQL's INSERT, cacheable.
+
+    SQLAlchemy 2.0's `postgresql.Insert` sets `inherit_cache = False` (its ON CONFLICT
+    clauses have no cache key), so every such statement, with or without ON CONFLICT,
+    is compiled again on every execution. This one takes its cache key from the plain
+    INSERT's (which covers the ON CONFLICT clause as a child element) and builds a
+    cacheable ON CONFLICT DO NOTHING. `on_conflict_do_update` still works, uncached
+    (its clause has no key, so the whole statement gets none).
+    """
+
+    inherit_cache = True
+
+    def on_conflict_do_nothing(self, constraint=None, index_elements=None, index_where=None):
+        statement = super().on_conflict_do_nothing(constraint, index_elements, index_where)
+        # super() returned a fresh copy (generative): replacing its clause is safe.
+        statement._post_values_clause = _OnConflictDoNothing(
+            constraint, index_elements, index_where)
+        return statement
+
+
+def insert(table) -> Insert:
+    """`sqlalchemy.dialects.postgresql.insert`, but cached after its first compile."""
+    return Insert(table)
 
 
 def utc_now() -> datetime:

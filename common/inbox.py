@@ -8,18 +8,23 @@
 
 Two deliveries of one event racing each other: the second INSERT waits on the first
 one's unique key and then finds the conflict, so exactly one does the work.
+
+The claim is one statement built once per inbox model, with bound parameters, on
+`common.db.insert` (SQLAlchemy 2.0's own PostgreSQL INSERT has no cache key and was
+compiled again on every claim): after the first claim, SQLAlchemy neither builds nor
+compiles it again.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 
 from nameko.extensions import DependencyProvider
-from sqlalchemy import DateTime, String
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import DateTime, String, bindparam
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from common.db import utc_now
+from common.db import insert, utc_now
 from common.events import Event
 
 
@@ -34,15 +39,23 @@ class InboxMixin:
     processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 
+@cache
+def claim_statement(model):
+    """`INSERT INTO inbox ... ON CONFLICT DO NOTHING RETURNING event_id` for `model`,
+    parameters event_id, handler, event_type, processed_at (built once, cached)."""
+    table = model.__table__
+    return (insert(table)
+            .values({name: bindparam(name) for name in
+                     ("event_id", "handler", "event_type", "processed_at")})
+            .on_conflict_do_nothing(index_elements=[table.c.event_id, table.c.handler])
+            .returning(table.c.event_id))
+
+
 def claim(session: Session, model, event: Event, handler: str) -> bool:
     """Record that `handler` processes `event`; False if it already did."""
-    inserted = session.execute(
-        insert(model)
-        .values(event_id=event.event_id, handler=handler, event_type=event.TYPE,
-                processed_at=utc_now())
-        .on_conflict_do_nothing(index_elements=["event_id", "handler"])
-        .returning(model.event_id)
-    ).first()
+    inserted = session.execute(claim_statement(model), {
+        "event_id": event.event_id, "handler": handler, "event_type": event.TYPE,
+        "processed_at": utc_now()}).first()
     return inserted is not None
 
 
