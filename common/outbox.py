@@ -1,9 +1,12 @@
 """Transactional outbox: state changes and the events they cause commit together.
 
-An entrypoint adds `Outbox.of(event)` to the same session as its effects and commits
-once; the `OutboxRelay` (declared on the service) publishes unpublished rows to the
-service's nameko event exchange in batches, each one AMQP transaction (one broker
-round trip, see common.publishing), then marks them published.
+An entrypoint adds `Outbox.of(event)` to the same session as its effects (or inserts
+the row through the session with a Core INSERT) and commits once; the `OutboxRelay`
+(declared on the service) publishes unpublished rows to the service's nameko event
+exchange in batches. A batch is one database transaction with one statement, which
+marks the oldest unpublished rows published and returns them; they are then published
+as one AMQP transaction (one broker round trip, see common.publishing), then the
+database transaction commits. A failed publish rolls back: the rows stay unpublished.
 A crash between commit and publish leaves the row unpublished, so the next relay
 (this process after restart, or another process of the service) sends it: events are
 delivered at least once, and consumers dedupe by `event_id` (common.inbox).
@@ -30,12 +33,14 @@ from sqlalchemy import (
     String,
     delete,
     event,
+    func,
     select,
     text,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column
+from sqlalchemy.orm.session import ORMExecuteState
 
 from common.db import engine_for, utc_now
 from common.events import Event
@@ -75,24 +80,39 @@ class OutboxMixin:
                    payload=event.to_payload(), correlation_id=event.correlation_id)
 
 
-def publish_pending(session: Session, model, publisher: BatchPublisher, config: dict,
-                    batch_size: int) -> int:
-    """Publish up to `batch_size` unpublished rows, oldest first, as one batch; return
-    how many.
+def take_batch_statement(table, batch_size: int):
+    """`UPDATE outbox SET published_at = now() WHERE id IN (SELECT id ... WHERE
+    published_at IS NULL ORDER BY id LIMIT n FOR UPDATE SKIP LOCKED) RETURNING ...`.
 
-    Rows are locked with SKIP LOCKED, so several relays of one service share the work
-    without sending a row twice at the same time. The caller commits.
+    SKIP LOCKED: several relays of one service share the work without sending a row
+    twice at the same time. The row lock holds until the caller's transaction ends.
     """
-    rows = session.scalars(
-        select(model).where(model.published_at.is_(None)).order_by(model.id)
-        .limit(batch_size).with_for_update(skip_locked=True)
-    ).all()
+    oldest = (select(table.c.id).where(table.c.published_at.is_(None))
+              .order_by(table.c.id).limit(batch_size).with_for_update(skip_locked=True))
+    return (update(table).where(table.c.id.in_(oldest)).values(published_at=func.now())
+            .returning(table.c.id, table.c.event_id, table.c.source, table.c.event_type,
+                       table.c.payload, table.c.correlation_id))
+
+
+def publish_pending(connection, model, publisher: BatchPublisher, config: dict,
+                    batch_size: int) -> int:
+    """Mark up to `batch_size` unpublished rows published, oldest first, and publish
+    them as one batch; return how many. One statement, one AMQP transaction.
+
+    `connection`: a Connection or Session in a transaction, which the caller commits
+    after this returns, or rolls back if it raises (the publish failed: the rows stay
+    unpublished).
+    """
+    rows = connection.execute(take_batch_statement(model.__table__, batch_size)).all()
     if not rows:
         return 0
-    publisher.publish_batch([_outgoing(row, config) for row in rows])
-    session.execute(update(model).where(model.id.in_([r.id for r in rows]))
-                    .values(published_at=utc_now()))
+    # RETURNING follows no order: events leave oldest first.
+    publisher.publish_batch([_outgoing(row, config) for row in sorted(rows, key=_row_id)])
     return len(rows)
+
+
+def _row_id(row) -> int:
+    return row.id
 
 
 def _outgoing(row, config: dict) -> OutgoingEvent:
@@ -106,9 +126,11 @@ def _outgoing(row, config: dict) -> OutgoingEvent:
 class OutboxRelay(DependencyProvider):
     """Publishes the service's outbox in a background thread of the container.
 
-    Woken at once after every worker (the usual case: the row was just committed by
-    this process), and polling every `OUTBOX_POLL_INTERVAL_S` for rows written by a
-    process that died. Survives broker and database outages by waiting and retrying.
+    Woken after every worker that wrote outbox rows (the usual case: the row was just
+    committed by this process), then lingering `OUTBOX_LINGER_MS` so that the commits
+    of concurrent workers share one batch; and polling every `OUTBOX_POLL_INTERVAL_S`
+    for rows written by a process that died. Survives broker and database outages by
+    waiting and retrying.
     """
 
     def __init__(self, declarative_base, model):
@@ -120,10 +142,13 @@ class OutboxRelay(DependencyProvider):
 
     def setup(self):
         # Wake after a worker only if it wrote outbox rows (reads and idle timers
-        # would otherwise each cost the relay a database round trip).
+        # would otherwise each cost the relay a database round trip): ORM adds, and
+        # Core INSERTs run through a session.
         event.listen(self.model, "after_insert", self._note_insert)
+        event.listen(Session, "do_orm_execute", self._note_core_insert)
         config = self.container.config
         self.poll_interval = float(config.get("OUTBOX_POLL_INTERVAL_S", 1.0))
+        self.linger = float(config.get("OUTBOX_LINGER_MS", 5)) / 1000
         self.batch_size = int(config.get("OUTBOX_BATCH_SIZE", 100))
         self.retention = timedelta(seconds=float(config.get("OUTBOX_RETENTION_S", 604800)))
         self.engine = engine_for(config, self.container.service_name, self.declarative_base)
@@ -136,7 +161,7 @@ class OutboxRelay(DependencyProvider):
         self._thread = self.container.spawn_managed_thread(self._run)
 
     def stop(self):
-        event.remove(self.model, "after_insert", self._note_insert)
+        self._unlisten()
         self._running = False
         self.wake()
         thread = getattr(self, "_thread", None)
@@ -146,6 +171,7 @@ class OutboxRelay(DependencyProvider):
         self.engine.dispose()
 
     def kill(self):
+        self._unlisten()
         self._running = False
         thread = getattr(self, "_thread", None)
         if thread is not None:
@@ -160,8 +186,19 @@ class OutboxRelay(DependencyProvider):
     def get_dependency(self, worker_ctx):
         return self
 
+    def _unlisten(self):
+        if event.contains(self.model, "after_insert", self._note_insert):
+            event.remove(self.model, "after_insert", self._note_insert)
+        if event.contains(Session, "do_orm_execute", self._note_core_insert):
+            event.remove(Session, "do_orm_execute", self._note_core_insert)
+
     def _note_insert(self, mapper, connection, target):
         self._inserted = True
+
+    def _note_core_insert(self, state: ORMExecuteState):
+        # By name: insert(Outbox).table is an annotated copy of the model's table.
+        if state.is_insert and state.statement.table.name == OutboxMixin.__tablename__:
+            self._inserted = True
 
     def worker_teardown(self, worker_ctx):
         # The worker has committed (or given up) by now: the relay will see its rows.
@@ -175,8 +212,8 @@ class OutboxRelay(DependencyProvider):
         last_cleanup = utc_now()
         while self._running:
             try:
-                with self.engine.begin() as conn, Session(bind=conn) as session:
-                    published = publish_pending(session, self.model, self.publisher,
+                with self.engine.begin() as conn:
+                    published = publish_pending(conn, self.model, self.publisher,
                                                 self.container.config, self.batch_size)
                 backoff = 0.1
             except Exception as exc:  # broker or database down: wait, keep the rows
@@ -193,6 +230,10 @@ class OutboxRelay(DependencyProvider):
                 self._cleanup()
             with eventlet.Timeout(self.poll_interval, False):
                 self._wake.wait()
+            if self._wake.ready() and self.linger > 0:
+                # Woken by a commit: its neighbours are committing too. Wakes during
+                # the linger are served by this batch, so the signal is reset after.
+                eventlet.sleep(self.linger)
             self._wake = Signal()
 
     def _cleanup(self):

@@ -2,12 +2,14 @@
 
 from urllib.parse import urlparse
 
+import eventlet
 import pytest
 from nameko.amqp.publish import Publisher
+from nameko.rpc import rpc
 from nameko.standalone.rpc import ServiceRpcProxy
-from sqlalchemy import select
+from sqlalchemy import create_engine, event, select, text
 
-from common.db import DatabaseSession
+from common.db import DatabaseSession, insert
 from common.outbox import OutboxRelay, publish_pending
 from common.publishing import BatchPublisher
 from common.testing import TcpProxy, wait_for
@@ -129,4 +131,157 @@ def _outage(container_factory, config, common_db, caplog, amqp, proxy):
     proxy.restore()
     wait_for(lambda: effect_count(common_db, during.event_id) == 1, timeout=20,
              message="delivery after the outage")
+    assert unpublished(common_db) == []
+
+
+class CoreEmitter:
+    """Writes its outbox row with a Core INSERT through the session (no ORM object)."""
+
+    name = "emitter_svc"
+    db = DatabaseSession(Base)
+    relay = OutboxRelay(Base, Outbox)
+
+    @rpc
+    def register(self, user_id):
+        event = registered(user_id)
+        row = Outbox.of(event)
+        self.db.execute(insert(Outbox).values(
+            event_id=row.event_id, source=row.source, event_type=row.event_type,
+            payload=row.payload, correlation_id=None))
+        self.db.commit()
+        return event.event_id
+
+
+def test_a_core_insert_into_the_outbox_wakes_the_relay_too(container_factory, config,
+                                                           common_db):
+    config = {**config, "OUTBOX_POLL_INTERVAL_S": 30}
+    container_factory(Consumer, config).start()
+    container_factory(CoreEmitter, config).start()
+    with ServiceRpcProxy("emitter_svc", config, timeout=5) as emitter:
+        emitter.register("core-1")
+        event_id = emitter.register("core-2")
+
+    wait_for(lambda: effect_count(common_db, event_id) == 1, timeout=5, message="delivery")
+
+
+class Recorder:
+    """A BatchPublisher stand-in that keeps the batches, or fails them."""
+
+    def __init__(self, fail=False):
+        self.batches, self.fail = [], fail
+
+    def publish_batch(self, batch):
+        if self.fail:
+            raise ConnectionError("broker gone")
+        self.batches.append([event.message_id for event in batch])
+
+
+def relay_statements(engine):
+    seen = []
+    event.listen(engine, "after_cursor_execute",
+                 lambda conn, cursor, sql, params, context, many: seen.append(sql.split()[0]))
+    return seen
+
+
+def test_a_batch_is_one_statement_oldest_first_and_a_failed_publish_keeps_the_rows(
+        config, common_db, common_db_url):
+    rows = [registered(f"batch-{n}") for n in range(5)]
+    for row in rows:
+        commit_outbox_row(common_db, row)
+    engine = create_engine(common_db_url)
+    statements = relay_statements(engine)
+    try:
+        with pytest.raises(ConnectionError), engine.begin() as conn:
+            publish_pending(conn, Outbox, Recorder(fail=True), config, batch_size=3)
+        assert len(unpublished(common_db)) == 5  # rolled back
+
+        recorder = Recorder()
+        with engine.begin() as conn:
+            assert publish_pending(conn, Outbox, recorder, config, batch_size=3) == 3
+        with engine.begin() as conn:
+            assert publish_pending(conn, Outbox, recorder, config, batch_size=3) == 2
+    finally:
+        engine.dispose()
+
+    assert statements == ["UPDATE", "UPDATE", "UPDATE"]  # no SELECT, no second UPDATE
+    assert recorder.batches == [[r.event_id for r in rows[:3]], [r.event_id for r in rows[3:]]]
+    assert unpublished(common_db) == []
+
+
+def test_commits_that_land_while_the_relay_lingers_share_one_batch(container_factory, config,
+                                                                   common_db):
+    config = {**config, "OUTBOX_POLL_INTERVAL_S": 30, "OUTBOX_LINGER_MS": 300}
+    container_factory(Consumer, config).start()
+    container = container_factory(Emitter, config)
+    container.start()
+    relay = next(d for d in container.dependencies if isinstance(d, OutboxRelay))
+    batches = []
+    event.listen(relay.engine, "after_cursor_execute",
+                 lambda conn, cursor, sql, params, context, many:
+                 sql.startswith("UPDATE") and cursor.rowcount and batches.append(cursor.rowcount))
+    proxies = [ServiceRpcProxy("emitter_svc", config, timeout=5) for _ in range(3)]
+    callers = [proxy.start() for proxy in proxies]
+    try:
+        pile = eventlet.GreenPile()
+        for n, caller in enumerate(callers):
+            pile.spawn(caller.register, f"linger-{n}")
+        event_ids = list(pile)
+    finally:
+        for proxy in proxies:
+            proxy.stop()
+
+    wait_for(lambda: all(effect_count(common_db, e) == 1 for e in event_ids),
+             message="every delivery")
+    assert batches == [3]
+
+
+def service_connections_config(config):
+    """`config` whose services' connections carry an application_name of their own."""
+    return {**config, "DB_URIS": {key: f"{url}?application_name={SERVICE_APP}"
+                                  for key, url in config["DB_URIS"].items()}}
+
+
+SERVICE_APP = "plumbing_test_services"
+
+
+def terminate_service_connections(common_db_url) -> int:
+    """What a PostgreSQL restart does to the services' pooled connections, done to
+    these services' only (as superuser); returns how many backends were ended."""
+    admin = create_engine(common_db_url, isolation_level="AUTOCOMMIT")
+    query = "FROM pg_stat_activity WHERE application_name = :app"
+    try:
+        with admin.connect() as conn:
+            ended = conn.scalar(text(f"SELECT count(pg_terminate_backend(pid)) {query}"),
+                                {"app": SERVICE_APP})
+            wait_for(lambda: conn.scalar(text(f"SELECT count(*) {query}"),
+                                         {"app": SERVICE_APP}) == 0,
+                     message="the backends gone")
+    finally:
+        admin.dispose()
+    eventlet.sleep(0.05)  # their goodbyes reach the pooled sockets
+    return ended
+
+
+def test_an_rpc_after_the_database_dropped_every_pooled_connection_succeeds(
+        container_factory, config, common_db, common_db_url, caplog):
+    config = service_connections_config(config)
+    container_factory(Consumer, config).start()
+    emitter = container_factory(Emitter, config)
+    emitter.start()
+    pool = next(d for d in emitter.dependencies if isinstance(d, DatabaseSession)).engine.pool
+    assert (pool.size(), pool._max_overflow, pool._pre_ping) == (config["max_workers"], 0,
+                                                                   False)
+    with ServiceRpcProxy("emitter_svc", config, timeout=10) as proxy:
+        before = proxy.register("before-drop")
+        wait_for(lambda: effect_count(common_db, before) == 1, message="first delivery")
+
+        # the emitter's worker and relay connections, the consumer's worker connection
+        assert terminate_service_connections(common_db_url) >= 3
+
+        after = proxy.register("after-drop")  # a RemoteError here is what we fix
+
+    wait_for(lambda: effect_count(common_db, after) == 1, message="delivery after the drop")
+    # handled at its first attempt: the handler's dead connection was replaced, not used
+    assert [e.event_id for e in Behaviour.calls].count(after) == 1
+    assert "outbox relay cannot publish yet" not in caplog.text
     assert unpublished(common_db) == []
