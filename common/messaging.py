@@ -14,6 +14,13 @@ Plain nameko acknowledges a message whose handler raised, so the event is lost.
   `NonRetryable` error, sends the message to `<service>.dead-letters` with
   `x-error`, `x-attempts` and `x-original-queue` headers (common.deadletters
   lists, replays and purges them).
+* consumes on its own AMQP connection and channel (`EventConsumer`), and runs at most
+  `max_workers - RPC_RESERVED_WORKERS` handlers at once, so the RPC entrypoints of the
+  service always find a free worker: a POST /orders does not queue behind the saga's
+  events. nameko 2.14 puts every entrypoint's queue on one channel, with a prefetch
+  of `max_workers` per queue, and every message then waits, first come first served,
+  for a slot of the one worker pool: an RPC that arrived after a burst of events
+  waited for all of them.
 
     @event_handler("order_svc", "order.created")
     def reserve_stock(self, event: events.OrderCreated): ...
@@ -27,12 +34,14 @@ from functools import partial
 
 from amqp.exceptions import ConnectionError as AmqpConnectionError
 from amqp.exceptions import RecoverableConnectionError
+from eventlet.semaphore import Semaphore
 from kombu import Connection, Exchange, Queue
 from kombu.exceptions import OperationalError as KombuOperationalError
 from nameko.amqp.publish import Publisher
 from nameko.constants import HEADER_PREFIX
 from nameko.events import SERVICE_POOL, EventHandler
 from nameko.exceptions import ContainerBeingKilled
+from nameko.messaging import QueueConsumer
 
 from common import events
 from common.logging import CORRELATION_KEY
@@ -51,6 +60,8 @@ BROKER_ERRORS = (OSError, ConnectionError, AmqpConnectionError, RecoverableConne
 DEFAULT_MAX_ATTEMPTS = 6
 # The first retry is quick: most failures are an event overtaking the one it needs.
 DEFAULT_RETRY_DELAYS_MS = (250, 1000, 5000, 30000, 120000)
+# Worker slots of max_workers that event handlers leave to RPC (and timers).
+DEFAULT_RPC_RESERVED_WORKERS = 3
 
 
 class NonRetryable(Exception):
@@ -80,8 +91,36 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
 
 
+def event_worker_budget(max_workers: int, rpc_reserved: int) -> int:
+    """Handlers a service runs at once: what RPC leaves, at least one."""
+    return max(1, max_workers - rpc_reserved)
+
+
+class EventConsumer(QueueConsumer):
+    """The event handlers' own connection and channel, and their worker budget.
+
+    A separate shared extension (nameko shares by class), so its own AMQP connection:
+    RPC requests never wait behind event deliveries on a socket or a channel. Each event
+    queue's prefetch is the budget (`slots`): every message delivered can be handled
+    as soon as a slot frees, and no process hoards more than it can run.
+    """
+
+    def setup(self):
+        reserved = int(self.container.config.get(
+            "RPC_RESERVED_WORKERS", DEFAULT_RPC_RESERVED_WORKERS))
+        self.budget = event_worker_budget(self.container.max_workers, reserved)
+        self.slots = Semaphore(self.budget)
+
+    @property
+    def prefetch_count(self):
+        return self.budget
+
+
 class ReliableEventHandler(EventHandler):
-    """nameko's EventHandler with retries and a dead-letter queue (see module doc)."""
+    """nameko's EventHandler with retries and a dead-letter queue, on the event
+    handlers' own consumer and worker budget (see module doc)."""
+
+    queue_consumer = EventConsumer()
 
     def __init__(self, source_service, event_type, handler_type=SERVICE_POOL,
                  non_retryable=(), max_attempts=None, retry_delays_ms=None, **kwargs):
@@ -135,11 +174,25 @@ class ReliableEventHandler(EventHandler):
         if event.correlation_id:
             context_data.setdefault(CORRELATION_KEY, event.correlation_id)
         handle_result = partial(self.handle_result, message, body, attempt)
+        slots = self.queue_consumer.slots
+        slots.acquire()  # this delivery's thread waits here, not in the worker pool
         try:
-            self.container.spawn_worker(self, (event,), {}, context_data=context_data,
-                                        handle_result=handle_result)
+            worker_ctx = self.container.spawn_worker(
+                self, (event,), {}, context_data=context_data, handle_result=handle_result)
         except ContainerBeingKilled:
+            slots.release()
             self._requeue(message)
+            return
+        except BaseException:
+            slots.release()
+            raise
+        # The slot is free once the worker has ended, its teardown included (nameko
+        # keeps each worker's green thread by its context until then).
+        thread = self.container._worker_threads.get(worker_ctx)
+        if thread is None:
+            slots.release()
+        else:
+            thread.link(lambda _thread: slots.release())
 
     def handle_result(self, message, body, attempt, worker_ctx, result=None, exc_info=None):
         if exc_info is None:

@@ -1,9 +1,14 @@
 """The dead-lettering event handler against the real RabbitMQ (a vhost per test)."""
 
+import eventlet
 import pytest
+from eventlet.event import Event
+from nameko.rpc import rpc
 from nameko.standalone.events import event_dispatcher
+from nameko.standalone.rpc import ServiceRpcProxy
 
-from common import deadletters
+from common import deadletters, events
+from common.messaging import event_handler, event_worker_budget
 from common.testing import wait_for
 from tests.integration.support import Behaviour, Consumer, effect_count, registered
 
@@ -108,3 +113,58 @@ def test_the_correlation_id_travels_from_the_envelope_into_the_worker(
     wait_for(lambda: effect_count(common_db, event.event_id) == 1, message="the effect")
     from tests.integration.support import Effect
     assert common_db.query(Effect).one().correlation_id == "req-abc"
+
+
+class Gate:
+    """Holds the busy service's handlers until the test opens it."""
+
+    opened = None  # eventlet Event, set per test
+    running = 0
+    handled: list = []
+
+
+class BusyService:
+    """A service whose event handlers are all stuck, and which must still answer RPC."""
+
+    name = "busy_svc"
+
+    @event_handler("user_svc", "user.registered")
+    def on_registered(self, event: events.UserRegistered):
+        Gate.running += 1
+        try:
+            Gate.opened.wait()
+        finally:
+            Gate.running -= 1
+        Gate.handled.append(event.event_id)
+
+    @rpc
+    def ping(self):
+        return Gate.running
+
+
+def test_an_rpc_is_answered_while_the_event_handlers_take_every_slot_they_may(
+        container_factory, config):
+    Gate.opened, Gate.running, Gate.handled = Event(), 0, []
+    config = {**config, "max_workers": 4, "RPC_RESERVED_WORKERS": 1}
+    container_factory(BusyService, config).start()
+    sent = [registered(f"busy-{n}") for n in range(12)]
+    for event in sent:
+        publish(config, event.to_payload())
+    wait_for(lambda: Gate.running == 3, message="the event budget (4 - 1) taken")
+
+    with ServiceRpcProxy("busy_svc", config, timeout=5) as busy:
+        # nameko's one pool would have given all four slots to events: no answer
+        assert busy.ping() == 3
+        eventlet.sleep(0.1)
+        assert busy.ping() == 3  # the budget holds: no fourth handler slipped in
+
+    Gate.opened.send()
+    wait_for(lambda: len(Gate.handled) == len(sent), message="every event handled")
+    assert sorted(Gate.handled) == sorted(e.event_id for e in sent)
+    assert dead_letters(config)["count"] == 0
+
+
+def test_the_event_budget_leaves_the_reserved_slots_and_at_least_one():
+    assert event_worker_budget(10, 3) == 7
+    assert event_worker_budget(4, 1) == 3
+    assert event_worker_budget(2, 5) == 1
