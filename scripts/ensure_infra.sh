@@ -218,6 +218,42 @@ if command -v psql >/dev/null 2>&1; then
     fi
 fi
 
+# Connection slots. A service process keeps up to MAX_WORKERS (10) connections for its
+# workers plus 2 for its outbox relay and metrics (common.db): 72 for a cluster of six,
+# and `make test` runs an e2e cluster beside the integration and unit tiers (the bench:
+# a cluster, scale-out copies, nameko-examples). PostgreSQL's default of 100 is short.
+# ALTER SYSTEM needs a restart to apply, done here only for a local Debian cluster on
+# this port and only while no other client is connected (a restart would break it);
+# otherwise it says what to run. PG_MIN_CONNECTIONS=0 skips the check.
+PG_MIN_CONNECTIONS="${PG_MIN_CONNECTIONS:-200}"
+pg_sql() { PGCONNECT_TIMEOUT=5 timeout 20 psql "$pg_check_url" -w -tAqc "$1"; }
+if (( PG_MIN_CONNECTIONS > 0 )) && command -v psql >/dev/null 2>&1 \
+        && max_conn="$(pg_sql 'show max_connections')" && (( max_conn < PG_MIN_CONNECTIONS )); then
+    others="$(pg_sql "select count(*) from pg_stat_activity where backend_type = 'client backend' and pid <> pg_backend_pid()")" || others=1
+    pg_cluster=""
+    if is_local_host "$PG_HOST" && pg_version="$(pg_installed_version)" \
+            && command -v pg_ctlcluster >/dev/null 2>&1 && command -v pg_lsclusters >/dev/null 2>&1; then
+        pg_cluster="$(pg_lsclusters -h 2>/dev/null | awk -v v="$pg_version" -v p="$PG_PORT" '$1 == v && $2 == "main" && $3 == p {print $1 " " $2}')"
+    fi
+    if [[ -n "$pg_cluster" && "$others" == "0" ]]; then
+        log "PostgreSQL max_connections is $max_conn, below $PG_MIN_CONNECTIONS: ALTER SYSTEM SET max_connections = $PG_MIN_CONNECTIONS, restarting the local cluster $pg_cluster"
+        pg_sql "ALTER SYSTEM SET max_connections = $PG_MIN_CONNECTIONS" >/dev/null
+        if ! timeout 60 pg_ctlcluster --skip-systemctl-redirect $pg_cluster restart >.run/postgres-restart.log 2>&1; then
+            sed 's/^/    /' .run/postgres-restart.log >&2 || true
+            err "the restart failed; run it yourself: pg_ctlcluster --skip-systemctl-redirect $pg_cluster restart"
+            exit 1
+        fi
+        wait_for "PostgreSQL on $PG_HOST:$PG_PORT" "$WAIT_S" pg_up || exit 1
+        log "PostgreSQL max_connections is now $(pg_sql 'show max_connections')"
+    else
+        err "PostgreSQL max_connections is $max_conn, below $PG_MIN_CONNECTIONS: with a full cluster"
+        err "  and the test tiers at once, services may be refused connections. Not restarting it"
+        err "  here (${others} other client(s) connected, or not a local cluster this script manages)."
+        err "  When it is idle, as its superuser: ALTER SYSTEM SET max_connections = $PG_MIN_CONNECTIONS;"
+        err "  then restart PostgreSQL (pg_ctlcluster --skip-systemctl-redirect <version> main restart)."
+    fi
+fi
+
 # Redis: optional for `make run` (rate-limit counters live in memory unless
 # RATE_LIMIT_STORAGE_URI says redis://), but the test suite checks the Redis storage.
 if command -v redis-cli >/dev/null 2>&1 && ! timeout 3 redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then
