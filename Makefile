@@ -60,8 +60,6 @@ check: $(STAMP) ## Check invariants 1-5 (stock, money, liveness, once-only) of t
 bench: $(STAMP) ## Benchmark the saga (orders/s, latency, CPU per order) and check invariants
 	@bash scripts/bench.sh $(ARGS)
 
-bench-peer: $(STAMP) ## Run nameko-examples beside ours, measure its bare POST /orders (PEER_SRC=dir)
-	@bash scripts/peer.sh $(ARGS)
 
 # The A/B's base: any git ref (BASE=HEAD~3, BASE=main); RUNS of each side, alternated.
 BASE   ?= HEAD

@@ -1,10 +1,11 @@
-"""`make bench-peer`: bare POST /orders on nameko-examples, beside ours, for scale.
+"""Bare POST /orders on a peer (nameko-examples) running beside ours, for scale.
 
     .venv/bin/python -m bench.peer --url http://127.0.0.1:PORT --own gateway=PID \
         --own orders=PID --own products=PID [--clients 16] [--seconds 30] [--runs 2]
 
-scripts/peer.sh starts the peer (its products, orders and gateway services) and calls
-this. Each run: N clients place orders back to back (closed loop) for a warm-up, then
+The peer is started by hand from its own checkout (its products, orders and gateway
+services; this repository ships none of its code nor the steps that install it); this
+measures it. Each run: N clients place orders back to back (closed loop) for a warm-up, then
 for `seconds` while CPU is read from /proc (bench/peer_procs.py); an idle window before
 the first run and after each one gives the consumption to subtract (the mean of the
 windows on either side of a run). Writes --out (JSON) and prints a table, with our
