@@ -6,11 +6,10 @@ import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from common import events
-from common.db import new_id
+from common.db import insert, new_id
 from common.logging import correlated
 from delivery_svc import domain
 from delivery_svc.domain import Action

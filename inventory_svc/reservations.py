@@ -13,11 +13,10 @@ import logging
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from common import events
-from common.db import new_id
+from common.db import insert, new_id
 from common.messaging import NonRetryable
 from inventory_svc import domain
 from inventory_svc.domain import Action, Level

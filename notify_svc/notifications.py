@@ -32,11 +32,10 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 
 import eventlet
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from common import events
-from common.db import new_id, utc_now
+from common.db import insert, new_id, utc_now
 from common.inbox import InboxClaim
 from common.messaging import describe_error
 from notify_svc import domain, render, store

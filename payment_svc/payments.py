@@ -33,11 +33,10 @@ from dataclasses import dataclass
 
 import eventlet
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from common import events
-from common.db import new_id, utc_now
+from common.db import insert, new_id, utc_now
 from common.inbox import InboxClaim
 from common.messaging import NonRetryable
 from payment_svc import domain
