@@ -59,14 +59,16 @@ def _fmt(value):
 def table(runs: dict[str, list[dict]], a: str, b: str) -> str:
     """Markdown: for each phase, each figure's mean and every run of A and of B, and
     B against A in percent."""
-    lines = [f"A/B: A = {a}, B = {b}; {len(runs[a])} and {len(runs[b])} runs, alternated", ""]
+    lines = [f"{len(runs[a])} runs of {a} and {len(runs[b])} of {b}, alternated; each cell "
+             "is a mean, then every run in order", ""]
     phases = [p["phase"] for p in runs[a][0]["phases"]]
     for name in phases:
         per_run = {side: [rows_of(next((p for p in r["phases"] if p["phase"] == name), {}))
                           for r in runs[side]] for side in (a, b)}
         labels = list(dict.fromkeys(label for side in per_run.values() for rows in side
                                     for label in rows))
-        lines += [f"Phase {name}:", "", "| figure | A mean | A runs | B mean | B runs | B vs A |",
+        lines += [f"Phase {name}:", "", f"| figure | {a} mean | {a} runs | {b} mean | {b} runs "
+                  f"| {b} vs {a} |",
                   "|---|---:|---|---:|---|---:|"]
         for label in labels:
             values = {side: [rows.get(label) for rows in per_run[side]] for side in (a, b)}
