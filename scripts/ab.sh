@@ -59,3 +59,4 @@ done
 cat "$out/ab.md.head" "$out/ab.md.body" > "$out/ab.md" && rm -f "$out"/ab.md.head "$out"/ab.md.body
 cat "$out/ab.md"
 log "done in $(( (SECONDS - started) / 60 )) min: $out/ab.md"
+log "the worktree stays for the next A/B of $ref; remove it with: git worktree remove --force $tree"
