@@ -31,7 +31,8 @@ ERRORS = {
     415: ("UnsupportedMediaType", "unsupported_media_type: send JSON"),
     422: ("IdempotencyConflict", "idempotency_conflict: same Idempotency-Key, other body"),
     429: ("RateLimited", "rate_limited: retry after Retry-After seconds"),
-    503: ("ServiceUnavailable", "service_unavailable: a service behind the gateway is down"),
+    503: ("ServiceUnavailable", "service_unavailable: a service behind the gateway is down, "
+          "or at capacity (the request was shed, nothing done); retry after Retry-After seconds"),
     504: ("UpstreamTimeout", "upstream_timeout: a service did not answer in time"),
 }
 
@@ -158,7 +159,7 @@ def error_responses() -> dict:
         headers = {"X-Request-ID": {"$ref": "#/components/headers/X-Request-ID"}}
         if status == 401:
             headers["WWW-Authenticate"] = {"$ref": "#/components/headers/WWW-Authenticate"}
-        if status == 429:
+        if status in (429, 503):
             headers["Retry-After"] = {"$ref": "#/components/headers/Retry-After"}
         responses[name] = {"description": description, "headers": headers,
                            "content": {"application/json": {"schema": ref("Error")}}}
