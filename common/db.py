@@ -18,6 +18,9 @@ Round trips are the cost that matters (issue 14), so:
 * the worker pool holds `max_workers` connections: each worker holds at most one at a
   time, so none waits for a connection and none is opened and closed per use.
 * `insert` is PostgreSQL's INSERT whose ON CONFLICT DO NOTHING SQLAlchemy can cache.
+* `one_statement`: a unit of work that is a single statement (a read, or a CTE that
+  claims the inbox and writes the effects at once) runs without BEGIN and COMMIT, which
+  psycopg2 sends as round trips of their own: one round trip instead of three.
 """
 
 from __future__ import annotations
@@ -28,11 +31,13 @@ import uuid
 from datetime import UTC, datetime
 
 import nameko_sqlalchemy
+import psycopg2.extensions
 from eventlet import patcher
 from sqlalchemy import create_engine, event
 from sqlalchemy.dialects.postgresql import dml as pg_dml
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.visitors import InternalTraversal
 
 log = logging.getLogger(__name__)
@@ -151,6 +156,30 @@ class Insert(pg_dml.Insert):
         statement._post_values_clause = _OnConflictDoNothing(
             constraint, index_elements, index_where)
         return statement
+
+
+@contextlib.contextmanager
+def one_statement(session: Session):
+    """Run the session's next statement(s) each as its own transaction (autocommit).
+
+        with one_statement(self.db):
+            row = self.db.execute(statement).first()   # no BEGIN, no COMMIT
+        self.db.commit()                               # costs nothing now
+
+    Only for work that is ONE statement (PostgreSQL makes a statement atomic on its
+    own), or reads that need no consistent view across statements. Use it before the
+    session's transaction has sent anything: the connection's autocommit flag is turned
+    on for the block (psycopg2 then sends no BEGIN) and off again after it, which sends
+    nothing to the server either.
+    """
+    dbapi_connection = session.connection().connection.dbapi_connection
+    if dbapi_connection.status != psycopg2.extensions.STATUS_READY:
+        raise RuntimeError("one_statement() inside a transaction already under way")
+    dbapi_connection.autocommit = True
+    try:
+        yield
+    finally:
+        dbapi_connection.autocommit = False
 
 
 def insert(table) -> Insert:

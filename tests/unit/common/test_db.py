@@ -9,7 +9,7 @@ from sqlalchemy.engine.interfaces import CacheStats
 from sqlalchemy.orm import DeclarativeBase, Session
 
 from common import events, inbox
-from common.db import insert, watch_disconnects, worker_pool
+from common.db import insert, one_statement, watch_disconnects, worker_pool
 from common.inbox import InboxMixin
 from common.testing import fresh_database, wait_for
 
@@ -134,3 +134,33 @@ def test_a_live_pooled_connection_is_kept_and_not_pinged(url, engine):
     assert backend_pid(engine) == pid
     assert [sql for sql, _ in statements] == ["SELECT pg_backend_pid()"]
     assert engine.pool._pre_ping is False
+
+
+def claimed(url, event_id) -> int:
+    other = create_engine(url)
+    try:
+        with other.connect() as conn:
+            return conn.scalar(text("SELECT count(*) FROM inbox WHERE event_id = :id"),
+                               {"id": event_id})
+    finally:
+        other.dispose()
+
+
+def test_one_statement_commits_on_its_own_and_the_next_transaction_is_normal(engine, url):
+    first, second = events.UserRegistered(user_id="u", email="a@b.c", name=None), \
+        events.UserRegistered(user_id="v", email="b@b.c", name=None)
+    with Session(engine) as session:
+        with one_statement(session):
+            assert inbox.claim(session, Inbox, first, "h")
+        assert claimed(url, first.event_id) == 1  # committed already: autocommit
+        session.commit()
+        inbox.claim(session, Inbox, second, "h")   # an ordinary transaction again
+        session.rollback()
+    assert claimed(url, second.event_id) == 0  # rolled back: it was in a transaction
+
+
+def test_one_statement_refuses_a_transaction_under_way(engine):
+    with Session(engine) as session:
+        session.execute(text("SELECT 1"))
+        with pytest.raises(RuntimeError, match="under way"), one_statement(session):
+            pass
