@@ -95,16 +95,22 @@ class SmtpClient:
     # -- connections --------------------------------------------------------------
 
     def _connect(self) -> _Connection:
-        smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        """A new session: greeting, EHLO, STARTTLS and LOGIN as configured; a 5xx on
+        the way (service refused, authentication rejected) is a PermanentMailError."""
+        smtp = None
         try:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
             smtp.ehlo()
             if self.starttls:
                 smtp.starttls(context=ssl.create_default_context())
                 smtp.ehlo()
             if self.user:
                 smtp.login(self.user, self.password)
-        except BaseException:
-            _Connection(smtp).close(polite=False)
+        except BaseException as exc:
+            if smtp is not None:
+                _Connection(smtp).close(polite=False)
+            if isinstance(exc, smtplib.SMTPResponseException) and 500 <= exc.smtp_code < 600:
+                raise _permanent(exc) from exc
             raise
         self.connections_opened += 1
         return _Connection(smtp)

@@ -147,6 +147,18 @@ def test_a_send_cut_short_by_the_deadline_leaves_no_connection_half_used(scripte
     assert smtp.connections_opened == 2
 
 
+def test_a_server_refusing_service_at_the_greeting_is_a_permanent_error():
+    with eventlet.listen(("127.0.0.1", 0)) as server:
+        def refuse():
+            client_socket, _ = server.accept()
+            client_socket.sendall(b"554 5.3.2 no service for you\r\n")
+            client_socket.close()
+        refuser = eventlet.spawn(refuse)
+        with pytest.raises(PermanentMailError, match="554"):
+            client(server.getsockname()[1]).send(mail())
+        refuser.wait()
+
+
 class Mailing:
     name = "mailing"
     mailer = Mailer()
