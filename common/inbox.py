@@ -53,10 +53,7 @@ def claim_statement(model):
 
 def claim(session: Session, model, event: Event, handler: str) -> bool:
     """Record that `handler` processes `event`; False if it already did."""
-    inserted = session.execute(claim_statement(model), {
-        "event_id": event.event_id, "handler": handler, "event_type": event.TYPE,
-        "processed_at": utc_now()}).first()
-    return inserted is not None
+    return InboxClaim(model, handler).claim(session, event)
 
 
 class InboxClaim:
@@ -67,7 +64,14 @@ class InboxClaim:
 
     def claim(self, session: Session, event: Event) -> bool:
         """Record that this handler processes `event`; False if it already did."""
-        return claim(session, self.model, event, self.handler)
+        return session.execute(claim_statement(self.model), self.params(event)).first() \
+            is not None
+
+    def params(self, event: Event) -> dict:
+        """The parameters of `claim_statement(self.model)` for `event`, for a statement
+        that folds the claim in as a CTE (one round trip for claim and effects)."""
+        return {"event_id": event.event_id, "handler": self.handler,
+                "event_type": event.TYPE, "processed_at": utc_now()}
 
 
 class InboxClaims(DependencyProvider):

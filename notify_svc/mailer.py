@@ -50,6 +50,9 @@ class Outgoing:
     subject: str
     body_text: str
     body_html: str | None
+    # For notification.sent once it is accepted (no read of the row to announce it).
+    user_id: str | None = None
+    correlation_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ import eventlet
 from sqlalchemy.orm import Session
 
 from common import events
-from common.db import insert, new_id, utc_now
+from common.db import new_id, one_statement, utc_now
 from common.inbox import InboxClaim
 from common.messaging import describe_error
 from notify_svc import domain, render, store
@@ -94,31 +94,35 @@ def drafts(kind: str, settings: Settings, *, user_id: str, recipient: str,
 
 def record(session: Session, inbox: InboxClaim, event: events.Event, drafts: list[Draft],
            settings: Settings) -> list[Outgoing]:
-    """Step 1: the event's rows, once; the emails this worker is to send now."""
-    if not inbox.claim(session, event):
-        return []
-    now, outgoing = utc_now(), []
-    for draft in drafts:
-        email = draft.channel == EMAIL
-        values = {**asdict(draft), "id": new_id(), "event_id": event.event_id,
-                  "correlation_id": event.correlation_id, "attempts": 1,
-                  "status": PENDING if email else SENT, "created_at": now,
-                  "sent_at": None if email else now,
-                  "next_attempt_at": now if email else None,
-                  "lease_until": now + timedelta(seconds=settings.lease_s) if email else None}
-        inserted = session.execute(
-            insert(Notification).values(**values)
-            .on_conflict_do_nothing(index_elements=["event_id", "channel"])
-            .returning(Notification.id)).first()
-        if inserted is None:
+    """Step 1: the event's rows, once, with the inbox claim in the same statement (the
+    caller runs it as one: common.db.one_statement); the emails this worker is to send
+    now."""
+    now = utc_now()
+    rows = [_row(draft, event, now, settings) for draft in drafts]
+    inserted = store.record_once(session, inbox.model, inbox.params(event), rows)
+    outgoing = []
+    for draft, row in zip(drafts, rows, strict=True):
+        if row["id"] not in inserted:
             continue
-        if email:
-            outgoing.append(Outgoing(values["id"], 1, draft.kind, draft.recipient,
-                                     draft.subject, draft.body_text, draft.body_html))
+        if draft.channel == EMAIL:
+            outgoing.append(Outgoing(row["id"], 1, draft.kind, draft.recipient,
+                                     draft.subject, draft.body_text, draft.body_html,
+                                     draft.user_id, event.correlation_id))
         else:
             log.info("%s %s recorded for user %s (SMS is not sent: mock gateway)",
                      draft.channel, draft.kind, draft.user_id)
     return outgoing
+
+
+def _row(draft: Draft, event: events.Event, now, settings: Settings) -> dict:
+    """The notification row of `draft`: an email is born pending and leased to this
+    worker, an SMS (mock gateway) born sent."""
+    email = draft.channel == EMAIL
+    return {**asdict(draft), "id": new_id(), "event_id": event.event_id,
+            "correlation_id": event.correlation_id, "attempts": 1,
+            "status": PENDING if email else SENT, "created_at": now,
+            "sent_at": None if email else now, "next_attempt_at": now if email else None,
+            "lease_until": now + timedelta(seconds=settings.lease_s) if email else None}
 
 
 def send(mailer, outgoing: Outgoing, settings: Settings) -> SendError | None:
@@ -159,17 +163,16 @@ def settle(session: Session, outgoing: Outgoing, error: SendError | None,
 
 
 def _settle_sent(session: Session, outgoing: Outgoing) -> None:
-    """A success, in one statement: the row is marked sent only if this attempt still
-    holds it (the common case, so no separate locking read)."""
-    sent = store.mark_sent(session, outgoing.id, outgoing.attempt, utc_now())
-    if sent is None:
+    """A success, in one statement: the row is marked sent, and notification.sent put in
+    the outbox, only if this attempt still holds it (no separate locking read)."""
+    announce = _outcome(events.NotificationSent, outgoing.id, outgoing.user_id,
+                        outgoing.kind, EMAIL, outgoing.subject, outgoing.correlation_id)
+    if not store.mark_sent(session, outgoing.id, outgoing.attempt, utc_now(),
+                           Outbox.values_of(announce)):
         _dropped(outgoing)
         return
     log.info("notification %s (%s %s) sent, attempt %d", outgoing.id, outgoing.kind, EMAIL,
              outgoing.attempt)
-    session.add(Outbox.of(_outcome(events.NotificationSent, outgoing.id, sent.user_id,
-                                   outgoing.kind, EMAIL, outgoing.subject,
-                                   sent.correlation_id)))
 
 
 def _dropped(outgoing: Outgoing) -> None:
@@ -180,7 +183,11 @@ def _dropped(outgoing: Outgoing) -> None:
 def deliver(session: Session, mailer, outgoing: Outgoing, settings: Settings) -> None:
     """Steps 2 and 3 for an email this worker holds the lease of; commits."""
     error = send(mailer, outgoing, settings)
-    settle(session, outgoing, error, settings)
+    if error is None:  # the usual case: one statement, no BEGIN/COMMIT round trips
+        with one_statement(session):
+            settle(session, outgoing, error, settings)
+    else:
+        settle(session, outgoing, error, settings)
     session.commit()
 
 
@@ -213,7 +220,7 @@ def _lease(row: Notification, now, settings: Settings) -> Outgoing:
     row.attempts += 1
     row.lease_until = now + timedelta(seconds=settings.lease_s)
     return Outgoing(row.id, row.attempts, row.kind, row.recipient, row.subject,
-                    row.body_text, row.body_html)
+                    row.body_text, row.body_html, row.user_id, row.correlation_id)
 
 
 def _fail(session: Session, row: Notification, error: str, retry_at) -> None:

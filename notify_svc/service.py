@@ -20,7 +20,7 @@ from nameko.timer import timer
 from sqlalchemy import text
 
 from common import events
-from common.db import DatabaseSession
+from common.db import DatabaseSession, one_statement
 from common.entrypoints import rpc
 from common.errors import field_checker
 from common.inbox import InboxClaims
@@ -68,7 +68,8 @@ class NotifyService:
         settings = self._settings()
         drafts = notifications.drafts(kind, settings, user_id=event.user_id,
                                       recipient=recipient, order=order, **content)
-        outgoing = notifications.record(self.db, self.inbox, event, drafts, settings)
+        with one_statement(self.db):  # the inbox claim and the rows: one statement
+            outgoing = notifications.record(self.db, self.inbox, event, drafts, settings)
         self.db.commit()
         for email in outgoing:
             notifications.deliver(self.db, self.mailer, email, settings)

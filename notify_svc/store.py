@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import or_, select, tuple_, update
+from sqlalchemy import bindparam, cast, column, exists, or_, select, tuple_, update, values
 from sqlalchemy.orm import Session
 
+from common.db import insert
+from common.inbox import claim_statement
 from notify_svc.domain import EMAIL, SENT
-from notify_svc.models import Notification
+from notify_svc.models import Notification, Outbox
+
+OUTBOX_COLUMNS = ("event_id", "source", "event_type", "payload", "correlation_id",
+                  "created_at")
+# What `record` writes of a notification row (the rest keeps its column default).
+RECORDED = ("id", "event_id", "correlation_id", "kind", "channel", "user_id", "order_id",
+            "recipient", "subject", "body_text", "body_html", "status", "attempts",
+            "next_attempt_at", "lease_until", "created_at", "sent_at")
 
 
 def notification_dict(row: Notification, detailed: bool = False) -> dict:
@@ -42,15 +52,63 @@ def get(session: Session, notification_id, lock: bool = False) -> Notification |
     return session.scalars(query.with_for_update() if lock else query).first()
 
 
-def mark_sent(session: Session, notification_id: str, attempt: int, now: datetime):
-    """Mark the email sent if attempt `attempt` still holds it: (user_id, correlation_id),
-    or None when the row moved on (another sender took over, or it is sent already)."""
-    return session.execute(
-        update(Notification)
-        .where(Notification.id == notification_id, Notification.attempts == attempt,
-               Notification.status != SENT)
-        .values(status=SENT, sent_at=now, next_attempt_at=None, lease_until=None)
-        .returning(Notification.user_id, Notification.correlation_id)).first()
+@cache
+def _record_statement(inbox_model, rows: int):
+    """`WITH claim AS (INSERT INTO inbox ... ON CONFLICT DO NOTHING RETURNING ...)
+    INSERT INTO notifications (...) SELECT ... FROM (VALUES ...) WHERE EXISTS (claim)
+    ON CONFLICT (event_id, channel) DO NOTHING RETURNING id`, for `rows` rows; built
+    once per shape, parameters `<column>_<n>` beside the claim's own."""
+    claim = claim_statement(inbox_model).cte("claim")
+    table = Notification.__table__
+    new = values(*[column(name, table.c[name].type) for name in RECORDED], name="new").data(
+        # CAST: a column of NULLs in VALUES would otherwise be text.
+        [tuple(cast(bindparam(f"{name}_{n}", type_=table.c[name].type), table.c[name].type)
+               for name in RECORDED) for n in range(rows)])
+    return (insert(table)
+            .from_select(RECORDED, select(new).where(exists(select(claim.c.event_id))))
+            .on_conflict_do_nothing(index_elements=["event_id", "channel"])
+            .returning(table.c.id))
+
+
+def record_once(session: Session, inbox_model, claim: dict, rows: list[dict]) -> set[str]:
+    """Claim the inbox (`claim`: event_id, handler, event_type, processed_at) and insert
+    `rows` (dicts of RECORDED) in one statement: the ids inserted, none when the handler
+    had this event already."""
+    params = dict(claim)
+    for n, row in enumerate(rows):
+        params.update({f"{name}_{n}": row[name] for name in RECORDED})
+    return set(session.scalars(_record_statement(inbox_model, len(rows)), params))
+
+
+@cache
+def _mark_sent_statement():
+    """`WITH sent AS (UPDATE notifications SET status = 'sent' ... WHERE id = :id AND
+    attempts = :attempt AND status != 'sent' RETURNING id) INSERT INTO outbox (...)
+    SELECT :event_id, ... WHERE EXISTS (sent) RETURNING outbox.id`."""
+    sent = (update(Notification)
+            .where(Notification.id == bindparam("notification_id"),
+                   Notification.attempts == bindparam("attempt"), Notification.status != SENT)
+            .values(status=SENT, sent_at=bindparam("now"), next_attempt_at=None,
+                    lease_until=None)
+            .returning(Notification.id).cte("sent"))
+    table = Outbox.__table__
+    return (insert(table)
+            .from_select(OUTBOX_COLUMNS, select(*[
+                # Prefixed: a parameter named like a notifications column would
+                # join the UPDATE's SET clause.
+                cast(bindparam(f"outbox_{name}", type_=table.c[name].type), table.c[name].type)
+                for name in OUTBOX_COLUMNS]).where(exists(select(sent.c.id))))
+            .returning(table.c.id))
+
+
+def mark_sent(session: Session, notification_id: str, attempt: int, now: datetime,
+              outbox_row: dict) -> bool:
+    """Mark the email sent and add `outbox_row` (its notification.sent) in one statement,
+    if attempt `attempt` still holds it; False when the row moved on (another sender took
+    over, or it is sent already)."""
+    return session.execute(_mark_sent_statement(), {
+        "notification_id": notification_id, "attempt": attempt, "now": now,
+        **{f"outbox_{name}": value for name, value in outbox_row.items()}}).first() is not None
 
 
 def next_due(session: Session, now: datetime) -> Notification | None:

@@ -89,6 +89,9 @@ def cluster(base_config, tmp_path_factory, cluster_env):
                # of its own with small ones.
                "RATE_LIMIT_AUTH": "100000/minute", "RATE_LIMIT_ACCOUNT": "100000/minute",
                "RATE_LIMIT_ORDERS": "100000/minute", "LOGIN_FAILURES_MAX": "100000",
+               # Bursts of 20 concurrent orders (the oversell race) must all be taken;
+               # test_overload.py runs a gateway of its own with a tiny admission limit.
+               "GATEWAY_MAX_IN_FLIGHT": "64",
                **cluster_env}
         db_uris = {}
         for service in base_config["SERVICES"]:

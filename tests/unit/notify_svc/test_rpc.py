@@ -43,7 +43,7 @@ def test_a_retry_of_a_send_under_way_is_refused(make_worker, engine, session, ma
 
     def admin_retries():
         with Session(engine) as other, pytest.raises(NotificationInFlight) as raised:
-            make_worker(other).retry_notification(rows(session)[0].id)
+            make_worker(other).retry_notification(rows(other)[0].id)
         refused.append(raised.value)
 
     mailer.during = admin_retries
