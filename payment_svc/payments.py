@@ -4,21 +4,29 @@ Charging an order takes three steps, so that no DB transaction is open while the
 provider is asked (it may take seconds) and no crash can charge twice:
 
 1. `begin_charge`: the order's payments row is inserted PENDING (UNIQUE order id:
-   one charge per order, ever) and committed by the caller;
+   one charge per order, ever) with the first provider call already counted
+   (attempts = 1), or a PENDING row left by an earlier delivery counts one more
+   attempt; each statement commits on its own (the caller runs the step under
+   `common.db.one_statement`), so the row is committed before the provider is asked;
 2. `call_provider`: the provider is asked outside any transaction, idempotency key =
    order id, provider errors retried after each PAYMENT_RETRY_DELAYS_MS delay, every
-   attempt counted on the row. A crash anywhere here leaves the row PENDING and the
-   message unacknowledged: the redelivery asks again with the same key and the
-   provider answers its first answer, so the money is captured once;
-3. `settle_charge`: under the row's lock, the outcome is recorded with the inbox row
-   and the outgoing events, in one transaction.
+   further attempt counted on the row (committed) before it is made. A crash anywhere
+   here leaves the row PENDING and the message unacknowledged: the redelivery asks
+   again with the same key and the provider answers its first answer, so the money is
+   captured once;
+3. `settle_charge`: the inbox claim and the row's lock (one statement), then the
+   tombstone read under that lock, then the outcome and the outgoing events written
+   in one statement: one transaction.
 
-Cancel against capture. `cancel` inserts the tombstone and then locks the payments
-row, in one transaction; `settle_charge` locks the row and then reads the tombstone.
-The row lock orders the two: if the cancel locks first, its tombstone is committed
-when the settle gets the lock and reads it, so the settle refunds; if the settle
-locks first, the cancel waits and then finds CAPTURED, so the cancel refunds.
-Exactly one of them refunds, and the REFUNDED status stops any other.
+Cancel against capture. `cancel` inserts the tombstone and locks the payments row,
+in one transaction; `settle_charge` locks the row and then reads the tombstone in a
+later statement (so with a snapshot taken after the lock was granted). The row lock
+orders the two: if the cancel locks first, its tombstone is committed when the settle
+gets the lock and reads it, so the settle refunds; if the settle locks first, the
+cancel waits and then finds CAPTURED, so the cancel refunds. Exactly one of them
+refunds, and the REFUNDED status stops any other. (The tombstone cannot be read in
+the locking statement itself: a statement that waited for a lock still reads other
+tables as of its start, before the cancel committed.)
 
 Refunds are asked of the provider while the row lock is held: the key
 ("refund-<order id>") makes a repeat harmless, and if the call fails the whole
@@ -32,16 +40,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import eventlet
-from sqlalchemy import select, update
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from common import events
-from common.db import insert, new_id, utc_now
+from common.db import one_statement, utc_now
 from common.inbox import InboxClaim
 from common.messaging import NonRetryable
-from payment_svc import domain
+from payment_svc import domain, store
 from payment_svc.domain import Action
-from payment_svc.models import CancelledOrder, ChargeIntent, Payment
 from payment_svc.provider import ChargeResult, MockProvider, ProviderError
 
 log = logging.getLogger(__name__)
@@ -70,69 +77,57 @@ class Charge:
     currency: str
 
 
-def record_intent(session: Session, event: events.OrderCreated) -> None:
-    """Remember what to charge for the order (the first order.created wins)."""
+def record_intent(session: Session, inbox: InboxClaim, event: events.OrderCreated) -> None:
+    """Claim the event and remember what to charge for the order (the first
+    order.created wins): one statement, which may run on its own (one_statement)."""
     if event.total_cents <= 0:
         raise InvalidIntent(f"order {event.order_id} has a total of {event.total_cents}")
-    session.execute(insert(ChargeIntent).values(
-        order_id=event.order_id, user_id=event.user_id, amount_cents=event.total_cents,
-        currency=event.currency, payment_token=event.payment_token, created_at=utc_now(),
-    ).on_conflict_do_nothing(index_elements=["order_id"]))
-
-
-def _tombstone(session: Session, order_id: str) -> CancelledOrder | None:
-    return session.scalars(select(CancelledOrder).where(CancelledOrder.order_id == order_id)
-                           .execution_options(populate_existing=True)).first()
-
-
-def _payment(session: Session, order_id: str, lock: bool = False) -> Payment | None:
-    # populate_existing: the session keeps objects across commits; re-read the row.
-    query = select(Payment).where(Payment.order_id == order_id).execution_options(
-        populate_existing=True)
-    return session.scalars(query.with_for_update() if lock else query).first()
+    store.record_intent(session, inbox, event, utc_now())
 
 
 def begin_charge(session: Session, event: events.InventoryReserved, inbox: InboxClaim
                  ) -> Charge | None:
-    """Step 1: the PENDING row to charge, or None (settled, or cancelled first).
+    """Step 1: the PENDING row to charge, its attempt counted; or None (settled, or
+    cancelled first). Two statements, each atomic on its own: the read, then the
+    insert (or the count on a PENDING row), which stands however the state moved
+    between them (ON CONFLICT, a PENDING-only UPDATE).
 
-    Raises IntentNotYetKnown while order.created is still on its way. The caller
-    commits in every case.
+    Raises IntentNotYetKnown while order.created is still on its way.
     """
-    payment = _payment(session, event.order_id)
-    intent = session.get(ChargeIntent, event.order_id)
-    action = domain.on_reserved(payment.status if payment else None,
-                                _tombstone(session, event.order_id) is not None,
-                                intent is not None)
+    state = store.charge_state(session, event.order_id)
+    action = domain.on_reserved(state.status, state.cancelled, state.token is not None)
     if action is Action.RETRY:
         raise IntentNotYetKnown(f"no order.created yet for order {event.order_id}")
     if action is Action.NOTHING:
         log.info("order %s: nothing to charge (%s)", event.order_id,
-                 payment.status if payment else "cancelled before charging")
+                 state.status or "cancelled before charging")
         inbox.claim(session, event)
         return None
-    if payment is None:
-        session.execute(insert(Payment).values(
-            id=new_id(), order_id=intent.order_id, user_id=intent.user_id,
-            amount_cents=intent.amount_cents, currency=intent.currency,
-            status=domain.PENDING, attempts=0, refunded_cents=0,
-            created_at=utc_now(), updated_at=utc_now(),
-        ).on_conflict_do_nothing(index_elements=["order_id"]))
-        payment = _payment(session, event.order_id)
-    return Charge(payment.id, payment.order_id, intent.payment_token, payment.amount_cents,
-                  payment.currency)
+    now = utc_now()
+    # A duplicate delivery may insert the row between the read and the insert: then
+    # this one counts its attempt on that row and asks the provider too (same key).
+    row = ((store.open_pending(session, event.order_id, now) if state.status is None
+            else None) or store.count_pending_attempt(session, event.order_id, now))
+    if row is None:
+        log.info("order %s: settled meanwhile by another delivery", event.order_id)
+        return None
+    return Charge(row.id, event.order_id, state.token, row.amount_cents, row.currency)
 
 
 def call_provider(session: Session, provider: MockProvider, charge: Charge,
                   delays_ms, sleep: Callable[[float], None] = eventlet.sleep) -> ChargeResult:
-    """Step 2: ask the provider, retrying its errors; ProviderUnavailable if all fail."""
+    """Step 2: ask the provider, retrying its errors; ProviderUnavailable if all fail.
+
+    The first call was counted by `begin_charge`; each retry is counted (a statement
+    committed on its own) before it is made, so it is counted even if this process
+    dies during the call. Call it outside any transaction.
+    """
     error = None
-    for wait in domain.attempt_schedule(delays_ms):
-        if wait:
+    for attempt, wait in enumerate(domain.attempt_schedule(delays_ms)):
+        if attempt:
             sleep(wait)
-        session.execute(update(Payment).where(Payment.id == charge.payment_id)
-                        .values(attempts=Payment.attempts + 1, updated_at=utc_now()))
-        session.commit()  # counted even if this process dies during the call
+            with one_statement(session):
+                store.count_attempt(session, charge.payment_id, utc_now())
         try:
             return provider.charge(charge.token, charge.amount_cents, charge.currency,
                                    domain.charge_key(charge.order_id))
@@ -148,57 +143,66 @@ def settle_charge(session: Session, provider: MockProvider, event: events.Invent
 
     A capture for an order already cancelled still announces payment.succeeded, then
     payment.refunded: the money moved, and the events say so (order_svc ignores a
-    success for a cancelled order and records the refund).
+    success for a cancelled order and records the refund). The events are written to
+    the outbox here; they are returned for the log and the tests.
     """
-    if not inbox.claim(session, event):
+    now = utc_now()
+    payment = store.claim_and_lock(session, inbox, event, now)
+    if payment is None:  # handled before
         return []
-    payment = _payment(session, event.order_id, lock=True)
-    tombstone = _tombstone(session, event.order_id)  # read under the row lock
-    actions = domain.on_outcome(payment.status, result.captured, tombstone is not None)
+    reason = store.tombstone_reason(session, event.order_id)  # read under the row lock
+    changes: dict = {}
     emitted: list[events.Event] = []
-    for action in actions:
+    for action in domain.on_outcome(payment.status, result.captured, reason is not None):
         if action is Action.FAIL:
-            payment.status, payment.failure_reason = domain.FAILED, result.reason
-            payment.provider_ref = result.provider_ref
+            changes |= {"status": domain.FAILED, "failure_reason": result.reason,
+                        "provider_ref": result.provider_ref}
             log.info("order %s: payment declined (%s)", payment.order_id, result.reason)
             emitted.append(_outcome(events.PaymentFailed, payment, event, result.reason))
         elif action is Action.CAPTURE:
-            payment.status, payment.provider_ref = domain.CAPTURED, result.provider_ref
+            changes |= {"status": domain.CAPTURED, "provider_ref": result.provider_ref}
             log.info("order %s: captured %d %s", payment.order_id, payment.amount_cents,
                      payment.currency)
             emitted.append(_outcome(events.PaymentSucceeded, payment, event))
         elif action is Action.REFUND:
-            emitted.append(refund(provider, payment, tombstone.reason, event))
+            emitted.append(refund(provider, payment, result.provider_ref, reason, event))
+            changes |= _refunded(payment)
+    if changes:
+        store.record(session, payment.id, changes, emitted, now)
     return emitted
 
 
-def cancel(session: Session, provider: MockProvider,
+def cancel(session: Session, provider: MockProvider, inbox: InboxClaim,
            event: events.OrderCancelled) -> list[events.Event]:
-    """Tombstone the order, then (under the row lock) refund a capture once."""
-    session.execute(insert(CancelledOrder).values(
-        order_id=event.order_id, reason=event.reason, cancelled_at=utc_now(),
-    ).on_conflict_do_nothing(index_elements=["order_id"]))
-    payment = _payment(session, event.order_id, lock=True)
+    """Claim the event, tombstone the order and lock its payment row (one statement);
+    then refund a capture once. The events are written to the outbox here."""
+    now = utc_now()
+    payment = store.tombstone_and_lock(session, inbox, event, now)
     action = domain.on_cancelled(payment.status if payment else None)
     if action is not Action.REFUND:
         log.info("order %s cancelled: no refund due (%s)", event.order_id,
-                 payment.status if payment else "never charged")
+                 payment.status if payment else "never charged, or handled before")
         return []
-    return [refund(provider, payment, event.reason, event)]
+    emitted = [refund(provider, payment, payment.provider_ref, event.reason, event)]
+    store.record(session, payment.id, _refunded(payment), emitted, now)
+    return emitted
 
 
-def refund(provider: MockProvider, payment: Payment, reason: str,
+def refund(provider: MockProvider, payment: Row, provider_ref: str, reason: str,
            cause: events.Event) -> events.PaymentRefunded:
-    """Give the whole capture back (the row is locked by the caller)."""
-    provider.refund(payment.provider_ref, payment.amount_cents,
-                    domain.refund_key(payment.order_id))
-    payment.status, payment.refunded_cents = domain.REFUNDED, payment.amount_cents
+    """Give the whole capture back (the row is locked by the caller); the caller
+    records `_refunded(payment)`."""
+    provider.refund(provider_ref, payment.amount_cents, domain.refund_key(payment.order_id))
     log.info("order %s: refunded %d %s (%s)", payment.order_id, payment.amount_cents,
              payment.currency, reason)
     return _outcome(events.PaymentRefunded, payment, cause, reason)
 
 
-def _outcome(kind, payment: Payment, cause: events.Event, reason: str | None = None):
+def _refunded(payment: Row) -> dict:
+    return {"status": domain.REFUNDED, "refunded_cents": payment.amount_cents}
+
+
+def _outcome(kind, payment: Row, cause: events.Event, reason: str | None = None):
     return kind(order_id=payment.order_id, payment_id=payment.id,
                 amount_cents=payment.amount_cents, reason=reason,
                 correlation_id=cause.correlation_id)

@@ -16,7 +16,7 @@ from nameko.dependency_providers import Config
 from sqlalchemy import text
 
 from common import events
-from common.db import DatabaseSession
+from common.db import DatabaseSession, one_statement
 from common.entrypoints import rpc
 from common.errors import field_checker
 from common.inbox import InboxClaims
@@ -47,10 +47,6 @@ class PaymentService:
     config = Config()
     provider = Provider()
 
-    def _emit(self, emitted: list[events.Event]) -> None:
-        for event in emitted:
-            self.db.add(Outbox.of(event))
-
     # ---- reads (RPC) ------------------------------------------------------------------
 
     @rpc
@@ -59,7 +55,8 @@ class PaymentService:
         attempts}, or None."""
         if not isinstance(order_id, str):
             return None
-        found = store.payment_of_order(self.db, order_id)
+        with one_statement(self.db):
+            found = store.payment_of_order(self.db, order_id)
         return store.payment_dict(found) if found else None
 
     @rpc(expected_exceptions=InvalidPaymentQuery)
@@ -68,7 +65,8 @@ class PaymentService:
         order_id = checked("order_id", domain.check_order_id, order_id)
         limit = checked("limit", domain.check_limit, limit)
         before = checked("cursor", domain.decode_cursor, cursor) if cursor else None
-        page = store.page_of_payments(self.db, limit, order_id, before)
+        with one_statement(self.db):
+            page = store.page_of_payments(self.db, limit, order_id, before)
         last = page[limit - 1] if len(page) > limit else None
         return {"items": [store.payment_dict(p) for p in page[:limit]],
                 "next_cursor": domain.encode_cursor(last.created_at, last.id) if last else None}
@@ -76,7 +74,8 @@ class PaymentService:
     @rpc
     def health(self):
         """`{"status": "ok"}` when this service and its database answer."""
-        self.db.execute(text("SELECT 1"))
+        with one_statement(self.db):
+            self.db.execute(text("SELECT 1"))
         return {"status": "ok", "service": self.name}
 
     # ---- the order saga (events) -----------------------------------------------------
@@ -84,9 +83,8 @@ class PaymentService:
     @event_handler("order_svc", "order.created", non_retryable=(payments.InvalidIntent,))
     def record_intent(self, event: events.OrderCreated):
         """Remember the order's amount and token: inventory.reserved carries neither."""
-        if self.inbox.claim(self.db, event):
-            payments.record_intent(self.db, event)
-        self.db.commit()
+        with one_statement(self.db):  # the claim and the intent: one statement
+            payments.record_intent(self.db, self.inbox, event)
 
     @event_handler("inventory_svc", "inventory.reserved")
     def charge(self, event: events.InventoryReserved):
@@ -95,18 +93,17 @@ class PaymentService:
         Retried (IntentNotYetKnown) while order.created has not arrived, and
         (ProviderUnavailable) when every provider call of this delivery failed.
         """
-        pending = payments.begin_charge(self.db, event, self.inbox)
-        self.db.commit()
+        with one_statement(self.db):  # the PENDING row commits before the provider call
+            pending = payments.begin_charge(self.db, event, self.inbox)
         if pending is None:
             return
         delays = self.config.get("PAYMENT_RETRY_DELAYS_MS", domain.DEFAULT_RETRY_DELAYS_MS)
         result = payments.call_provider(self.db, self.provider, pending, delays)
-        self._emit(payments.settle_charge(self.db, self.provider, event, self.inbox, result))
+        payments.settle_charge(self.db, self.provider, event, self.inbox, result)
         self.db.commit()
 
     @event_handler("order_svc", "order.cancelled")
     def refund(self, event: events.OrderCancelled):
         """The order is off: never charge it, and refund a capture once."""
-        if self.inbox.claim(self.db, event):
-            self._emit(payments.cancel(self.db, self.provider, event))
+        payments.cancel(self.db, self.provider, self.inbox, event)
         self.db.commit()

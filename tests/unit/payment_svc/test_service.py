@@ -36,8 +36,10 @@ def cancelled(order_id, reason="customer_request"):
 
 
 def emitted(session):
-    return [(row.event_type, row.payload) for row in
+    rows = [(row.event_type, row.payload) for row in
             session.scalars(select(Outbox).order_by(Outbox.id))]
+    session.commit()  # a worker's session starts with no transaction (one_statement)
+    return rows
 
 
 def types(session):
