@@ -12,7 +12,7 @@ from nameko.timer import timer
 from sqlalchemy import select, text, tuple_
 
 from common import events
-from common.db import DatabaseSession, utc_now
+from common.db import DatabaseSession, one_statement, utc_now
 from common.entrypoints import rpc
 from common.inbox import InboxClaims
 from common.logging import LogContext
@@ -48,32 +48,31 @@ class DeliveryService:
     @event_handler("order_svc", "order.confirmed")
     def open_shipment(self, event: events.OrderConfirmed):
         """A confirmed order gets one shipment, PROCESSING until its ship time."""
-        if self.inbox.claim(self.db, event):
-            shipping.open_shipment(self.db, event, utc_now(),
+        with one_statement(self.db):  # the claim and the shipment: one statement
+            shipping.open_shipment(self.db, self.inbox, event, utc_now(),
                                    float(self.config["DELIVERY_SHIP_AFTER_S"]))
-        self.db.commit()
 
     @event_handler("order_svc", "order.cancelled")
     def stop_shipment(self, event: events.OrderCancelled):
         """A cancelled order's parcel is cancelled, or recalled if it just left."""
-        if self.inbox.claim(self.db, event):
-            shipping.cancel(self.db, event)
+        shipping.cancel(self.db, self.inbox, event, utc_now())
         self.db.commit()
 
     @timer(interval=SWEEP_INTERVAL_S)
     def advance_shipments(self):
         """Ship and deliver what is due: delivery.shipped / delivery.delivered."""
-        for event in shipping.advance_due(self.db, utc_now(),
-                                          float(self.config["DELIVERY_DELIVER_AFTER_S"]),
-                                          SWEEP_BATCH):
-            self.db.add(Outbox.of(event))
-        self.db.commit()
+        with one_statement(self.db):  # a read, then one statement that moves the batch
+            shipping.advance_due(self.db, utc_now(),
+                                 float(self.config["DELIVERY_DELIVER_AFTER_S"]), SWEEP_BATCH)
 
     @rpc(expected_exceptions=ShipmentNotFound)
     def get_shipment(self, order_id):
         """The order's shipment: {id, order_id, status, carrier, tracking_number, ...}."""
-        shipment = self.db.scalars(select(Shipment).where(Shipment.order_id == order_id)
-                                   ).first() if isinstance(order_id, str) else None
+        if not isinstance(order_id, str):
+            raise ShipmentNotFound("no shipment for this order", {"order_id": order_id})
+        with one_statement(self.db):
+            shipment = self.db.scalars(select(Shipment).where(Shipment.order_id == order_id)
+                                       ).first()
         if shipment is None:
             raise ShipmentNotFound("no shipment for this order", {"order_id": order_id})
         return shipment.to_dict()
@@ -96,5 +95,6 @@ class DeliveryService:
     @rpc
     def health(self):
         """`{"status": "ok"}` when this service and its database answer."""
-        self.db.execute(text("SELECT 1"))
+        with one_statement(self.db):
+            self.db.execute(text("SELECT 1"))
         return {"status": "ok", "service": self.name}

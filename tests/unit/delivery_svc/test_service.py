@@ -10,6 +10,7 @@ from common import events
 from common.db import utc_now
 from common.inbox import InboxClaim
 from common.testing import clean_session, migrated_database, order_event
+from delivery_svc import shipping, store
 from delivery_svc.exceptions import ShipmentNotFound
 from delivery_svc.models import Inbox, Outbox, Shipment
 from delivery_svc.service import DeliveryService
@@ -50,7 +51,9 @@ def make_due(session, order_id="o1"):
 
 
 def emitted(session):
-    return [(r.event_type, r.payload) for r in session.scalars(select(Outbox).order_by(Outbox.id))]
+    rows = [(r.event_type, r.payload) for r in session.scalars(select(Outbox).order_by(Outbox.id))]
+    session.commit()  # a worker's session starts with no transaction (one_statement)
+    return rows
 
 
 def test_a_confirmed_order_ships_then_arrives_once(delivery, session):
@@ -115,3 +118,35 @@ def test_every_shipment_is_listed_page_by_page(delivery):
     orders = [s["order_id"] for s in first["items"] + rest["items"]]
     assert sorted(orders) == [f"o{n}" for n in range(5)] and len(set(orders)) == 5
     assert rest["next_cursor"] is None
+
+
+def test_one_sweep_moves_a_whole_batch_each_with_its_own_event(delivery, session):
+    for n in range(3):
+        delivery.open_shipment(confirmed(f"o{n}"))
+        make_due(session, f"o{n}")
+    delivery.advance_shipments()
+    shipped = {p["order_id"]: p for t, p in emitted(session) if t == "delivery.shipped"}
+    assert sorted(shipped) == ["o0", "o1", "o2"]
+    for order_id, payload in shipped.items():
+        shipment = delivery.get_shipment(order_id)
+        assert shipment["status"] == "SHIPPED"
+        assert payload["tracking_number"] == shipment["tracking_number"]
+        assert payload["shipment_id"] == shipment["id"]
+
+
+def test_a_shipment_cancelled_after_the_sweep_read_it_is_not_moved(delivery, session):
+    # The sweep reads without locks and moves with a compare-and-set on the status.
+    delivery.open_shipment(confirmed("o1"))
+    delivery.open_shipment(confirmed("o2"))
+    make_due(session, "o1")
+    make_due(session, "o2")
+    now = utc_now()
+    due = store.due(session, now, 10)
+    delivery.stop_shipment(cancelled("o1"))   # lands between the read and the move
+    steps = [shipping._next(row, now, 60) for row in due]
+    written = store.move(session, [m for m, _ in steps], [e for _, e in steps], now)
+    session.commit()
+    assert [e.order_id for _, e in steps if e.event_id in written] == ["o2"]
+    assert delivery.get_shipment("o1")["status"] == "CANCELLED"
+    assert delivery.get_shipment("o2")["status"] == "SHIPPED"
+    assert [p["order_id"] for _, p in emitted(session)] == ["o2"]
