@@ -8,8 +8,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
-from datetime import timedelta
 
 from nameko.dependency_providers import Config
 from nameko.rpc import RpcProxy
@@ -18,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from common import events
-from common.db import DatabaseSession, new_id, utc_now
+from common.db import DatabaseSession, one_statement, utc_now
 from common.entrypoints import rpc
 from common.errors import ServiceUnavailable, UpstreamTimeout
 from common.inbox import InboxClaims
@@ -34,7 +32,7 @@ from order_svc.exceptions import (
     OrderNotCancellable,
     OrderNotFound,
 )
-from order_svc.models import Base, Inbox, Order, OrderItem, Outbox
+from order_svc.models import Base, Inbox, Order, Outbox
 
 log = logging.getLogger(__name__)
 
@@ -81,33 +79,22 @@ class OrderService:
         lines = checked(domain.order_lines, items)
         token = checked(domain.check_payment_token, payment_token)
         fingerprint = domain.fingerprint(lines, token)
-        if idempotency_key and (seen := store.by_idempotency_key(self.db, user_id,
-                                                                 idempotency_key)):
-            return self._replay(seen, fingerprint)
-        found = call_service(self.inventory, "get_products", [sku for sku, _ in lines],
-                             timeout=float(self.config["SERVICE_RPC_TIMEOUT_S"]))
-        priced, total, currency = checked(domain.price, lines,
-                                          {p["sku"]: p for p in found["items"]})
-        order = Order(id=new_id(), user_id=user_id, user_email=user_email,
-                      status=domain.PENDING, total_cents=total, currency=currency,
-                      idempotency_key=idempotency_key, request_fingerprint=fingerprint,
-                      created_at=utc_now(), items=[OrderItem(line_no=n, **asdict(line))
-                                                   for n, line in enumerate(priced)])
-        order.updated_at = order.created_at
-        order.deadline_at = order.created_at + timedelta(
-            seconds=float(self.config["ORDER_DEADLINE_S"]))
-        self.db.add(order)
-        workflow.emit(self.db, order, events.OrderCreated(
-            **workflow.snapshot(order), payment_token=token,
-            correlation_id=self.correlation_id))
-        order.first_response = workflow.order_dict(order)
         try:
-            self.db.commit()
+            with one_statement(self.db):  # a read, then one INSERT: no BEGIN/COMMIT
+                if idempotency_key and (seen := store.by_idempotency_key(
+                        self.db, user_id, idempotency_key)):
+                    return self._replay(seen, fingerprint)
+                found = call_service(self.inventory, "get_products", [s for s, _ in lines],
+                                     timeout=float(self.config["SERVICE_RPC_TIMEOUT_S"]))
+                priced = checked(domain.price, lines, {p["sku"]: p for p in found["items"]})
+                order = workflow.new_order(user_id, user_email, priced, fingerprint,
+                                           idempotency_key, float(self.config["ORDER_DEADLINE_S"]))
+                workflow.place(self.db, order, token, self.correlation_id)
+            self.db.commit()  # nothing left to send: each statement committed itself
         except IntegrityError:  # the same key, sent twice at once: the other one won
             self.db.rollback()
             return self._replay(store.by_idempotency_key(self.db, user_id, idempotency_key),
                                 fingerprint)
-        log.info("order %s placed: %d line(s), %d %s", order.id, len(priced), total, currency)
         return order.first_response
 
     @rpc(expected_exceptions=OrderNotFound)
@@ -142,7 +129,7 @@ class OrderService:
         if transition is None:
             raise OrderNotCancellable(f"an order {order.status} cannot be cancelled",
                                       {"status": order.status})
-        workflow.apply(self.db, order, transition, self.correlation_id)
+        workflow.move(self.db, order, transition, self.correlation_id)
         self.db.commit()
         return workflow.order_dict(order)
 
@@ -155,8 +142,7 @@ class OrderService:
     # ---- the saga (events) -----------------------------------------------------------
 
     def _react(self, event: events.Event, step: workflow.Step) -> None:
-        if self.inbox.claim(self.db, event):
-            workflow.react(self.db, event, step)
+        workflow.react(self.db, self.inbox, event, step)
         self.db.commit()
 
     @event_handler("inventory_svc", "inventory.reserved")
@@ -203,6 +189,6 @@ class OrderService:
     def cancel_stuck_orders(self):
         """Cancel orders PENDING or RESERVED past ORDER_DEADLINE_S (reason expired)."""
         for order in store.waiting_past_deadline(self.db, utc_now(), SWEEP_BATCH):
-            workflow.apply(self.db, order, domain.past_deadline(order.status),
-                           self.correlation_id)
+            workflow.move(self.db, order, domain.past_deadline(order.status),
+                          self.correlation_id)
         self.db.commit()

@@ -8,6 +8,10 @@ outbox rows together.
 
 One step function per incoming event type: it records what the event tells about the
 order (payment, shipment) and returns the transition the rules allow, or None.
+
+Round trips: a handler claims its inbox row and locks the order (with its lines) in one
+statement, and writes the order's changes, its timeline entries and its outbox row in
+one more (store.py), between BEGIN and COMMIT.
 """
 
 from __future__ import annotations
@@ -15,15 +19,18 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
 from common import events
-from common.db import utc_now
+from common.db import new_id, utc_now
+from common.inbox import InboxClaim
 from common.metrics import observe_saga_step
 from order_svc import domain, store
 from order_svc.domain import Transition
-from order_svc.models import Order, Outbox, TimelineEntry
+from order_svc.models import Order, OrderItem, Outbox
+from order_svc.store import Writes
 
 log = logging.getLogger(__name__)
 
@@ -78,20 +85,21 @@ def snapshot(order: Order, previous: str | None = None, reason: str | None = Non
             "payment": _payment(order), "shipment": _shipment(order)}
 
 
-def note(session: Session, order: Order, event: events.Event) -> None:
+def note(writes: Writes, order: Order, event: events.Event) -> None:
     """Put `event` on the order's timeline."""
     data = {k: v for k, v in dataclasses.asdict(event).items() if k not in ENVELOPE}
     data.pop("payment_token", None)  # a payment credential has no place in a history
-    session.add(TimelineEntry(order_id=order.id, type=event.TYPE, at=utc_now(), data=data))
+    writes.timeline.append({"order_id": order.id, "type": event.TYPE, "at": utc_now(),
+                            "data": data})
 
 
-def emit(session: Session, order: Order, event: events.Event) -> None:
+def emit(writes: Writes, order: Order, event: events.Event) -> None:
     """Publish `event` (outbox) and put it on the order's timeline."""
-    session.add(Outbox.of(event))
-    note(session, order, event)
+    writes.outbox.append(Outbox.values_of(event))
+    note(writes, order, event)
 
 
-def apply(session: Session, order: Order, transition: Transition | None,
+def apply(writes: Writes, order: Order, transition: Transition | None,
           correlation_id: str | None) -> None:
     """Carry out a transition: status, reason, and the `order.*` event announcing it."""
     if transition is None:
@@ -108,19 +116,60 @@ def apply(session: Session, order: Order, transition: Transition | None,
              f" ({transition.reason})" if transition.reason else "")
     observe_saga_step(order.created_at, transition.status)
     announce = events.ORDER_TRANSITIONS[transition.status]
-    emit(session, order, announce(**snapshot(order, transition.previous, transition.reason),
-                                  correlation_id=correlation_id))
+    emit(writes, order, announce(**snapshot(order, transition.previous, transition.reason),
+                                 correlation_id=correlation_id))
 
 
-def react(session: Session, event: events.Event, step: Step) -> None:
-    """Lock the event's order, note the event, and apply what `step` makes of it."""
-    order = store.locked_order(session, event.order_id)
+def react(session: Session, inbox: InboxClaim, event: events.Event, step: Step) -> None:
+    """Claim the event, lock its order, note the event, apply what `step` makes of it,
+    and write it all (a duplicate changes nothing). The caller commits."""
+    claimed, order = store.claimed_and_locked(session, inbox, event, event.order_id)
+    if not claimed:
+        return
     if order is None:
         raise OrderNotYetKnown(f"{event.TYPE} for unknown order {event.order_id}")
-    note(session, order, event)
+    writes = Writes()
+    note(writes, order, event)
     transition = step(order, event)
     order.updated_at = utc_now()
-    apply(session, order, transition, event.correlation_id)
+    apply(writes, order, transition, event.correlation_id)
+    store.save(session, order, writes)
+
+
+def new_order(user_id: str, user_email: str, priced: tuple[list[domain.PricedLine], int, str],
+              fingerprint: str, idempotency_key: str | None, deadline_s: float) -> Order:
+    """A PENDING order of the priced lines (domain.price's answer), not stored yet."""
+    lines, total, currency = priced
+    now = utc_now()
+    return Order(id=new_id(), user_id=user_id, user_email=user_email, status=domain.PENDING,
+                 total_cents=total, currency=currency, idempotency_key=idempotency_key,
+                 request_fingerprint=fingerprint, created_at=now, updated_at=now,
+                 refunded_cents=0,
+                 deadline_at=now + timedelta(seconds=deadline_s),
+                 items=[OrderItem(line_no=n, **dataclasses.asdict(line))
+                        for n, line in enumerate(lines)])
+
+
+def place(session: Session, order: Order, payment_token: str,
+          correlation_id: str | None) -> None:
+    """Store a new order with its order.created, in one statement; its first answer
+    (the one an Idempotency-Key replays) in `order.first_response`."""
+    writes = Writes()
+    emit(writes, order, events.OrderCreated(**snapshot(order), payment_token=payment_token,
+                                            correlation_id=correlation_id))
+    order.first_response = order_dict(order)
+    store.insert_order(session, order, writes)
+    log.info("order %s placed: %d line(s), %d %s", order.id, len(order.items),
+             order.total_cents, order.currency)
+
+
+def move(session: Session, order: Order, transition: Transition | None,
+         correlation_id: str | None) -> None:
+    """Carry out a transition decided outside the saga's events (a customer's cancel,
+    the deadline timer) on a locked order, and write it. The caller commits."""
+    writes = Writes()
+    apply(writes, order, transition, correlation_id)
+    store.save(session, order, writes)
 
 
 # ---- one step per incoming event -----------------------------------------------------
