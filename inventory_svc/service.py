@@ -12,9 +12,10 @@ from nameko.dependency_providers import Config
 from nameko.timer import timer
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from common import events
-from common.db import DatabaseSession, utc_now
+from common.db import DatabaseSession, one_statement, utc_now
 from common.entrypoints import rpc
 from common.errors import field_checker
 from common.inbox import InboxClaims
@@ -49,14 +50,12 @@ class InventoryService:
     config = Config()
 
     def _product(self, sku) -> Product:
-        product = self.db.get(Product, sku) if isinstance(sku, str) else None
+        """The product, read afresh (one statement, so it may run on its own)."""
+        product = (self.db.get(Product, sku, populate_existing=True)
+                   if isinstance(sku, str) else None)
         if product is None:
             raise ProductNotFound(f"no product {sku!r}", {"sku": sku})
         return product
-
-    def _emit(self, event: events.Event | None) -> None:
-        if event is not None:
-            self.db.add(Outbox.of(event))
 
     # ---- catalog (RPC) ---------------------------------------------------------------
 
@@ -65,7 +64,8 @@ class InventoryService:
         """One page of the catalog in sku order: {items, next_cursor}."""
         limit = checked("limit", domain.check_limit, limit)
         after = checked("cursor", domain.decode_cursor, cursor) if cursor else None
-        page = store.page_of_products(self.db, limit, after)
+        with one_statement(self.db):
+            page = store.page_of_products(self.db, limit, after)
         more = len(page) > limit
         items = [store.product_dict(p) for p in page[:limit]]
         return {"items": items,
@@ -74,13 +74,15 @@ class InventoryService:
     @rpc(expected_exceptions=ProductNotFound)
     def get_product(self, sku):
         """One product with the units available to order."""
-        return store.product_dict(self._product(sku))
+        with one_statement(self.db):
+            return store.product_dict(self._product(sku))
 
     @rpc
     def get_products(self, skus):
         """Many products in one call (pricing an order): {items, missing}."""
         wanted = list(dict.fromkeys(s for s in skus if isinstance(s, str)))
-        found = store.products_by_sku(self.db, wanted)
+        with one_statement(self.db):
+            found = store.products_by_sku(self.db, wanted)
         return {"items": [store.product_dict(found[s]) for s in wanted if s in found],
                 "missing": [s for s in wanted if s not in found]}
 
@@ -133,14 +135,16 @@ class InventoryService:
     @rpc(expected_exceptions=ProductNotFound)
     def get_stock(self, sku):
         """{sku, on_hand, reserved, available} of one product."""
-        return self._product(sku).stock.to_dict()
+        with one_statement(self.db):
+            return self._product(sku).stock.to_dict()
 
     @rpc(expected_exceptions=InvalidProductInput)
     def list_stock(self, limit=100, cursor=None):
         """Stock of every sku with `received` (for the invariant checker): {items, next_cursor}."""
         limit = checked("limit", domain.check_limit, limit)
         after = checked("cursor", domain.decode_cursor, cursor) if cursor else None
-        page = store.page_of_stock(self.db, limit, after)
+        with one_statement(self.db):
+            page = store.page_of_stock(self.db, limit, after)
         more, page = len(page) > limit, page[:limit]
         return {"items": [s.audit_dict() for s in page],
                 "next_cursor": domain.encode_cursor(page[-1].sku) if more else None}
@@ -148,14 +152,20 @@ class InventoryService:
     @rpc
     def get_reservation(self, order_id):
         """The order's reservation, or None: {order_id, status, reason, expires_at, lines}."""
-        found = self.db.scalars(select(Reservation).where(Reservation.order_id == order_id)
-                                ).first() if isinstance(order_id, str) else None
+        if not isinstance(order_id, str):
+            return None
+        with one_statement(self.db):
+            found = self.db.scalars(
+                select(Reservation).where(Reservation.order_id == order_id)
+                .options(joinedload(Reservation.lines))
+                .execution_options(populate_existing=True)).unique().first()
         return reservations.describe(found) if found else None
 
     @rpc
     def health(self):
         """`{"status": "ok"}` when this service and its database answer."""
-        self.db.execute(text("SELECT 1"))
+        with one_statement(self.db):
+            self.db.execute(text("SELECT 1"))
         return {"status": "ok", "service": self.name}
 
     # ---- the order saga (events) -----------------------------------------------------
@@ -163,29 +173,28 @@ class InventoryService:
     @event_handler("order_svc", "order.created", non_retryable=(domain.InvalidOrderLines,))
     def reserve_stock(self, event: events.OrderCreated):
         """Hold every line or none: inventory.reserved or inventory.failed."""
-        if self.inbox.claim(self.db, event):
-            ttl = float(self.config["RESERVATION_TTL_S"])
-            self._emit(reservations.reserve(self.db, event, ttl, utc_now()))
+        ttl = float(self.config["RESERVATION_TTL_S"])
+        reservations.reserve(self.db, self.inbox, event, ttl, utc_now())
         self.db.commit()
 
     @event_handler("order_svc", "order.confirmed")
     def commit_stock(self, event: events.OrderConfirmed):
         """The order is paid: its held units leave the shelf."""
-        if self.inbox.claim(self.db, event):
-            reservations.commit(self.db, event)
+        reservations.commit(self.db, self.inbox, event, utc_now())
         self.db.commit()
 
     @event_handler("order_svc", "order.cancelled")
     def release_stock(self, event: events.OrderCancelled):
         """The order is off: release its hold or restock what it took."""
-        if self.inbox.claim(self.db, event):
-            self._emit(reservations.cancel(self.db, event))
+        reservations.cancel(self.db, self.inbox, event, utc_now())
         self.db.commit()
 
     @timer(interval=SWEEP_INTERVAL_S)
     def expire_holds(self):
         """Release holds never paid within RESERVATION_TTL_S: inventory.released(expired)."""
-        for event in reservations.expire_due(self.db, utc_now(), SWEEP_BATCH,
-                                             self.correlation_id):
-            self._emit(event)
+        now = utc_now()
+        with one_statement(self.db):  # most sweeps find nothing: one cheap look
+            if not store.any_due(self.db, now):
+                return
+        reservations.expire_due(self.db, now, SWEEP_BATCH, self.correlation_id)
         self.db.commit()

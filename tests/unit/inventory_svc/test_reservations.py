@@ -35,8 +35,10 @@ def stock(service, sku):
 
 
 def emitted(session):
-    return [(row.event_type, row.payload) for row in
+    rows = [(row.event_type, row.payload) for row in
             session.scalars(select(Outbox).order_by(Outbox.id))]
+    session.commit()  # a worker's session starts with no transaction (one_statement)
+    return rows
 
 
 def test_an_order_that_fits_is_held_and_announced(catalog, session):
@@ -152,3 +154,30 @@ def test_a_payment_after_expiry_never_oversells(catalog, session):
         catalog.commit_stock(confirmed("o1"))
     session.rollback()
     assert stock(catalog, "MUG") == (3, 3)
+
+
+def test_every_sku_of_an_order_moves_in_each_step(catalog):
+    catalog.create_product(sku="POT", name="Pot", price_cents=900, stock=4)
+    catalog.reserve_stock(created("o1", ("TEA", 2), ("MUG", 1), ("POT", 3)))
+    assert [stock(catalog, s) for s in ("MUG", "POT", "TEA")] == [(3, 1), (4, 3), (10, 2)]
+    catalog.commit_stock(confirmed("o1"))
+    assert [stock(catalog, s) for s in ("MUG", "POT", "TEA")] == [(2, 0), (1, 0), (8, 0)]
+    catalog.release_stock(cancelled("o1"))
+    assert [stock(catalog, s) for s in ("MUG", "POT", "TEA")] == [(3, 0), (4, 0), (10, 0)]
+    assert catalog.get_reservation("o1")["lines"] == [
+        {"sku": "MUG", "quantity": 1}, {"sku": "POT", "quantity": 3},
+        {"sku": "TEA", "quantity": 2}]
+
+
+def test_one_sweep_releases_every_stale_hold_of_a_sku(catalog, session):
+    catalog.reserve_stock(created("o1", ("TEA", 2), ("MUG", 1)))
+    catalog.reserve_stock(created("o2", ("TEA", 3)))
+    catalog.reserve_stock(created("o3", ("TEA", 1)))
+    expire_now(session, "o1")
+    expire_now(session, "o2")
+    catalog.expire_holds()
+    assert stock(catalog, "TEA") == (10, 1) and stock(catalog, "MUG") == (3, 0)
+    assert sorted(p["order_id"] for t, p in emitted(session)
+                  if t == "inventory.released") == ["o1", "o2"]
+    assert [catalog.get_reservation(o)["status"] for o in ("o1", "o2", "o3")] == [
+        "EXPIRED", "EXPIRED", "HELD"]
