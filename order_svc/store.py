@@ -14,8 +14,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import and_, exists, inspect, or_, select, update
+from sqlalchemy import and_, bindparam, exists, inspect, or_, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from common.db import insert
@@ -32,6 +33,14 @@ class Writes:
     outbox: list[dict] = field(default_factory=list)
 
 
+@cache
+def _claim_and_lock_statement(inbox_model):
+    claim = claim_statement(inbox_model).cte("claim")
+    return (select(Order, exists(select(claim.c.event_id)).label("claimed")).add_cte(claim)
+            .options(joinedload(Order.items)).where(Order.id == bindparam("order_id"))
+            .with_for_update(of=Order))
+
+
 def claimed_and_locked(session: Session, inbox: InboxClaim, event, order_id: str
                        ) -> tuple[bool, Order | None]:
     """Claim `event` for this handler and lock its order with its lines, in one
@@ -39,11 +48,8 @@ def claimed_and_locked(session: Session, inbox: InboxClaim, event, order_id: str
     order is None for an unknown order (the caller raises: the claim rolls back)."""
     if not looks_like_id(order_id):
         return True, None
-    claim = claim_statement(inbox.model).cte("claim")
-    found = session.execute(
-        select(Order, exists(select(claim.c.event_id)).label("claimed")).add_cte(claim)
-        .options(joinedload(Order.items)).where(Order.id == order_id)
-        .with_for_update(of=Order), inbox.params(event)).unique().first()
+    found = session.execute(_claim_and_lock_statement(inbox.model),
+                            {**inbox.params(event), "order_id": order_id}).unique().first()
     return (True, None) if found is None else (found.claimed, found.Order)
 
 
@@ -70,36 +76,71 @@ def _new_columns(obj) -> dict:
     return {key: value for key, value in _changed_columns(obj).items() if value is not None}
 
 
-def _write(session: Session, *statements) -> None:
-    """Run DML statements as one: each but the last a CTE of the last (PostgreSQL wants
-    data-modifying CTEs at the top level). Put the outbox INSERT last: the relay wakes
-    after a worker whose statement inserted into the outbox. Python-side column defaults
-    are not applied inside a CTE: every value must be given."""
-    *ctes, last = [statement for statement in statements if statement is not None]
+# ---- the saga's writes: one statement each, built once per shape ---------------------
+# A shape: (table, the columns written, how many rows). Parameters are named
+# "<prefix><row>_<column>", so no name can join an UPDATE's SET clause by accident.
+# Python-side column defaults are not applied inside a CTE: every value is given.
+
+def _rows(table, prefix: str, columns: tuple[str, ...], count: int) -> list[dict]:
+    return [{name: bindparam(f"{prefix}{n}_{name}", type_=table.c[name].type)
+             for name in columns} for n in range(count)]
+
+
+def _params(prefix: str, rows: list[dict]) -> dict:
+    return {f"{prefix}{n}_{name}": value for n, row in enumerate(rows)
+            for name, value in row.items()}
+
+
+def _shape(rows: list[dict]) -> tuple[tuple[str, ...], int]:
+    return (tuple(rows[0]) if rows else (), len(rows))
+
+
+@cache
+def _write_statement(order: tuple[tuple[str, ...], int], lines: tuple[tuple[str, ...], int],
+                     timeline: tuple[tuple[str, ...], int], outbox: tuple[tuple[str, ...], int],
+                     update_order: bool):
+    """The DML statements of one write, each but the last a CTE of the last (PostgreSQL
+    wants data-modifying CTEs at the top level), the outbox INSERT last (the relay wakes
+    after a worker whose statement inserted into the outbox)."""
+    orders, items = Order.__table__, OrderItem.__table__
+    parts = []
+    if update_order and order[1]:
+        parts.append(update(orders).where(orders.c.id == bindparam("key_id"))
+                     .values(_rows(orders, "o", *order)[0]).returning(orders.c.id))
+    elif order[1]:
+        parts.append(insert(orders).values(_rows(orders, "o", *order)).returning(orders.c.id))
+    for table, prefix, shape in ((items, "i", lines), (TimelineEntry.__table__, "t", timeline),
+                                 (Outbox.__table__, "x", outbox)):
+        if shape[1]:
+            parts.append(insert(table).values(_rows(table, prefix, *shape))
+                         .returning(*table.primary_key.columns))
+    *ctes, last = parts
     for n, cte in enumerate(ctes):
-        last = last.add_cte(cte.returning(*cte.table.primary_key.columns).cte(f"w{n}"))
-    session.execute(last)
+        last = last.add_cte(cte.cte(f"w{n}"))
+    return last
 
 
-def _inserts(writes: Writes) -> tuple:
-    return (insert(TimelineEntry).values(writes.timeline) if writes.timeline else None,
-            insert(Outbox).values(writes.outbox) if writes.outbox else None)
+def _write(session: Session, order: list[dict], writes: Writes, lines: list[dict] = (),
+           key_id: str | None = None) -> None:
+    statement = _write_statement(_shape(order), _shape(list(lines)), _shape(writes.timeline),
+                                 _shape(writes.outbox), key_id is not None)
+    session.execute(statement, {"key_id": key_id, **_params("o", order),
+                                **_params("i", list(lines)), **_params("t", writes.timeline),
+                                **_params("x", writes.outbox)})
 
 
 def insert_order(session: Session, order: Order, writes: Writes) -> None:
     """A new order with its lines, timeline entry and outbox row: one statement (raises
     IntegrityError for an idempotency key used already)."""
     lines = [_new_columns(item) | {"order_id": order.id} for item in order.items]
-    _write(session, insert(Order).values(_new_columns(order)),
-           insert(OrderItem).values(lines), *_inserts(writes))
+    _write(session, [_new_columns(order)], writes, lines)
 
 
 def save(session: Session, order: Order, writes: Writes) -> None:
     """What a step changed of a locked order, and the rows it adds: one statement."""
     changes = _changed_columns(order)
     session.expunge(order)
-    _write(session, update(Order).where(Order.id == order.id).values(changes)
-           if changes else None, *_inserts(writes))
+    _write(session, [changes] if changes else [], writes, key_id=order.id)
 
 
 def visible_order(session: Session, order_id, user_id: str | None) -> Order | None:
