@@ -1,7 +1,8 @@
 """How order events move stock, in the caller's transaction.
 
 Each step writes its inbox row, its effects and its event (the outbox row) in one
-transaction, with as few statements as its guarantees allow (store.py builds them):
+transaction, with as few statements as its guarantees allow (saga_store.py builds
+them):
 
 * reserve: the order's stock rows locked in sku order (SELECT ... FOR UPDATE), then
   one statement that claims the event, inserts the reservation (or finds the order
@@ -27,7 +28,8 @@ from common import events
 from common.db import new_id
 from common.inbox import InboxClaim
 from common.messaging import NonRetryable
-from inventory_svc import domain, store
+from inventory_svc import domain
+from inventory_svc import saga_store as store
 from inventory_svc.domain import Action
 from inventory_svc.models import Reservation
 

@@ -23,7 +23,7 @@ from common.logging import LogContext
 from common.messaging import event_handler
 from common.metrics import Metrics
 from common.outbox import OutboxRelay
-from inventory_svc import domain, reservations, store
+from inventory_svc import domain, reservations, saga_store, store
 from inventory_svc.exceptions import DuplicateSku, InvalidProductInput, ProductNotFound
 from inventory_svc.models import Base, Inbox, Outbox, Product, Reservation, Stock
 
@@ -194,7 +194,7 @@ class InventoryService:
         """Release holds never paid within RESERVATION_TTL_S: inventory.released(expired)."""
         now = utc_now()
         with one_statement(self.db):  # most sweeps find nothing: one cheap look
-            if not store.any_due(self.db, now):
+            if not saga_store.any_due(self.db, now):
                 return
         reservations.expire_due(self.db, now, SWEEP_BATCH, self.correlation_id)
         self.db.commit()
