@@ -14,6 +14,7 @@ from delivery_svc import shipping, store
 from delivery_svc.exceptions import ShipmentNotFound
 from delivery_svc.models import Inbox, Outbox, Shipment
 from delivery_svc.service import DeliveryService
+from tests.unit.payment_svc.round_trips import round_trips
 
 
 @pytest.fixture(scope="module")
@@ -150,3 +151,18 @@ def test_a_shipment_cancelled_after_the_sweep_read_it_is_not_moved(delivery, ses
     assert delivery.get_shipment("o1")["status"] == "CANCELLED"
     assert delivery.get_shipment("o2")["status"] == "SHIPPED"
     assert [p["order_id"] for _, p in emitted(session)] == ["o2"]
+
+
+def test_a_parcel_costs_few_round_trips(delivery, session):
+    # The issue-14 budget of this service per order: a regression shows up here first.
+    with round_trips(session) as opening:
+        delivery.open_shipment(confirmed())
+    with round_trips(session) as idle_sweep:
+        delivery.advance_shipments()
+    make_due(session)
+    with round_trips(session) as sweep:
+        delivery.advance_shipments()
+    # open: claim + insert, one autocommit statement; a sweep: one read, and one
+    # statement that moves the batch and writes its events when something is due.
+    assert (opening.total, idle_sweep.total, sweep.total) == (1, 1, 2)
+    assert delivery.get_shipment("o1")["status"] == "SHIPPED"

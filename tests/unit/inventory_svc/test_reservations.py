@@ -10,6 +10,7 @@ from common.db import utc_now
 from common.testing import order_event
 from inventory_svc.models import Outbox, Reservation
 from inventory_svc.reservations import CannotCommit, ReservationNotYetKnown
+from tests.unit.payment_svc.round_trips import round_trips
 
 
 def created(order_id, *lines):
@@ -181,3 +182,19 @@ def test_one_sweep_releases_every_stale_hold_of_a_sku(catalog, session):
                   if t == "inventory.released") == ["o1", "o2"]
     assert [catalog.get_reservation(o)["status"] for o in ("o1", "o2", "o3")] == [
         "EXPIRED", "EXPIRED", "HELD"]
+
+
+def test_an_order_costs_few_round_trips(catalog, session):
+    # The issue-14 budget of this service per order: a regression shows up here first.
+    with round_trips(session) as pricing:
+        catalog.get_products(["TEA", "MUG"])
+    with round_trips(session) as reserve:
+        catalog.reserve_stock(created("o1", ("TEA", 2), ("MUG", 1)))
+    with round_trips(session) as commit:
+        catalog.commit_stock(confirmed("o1"))
+    with round_trips(session) as idle_sweep:
+        catalog.expire_holds()
+    # reserve: BEGIN, lock stock, one write, COMMIT; commit: BEGIN, claim + lock the
+    # reservation with its lines, one write, COMMIT; reads and an idle sweep: one each.
+    assert (pricing.total, reserve.total, commit.total, idle_sweep.total) == (1, 4, 4, 1)
+    assert stock(catalog, "TEA") == (8, 0) and stock(catalog, "MUG") == (2, 0)

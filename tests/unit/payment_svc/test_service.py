@@ -13,6 +13,7 @@ from payment_svc import payments as flows
 from payment_svc.exceptions import InvalidPaymentQuery
 from payment_svc.models import Outbox, Payment
 from payment_svc.provider import MockProvider
+from tests.unit.payment_svc.round_trips import round_trips
 
 
 def created(order_id, token="tok_ok", total=1250):
@@ -233,3 +234,18 @@ def test_bad_list_queries_are_refused_naming_the_field(payments, query, field):
 def test_an_unknown_order_has_no_payment_and_health_answers(payments):
     assert payments.get_payment("nope") is None and payments.get_payment(None) is None
     assert payments.health() == {"status": "ok", "service": "payment_svc"}
+
+
+def test_a_paid_order_costs_few_round_trips(payments, session):
+    # The issue-14 budget of this service per order: a regression shows up here first.
+    with round_trips(session) as intent:
+        payments.record_intent(created("o1"))
+    with round_trips(session) as charge:
+        payments.charge(reserved("o1"))
+    with round_trips(session) as refund:
+        payments.refund(cancelled("o1"))
+    # intent: claim + insert, one autocommit statement; charge: one read and the PENDING
+    # insert (autocommit), then BEGIN, claim + lock, tombstone, outcome + outbox, COMMIT;
+    # refund: BEGIN, claim + tombstone + lock, refund + outbox, COMMIT.
+    assert (intent.total, charge.total, refund.total) == (1, 7, 4)
+    assert types(session) == ["payment.succeeded", "payment.refunded"]
