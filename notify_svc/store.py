@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from functools import cache
 
-from sqlalchemy import bindparam, cast, column, exists, or_, select, tuple_, update, values
+from sqlalchemy import bindparam, cast, exists, or_, select, tuple_, union_all, update
 from sqlalchemy.orm import Session
 
 from common.db import insert
@@ -54,20 +54,23 @@ def get(session: Session, notification_id, lock: bool = False) -> Notification |
 
 @cache
 def _record_statement(inbox_model, rows: int):
-    """`WITH claim AS (INSERT INTO inbox ... ON CONFLICT DO NOTHING RETURNING ...)
-    INSERT INTO notifications (...) SELECT ... FROM (VALUES ...) WHERE EXISTS (claim)
-    ON CONFLICT (event_id, channel) DO NOTHING RETURNING id`, for `rows` rows; built
-    once per shape, parameters `<column>_<n>` beside the claim's own."""
+    """`WITH claim AS (INSERT INTO inbox ... ON CONFLICT DO NOTHING RETURNING ...),
+    n0 AS (INSERT INTO notifications (...) SELECT :id_0, ... WHERE EXISTS (claim)
+    ON CONFLICT (event_id, channel) DO NOTHING RETURNING id), n1 AS (...)
+    SELECT id FROM n0 UNION ALL SELECT id FROM n1`, for `rows` rows; built once per
+    shape, parameters `<column>_<n>` beside the claim's own. A CTE per row: SQLAlchemy
+    gives a multi-row VALUES no cache key (it would be compiled on every call)."""
     claim = claim_statement(inbox_model).cte("claim")
     table = Notification.__table__
-    new = values(*[column(name, table.c[name].type) for name in RECORDED], name="new").data(
-        # CAST: a column of NULLs in VALUES would otherwise be text.
-        [tuple(cast(bindparam(f"{name}_{n}", type_=table.c[name].type), table.c[name].type)
-               for name in RECORDED) for n in range(rows)])
-    return (insert(table)
-            .from_select(RECORDED, select(new).where(exists(select(claim.c.event_id))))
-            .on_conflict_do_nothing(index_elements=["event_id", "channel"])
-            .returning(table.c.id))
+    inserted = [
+        insert(table).from_select(RECORDED, select(*[
+            # CAST: a NULL parameter would otherwise be text.
+            cast(bindparam(f"{name}_{n}", type_=table.c[name].type), table.c[name].type)
+            for name in RECORDED]).where(exists(select(claim.c.event_id))))
+        .on_conflict_do_nothing(index_elements=["event_id", "channel"])
+        .returning(table.c.id).cte(f"n{n}")
+        for n in range(rows)]
+    return union_all(*[select(row.c.id) for row in inserted]).add_cte(claim, *inserted)
 
 
 def record_once(session: Session, inbox_model, claim: dict, rows: list[dict]) -> set[str]:

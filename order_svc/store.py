@@ -108,12 +108,14 @@ def _write_statement(order: tuple[tuple[str, ...], int], lines: tuple[tuple[str,
         parts.append(update(orders).where(orders.c.id == bindparam("key_id"))
                      .values(_rows(orders, "o", *order)[0]).returning(orders.c.id))
     elif order[1]:
-        parts.append(insert(orders).values(_rows(orders, "o", *order)).returning(orders.c.id))
+        parts.append(insert(orders).values(_rows(orders, "o", *order)[0])
+                     .returning(orders.c.id))
+    # A row per INSERT: SQLAlchemy gives a multi-row VALUES no cache key (it would be
+    # compiled on every call), a CTE per row is cached like the rest.
     for table, prefix, shape in ((items, "i", lines), (TimelineEntry.__table__, "t", timeline),
                                  (Outbox.__table__, "x", outbox)):
-        if shape[1]:
-            parts.append(insert(table).values(_rows(table, prefix, *shape))
-                         .returning(*table.primary_key.columns))
+        parts.extend(insert(table).values(row).returning(*table.primary_key.columns)
+                     for row in _rows(table, prefix, *shape))
     *ctes, last = parts
     for n, cte in enumerate(ctes):
         last = last.add_cte(cte.cte(f"w{n}"))
@@ -173,8 +175,11 @@ def page_of_orders(session: Session, user_id: str | None, limit: int,
 
 
 def timeline(session: Session, order_id: str) -> list[TimelineEntry]:
+    """The order's entries in the order they happened: by time (a step's entries are
+    written by one statement whose parts PostgreSQL may run in any order, so ids need
+    not follow), then id."""
     return list(session.scalars(select(TimelineEntry).where(TimelineEntry.order_id == order_id)
-                                .order_by(TimelineEntry.id)))
+                                .order_by(TimelineEntry.at, TimelineEntry.id)))
 
 
 def waiting_past_deadline(session: Session, now: datetime, limit: int) -> list[Order]:

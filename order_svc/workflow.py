@@ -89,8 +89,10 @@ def note(writes: Writes, order: Order, event: events.Event) -> None:
     """Put `event` on the order's timeline."""
     data = {k: v for k, v in dataclasses.asdict(event).items() if k not in ENVELOPE}
     data.pop("payment_token", None)  # a payment credential has no place in a history
-    writes.timeline.append({"order_id": order.id, "type": event.TYPE, "at": utc_now(),
-                            "data": data})
+    at = utc_now()
+    if writes.timeline:  # strictly after the step's previous entry: the timeline's order
+        at = max(at, writes.timeline[-1]["at"] + timedelta(microseconds=1))
+    writes.timeline.append({"order_id": order.id, "type": event.TYPE, "at": at, "data": data})
 
 
 def emit(writes: Writes, order: Order, event: events.Event) -> None:
