@@ -18,6 +18,7 @@ delivered at least once, and consumers dedupe by `event_id` (common.inbox).
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime, timedelta
 
@@ -31,6 +32,9 @@ from sqlalchemy import (
     Identity,
     Index,
     String,
+    Text,
+    bindparam,
+    cast,
     delete,
     event,
     func,
@@ -38,7 +42,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column
 from sqlalchemy.orm.session import ORMExecuteState
 
@@ -84,6 +88,36 @@ class OutboxMixin:
         return {"event_id": event.event_id, "source": event.SOURCE, "event_type": event.TYPE,
                 "payload": event.to_payload(), "correlation_id": event.correlation_id,
                 "created_at": utc_now()}
+
+
+# The columns `rows_of_arrays` fills, in its order.
+ARRAY_COLUMNS = ("event_id", "source", "event_type", "payload", "correlation_id", "created_at")
+
+
+def rows_of_arrays(table):
+    """`SELECT ... FROM unnest(<arrays>)`: outbox rows (ARRAY_COLUMNS, created_at from the
+    `now` parameter) of the arrays `arrays_of(events)` gives, for
+    `insert(outbox).from_select(ARRAY_COLUMNS, rows_of_arrays(outbox))` in a CTE. Any
+    number of events is one statement shape (a multi-row VALUES has no cache key in
+    SQLAlchemy: it would be compiled on every call)."""
+    c = table.c
+    rows = func.unnest(*[bindparam(name, type_=ARRAY(type_)) for name, type_ in (
+        ("event_ids", c.event_id.type), ("sources", c.source.type),
+        ("event_types", c.event_type.type), ("payloads", Text()),
+        ("correlation_ids", c.correlation_id.type))]
+    ).table_valued("event_id", "source", "event_type", "payload", "correlation_id"
+                   ).render_derived(name="emitted")
+    return select(rows.c.event_id, rows.c.source, rows.c.event_type,
+                  cast(rows.c.payload, JSONB), rows.c.correlation_id,
+                  bindparam("now", type_=c.created_at.type))
+
+
+def arrays_of(emitted: list[Event]) -> dict:
+    """The parameters of `rows_of_arrays` for `emitted` (besides `now`)."""
+    return {"event_ids": [e.event_id for e in emitted], "sources": [e.SOURCE for e in emitted],
+            "event_types": [e.TYPE for e in emitted],
+            "payloads": [json.dumps(e.to_payload()) for e in emitted],
+            "correlation_ids": [e.correlation_id for e in emitted]}
 
 
 def take_batch_statement(table, batch_size: int):

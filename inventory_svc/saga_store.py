@@ -10,25 +10,23 @@ one compiled form, for any number of skus or reservations.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 
-from sqlalchemy import Text, any_, bindparam, cast, exists, func, select, true, update
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy import any_, bindparam, exists, func, select, true, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from common import events
 from common.db import insert, new_id
 from common.inbox import InboxClaim, claim_statement
+from common.outbox import ARRAY_COLUMNS, arrays_of, rows_of_arrays
 from inventory_svc.domain import HELD, Level
 from inventory_svc.models import Outbox, Reservation, ReservationLine, Stock
 
 STOCK, RESERVATIONS, LINES = Stock.__table__, Reservation.__table__, ReservationLine.__table__
 OUTBOX = Outbox.__table__
-OUTBOX_COLUMNS = ("event_id", "source", "event_type", "payload", "correlation_id",
-                  "created_at")
 
 
 @dataclass
@@ -48,27 +46,6 @@ def claim_params(inbox: InboxClaim, event: events.Event, now: datetime) -> dict:
 
 def _array(name: str, type_):
     return bindparam(name, type_=ARRAY(type_))
-
-
-def _outbox_rows():
-    """`SELECT ... FROM unnest(<arrays>)`: the outbox rows of the `outbox_params` arrays."""
-    c = OUTBOX.c
-    rows = func.unnest(_array("event_ids", c.event_id.type), _array("sources", c.source.type),
-                       _array("event_types", c.event_type.type), _array("payloads", Text()),
-                       _array("correlation_ids", c.correlation_id.type)
-                       ).table_valued("event_id", "source", "event_type", "payload",
-                                      "correlation_id").render_derived(name="emitted")
-    return select(rows.c.event_id, rows.c.source, rows.c.event_type,
-                  cast(rows.c.payload, JSONB), rows.c.correlation_id,
-                  bindparam("now", type_=c.created_at.type))
-
-
-def outbox_params(emitted: list[events.Event]) -> dict:
-    """The `emitted` arrays of `_outbox_rows`."""
-    return {"event_ids": [e.event_id for e in emitted], "sources": [e.SOURCE for e in emitted],
-            "event_types": [e.TYPE for e in emitted],
-            "payloads": [json.dumps(e.to_payload()) for e in emitted],
-            "correlation_ids": [e.correlation_id for e in emitted]}
 
 
 @cache
@@ -112,8 +89,8 @@ def _reserve_statement(inbox_model):
                                               wanted.c.quantity)
                                        .join_from(reservation, wanted, true()))
              .returning(LINES.c.sku).cte("lines"))
-    return (insert(OUTBOX).from_select(OUTBOX_COLUMNS,
-                                       _outbox_rows().where(exists(select(reservation.c.id))))
+    return (insert(OUTBOX).from_select(ARRAY_COLUMNS,
+                                       rows_of_arrays(OUTBOX).where(exists(select(reservation.c.id))))
             .add_cte(held).add_cte(lines).returning(OUTBOX.c.id))
 
 
@@ -128,7 +105,7 @@ def reserve_once(session: Session, inbox: InboxClaim, event: events.OrderCreated
     return session.execute(_reserve_statement(inbox.model), {
         **claim_params(inbox, event, now), **reservation, "order_id": event.order_id,
         "skus": list(held), "quantities": list(held.values()),
-        **outbox_params([emitted]), "now": now}).first() is not None
+        **arrays_of([emitted]), "now": now}).first() is not None
 
 
 def _held_select(*columns):
@@ -265,7 +242,7 @@ def _move_statement(changes: tuple[str, ...], emits: bool):
                        updated_at=bindparam("now", type_=RESERVATIONS.c.updated_at.type)))
     if not emits:
         return settled.add_cte(moved)
-    return (insert(OUTBOX).from_select(OUTBOX_COLUMNS, _outbox_rows())
+    return (insert(OUTBOX).from_select(ARRAY_COLUMNS, rows_of_arrays(OUTBOX))
             .add_cte(moved).add_cte(settled.returning(RESERVATIONS.c.id).cte("settled")))
 
 
@@ -278,4 +255,4 @@ def move_stock(session: Session, deltas: dict[str, tuple[int, int]], reservation
         "skus": skus, "on_hand": [deltas[s][0] for s in skus],
         "reserved": [deltas[s][1] for s in skus], "ids": reservation_ids,
         **{f"new_{name}": value for name, value in changes.items()},
-        **(outbox_params(emitted) if emitted else {}), "now": now})
+        **(arrays_of(emitted) if emitted else {}), "now": now})

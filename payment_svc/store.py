@@ -10,12 +10,10 @@ named parameters.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from functools import cache
 
-from sqlalchemy import Text, bindparam, cast, exists, func, insert, literal, select, tuple_, update
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy import bindparam, exists, insert, literal, select, tuple_, update
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
@@ -23,13 +21,12 @@ from common import events
 from common.db import insert as pg_insert
 from common.db import new_id
 from common.inbox import InboxClaim, claim_statement
+from common.outbox import ARRAY_COLUMNS, arrays_of, rows_of_arrays
 from payment_svc.domain import PENDING
 from payment_svc.models import CancelledOrder, ChargeIntent, Outbox, Payment
 
 PAYMENTS, INTENTS, TOMBSTONES = Payment.__table__, ChargeIntent.__table__, CancelledOrder.__table__
 OUTBOX = Outbox.__table__
-OUTBOX_COLUMNS = ("event_id", "source", "event_type", "payload", "correlation_id",
-                  "created_at")
 INTENT_COLUMNS = ("order_id", "user_id", "amount_cents", "currency", "payment_token",
                   "created_at")
 # What a locked payment row gives the settle and the cancel.
@@ -217,27 +214,6 @@ def tombstone_reason(session: Session, order_id: str) -> str | None:
     return session.scalar(_tombstone_reason_statement(), {"order_id": order_id})
 
 
-def _outbox_rows():
-    """`SELECT ... FROM unnest(<arrays>)`: the outbox rows of the `_outbox_params` arrays."""
-    c = OUTBOX.c
-    rows = func.unnest(*[bindparam(name, type_=ARRAY(type_)) for name, type_ in (
-        ("event_ids", c.event_id.type), ("sources", c.source.type),
-        ("event_types", c.event_type.type), ("payloads", Text()),
-        ("correlation_ids", c.correlation_id.type))]
-    ).table_valued("event_id", "source", "event_type", "payload", "correlation_id"
-                   ).render_derived(name="emitted")
-    return select(rows.c.event_id, rows.c.source, rows.c.event_type,
-                  cast(rows.c.payload, JSONB), rows.c.correlation_id,
-                  bindparam("now", type_=c.created_at.type))
-
-
-def _outbox_params(emitted: list[events.Event]) -> dict:
-    return {"event_ids": [e.event_id for e in emitted], "sources": [e.SOURCE for e in emitted],
-            "event_types": [e.TYPE for e in emitted],
-            "payloads": [json.dumps(e.to_payload()) for e in emitted],
-            "correlation_ids": [e.correlation_id for e in emitted]}
-
-
 @cache
 def _record_statement(changes: tuple[str, ...], emits: bool):
     """`WITH settled AS (UPDATE payments SET <changes> WHERE id = :payment_id) INSERT
@@ -249,7 +225,7 @@ def _record_statement(changes: tuple[str, ...], emits: bool):
                       updated_at=bindparam("now", type_=PAYMENTS.c.updated_at.type)))
     if not emits:
         return change
-    return (insert(OUTBOX).from_select(OUTBOX_COLUMNS, _outbox_rows())
+    return (insert(OUTBOX).from_select(ARRAY_COLUMNS, rows_of_arrays(OUTBOX))
             .add_cte(change.returning(PAYMENTS.c.id).cte("settled")))
 
 
@@ -258,4 +234,4 @@ def record(session: Session, payment_id: str, changes: dict, emitted: list[event
     """Write `changes` to the payment and `emitted` to the outbox, in one statement."""
     session.execute(_record_statement(tuple(sorted(changes)), bool(emitted)), {
         "payment_id": payment_id, **{f"new_{name}": v for name, v in changes.items()},
-        **(_outbox_params(emitted) if emitted else {}), "now": now})
+        **(arrays_of(emitted) if emitted else {}), "now": now})
