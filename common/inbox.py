@@ -67,11 +67,12 @@ class InboxClaim:
         return session.execute(claim_statement(self.model), self.params(event)).first() \
             is not None
 
-    def params(self, event: Event) -> dict:
-        """The parameters of `claim_statement(self.model)` for `event`, for a statement
-        that folds the claim in as a CTE (one round trip for claim and effects)."""
+    def params(self, event: Event, now: datetime | None = None) -> dict:
+        """The parameters of `claim_statement(self.model)` for `event` (processed at
+        `now`, default the current time), for a statement that folds the claim in as a
+        CTE (one round trip for claim and effects)."""
         return {"event_id": event.event_id, "handler": self.handler,
-                "event_type": event.TYPE, "processed_at": utc_now()}
+                "event_type": event.TYPE, "processed_at": now or utc_now()}
 
 
 class InboxClaims(DependencyProvider):

@@ -48,12 +48,6 @@ class Move:
     due_at: datetime | None
 
 
-def claim_params(inbox: InboxClaim, event: events.Event, now: datetime) -> dict:
-    """The parameters of `claim_statement` for this handler and event."""
-    return {"event_id": event.event_id, "handler": inbox.handler, "event_type": event.TYPE,
-            "processed_at": now}
-
-
 @cache
 def _open_statement(inbox_model):
     """`WITH claim AS (INSERT INTO inbox ...), opened AS (INSERT INTO shipments (...)
@@ -77,7 +71,7 @@ def open_once(session: Session, inbox: InboxClaim, event: events.Event, status: 
     (claimed, opened); opened is false when the event was handled before or the order
     has a shipment (or a tombstone) already."""
     return session.execute(_open_statement(inbox.model), {
-        **claim_params(inbox, event, now), "id": new_id(), "order_id": event.order_id,
+        **inbox.params(event, now), "id": new_id(), "order_id": event.order_id,
         "user_id": event.user_id, "status": status, "due_at": due_at,
         "correlation_id": event.correlation_id, "now": now}).one()
 

@@ -38,12 +38,6 @@ class Held:
     lines: dict[str, int] = field(default_factory=dict)
 
 
-def claim_params(inbox: InboxClaim, event: events.Event, now: datetime) -> dict:
-    """The parameters of `claim_statement` for this handler and event."""
-    return {"event_id": event.event_id, "handler": inbox.handler, "event_type": event.TYPE,
-            "processed_at": now}
-
-
 def _array(name: str, type_):
     return bindparam(name, type_=ARRAY(type_))
 
@@ -103,7 +97,7 @@ def reserve_once(session: Session, inbox: InboxClaim, event: events.OrderCreated
     the event was handled before or the order has a reservation (or a tombstone).
     The stock rows must be locked already (`lock_stock`)."""
     return session.execute(_reserve_statement(inbox.model), {
-        **claim_params(inbox, event, now), **reservation, "order_id": event.order_id,
+        **inbox.params(event, now), **reservation, "order_id": event.order_id,
         "skus": list(held), "quantities": list(held.values()),
         **arrays_of([emitted]), "now": now}).first() is not None
 
@@ -141,7 +135,7 @@ def claim_and_lock(session: Session, inbox: InboxClaim, event: events.Event,
     statement: (claimed, the reservation or None). With no reservation, `claimed` is
     not known (False): the caller retries or gives up, and rolls back either way."""
     rows = session.execute(_claim_and_lock_statement(inbox.model), {
-        **claim_params(inbox, event, now), "order_id": event.order_id}).all()
+        **inbox.params(event, now), "order_id": event.order_id}).all()
     return bool(rows and rows[0].claimed), _held(rows)
 
 
@@ -168,7 +162,7 @@ def claim_or_tombstone(session: Session, inbox: InboxClaim, event: events.Event,
     """Claim the event and insert a reservation row in `status` for the order unless
     it has one, in one statement: (claimed, tombstoned)."""
     return session.execute(_tombstone_statement(inbox.model), {
-        **claim_params(inbox, event, now), "id": new_id(), "order_id": event.order_id,
+        **inbox.params(event, now), "id": new_id(), "order_id": event.order_id,
         "status": status, "reason": reason, "now": now}).one()
 
 

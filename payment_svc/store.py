@@ -63,12 +63,6 @@ def page_of_payments(session: Session, limit: int, order_id: str | None,
 
 # ---- the saga's statements -------------------------------------------------------------
 
-def claim_params(inbox: InboxClaim, event: events.Event, now: datetime) -> dict:
-    """The parameters of `claim_statement` for this handler and event."""
-    return {"event_id": event.event_id, "handler": inbox.handler, "event_type": event.TYPE,
-            "processed_at": now}
-
-
 @cache
 def _record_intent_statement(inbox_model):
     """`WITH claim AS (INSERT INTO inbox ...) INSERT INTO charge_intents (...) SELECT
@@ -84,7 +78,7 @@ def record_intent(session: Session, inbox: InboxClaim, event: events.OrderCreate
                   now: datetime) -> None:
     """Claim the event and keep its intent, in one statement (the first intent wins)."""
     session.execute(_record_intent_statement(inbox.model), {
-        **claim_params(inbox, event, now), "order_id": event.order_id,
+        **inbox.params(event, now), "order_id": event.order_id,
         "user_id": event.user_id, "amount_cents": event.total_cents,
         "currency": event.currency, "payment_token": event.payment_token, "created_at": now})
 
@@ -171,7 +165,7 @@ def claim_and_lock(session: Session, inbox: InboxClaim, event: events.Event,
     """Claim the event and lock the order's payment row, in one statement: the row, or
     None when the event was handled before (or the order has no payment)."""
     return session.execute(_claim_and_lock_statement(inbox.model), {
-        **claim_params(inbox, event, now), "order_id": event.order_id}).first()
+        **inbox.params(event, now), "order_id": event.order_id}).first()
 
 
 @cache
@@ -199,7 +193,7 @@ def tombstone_and_lock(session: Session, inbox: InboxClaim, event: events.OrderC
     """Claim the event, leave the order's tombstone and lock its payment row, in one
     statement: the row, or None (no payment yet, or the event was handled before)."""
     return session.execute(_tombstone_and_lock_statement(inbox.model), {
-        **claim_params(inbox, event, now), "order_id": event.order_id,
+        **inbox.params(event, now), "order_id": event.order_id,
         "reason": event.reason, "now": now}).first()
 
 
