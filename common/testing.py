@@ -18,8 +18,9 @@ from collections.abc import Callable
 from contextlib import contextmanager, suppress
 from urllib.parse import quote, urlparse
 
+import psycopg2.extensions
 import requests
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -289,3 +290,39 @@ def order_event(kind: type[events.OrderSnapshot], **fields) -> events.OrderSnaps
     if kind is events.OrderCreated:
         snapshot["payment_token"] = "tok_ok"
     return kind(**{**snapshot, **fields})
+
+
+# ---- round trips -----------------------------------------------------------------------
+
+class RoundTrips:
+    """What `round_trips` counted: statements, and transactions (each a BEGIN that
+    psycopg2 sends before its first statement, and a COMMIT or ROLLBACK after)."""
+
+    statements = 0
+    transactions = 0
+
+    @property
+    def total(self) -> int:
+        return self.statements + 2 * self.transactions
+
+
+@contextmanager
+def round_trips(session: Session):
+    """A block's PostgreSQL round trips through `session`, counted as pg_stat_statements
+    counts them: `with round_trips(session) as count: ...`, then `count.total`. A
+    statement in autocommit (common.db.one_statement) opens no transaction. The session
+    must have no transaction under way when the block starts (commit it first)."""
+    count, engine = RoundTrips(), session.get_bind()
+
+    def before_execute(conn, cursor, statement, parameters, context, executemany):
+        dbapi_connection = conn.connection.dbapi_connection
+        count.statements += 1
+        if (not dbapi_connection.autocommit
+                and dbapi_connection.status == psycopg2.extensions.STATUS_READY):
+            count.transactions += 1
+
+    event.listen(engine, "before_cursor_execute", before_execute)
+    try:
+        yield count
+    finally:
+        event.remove(engine, "before_cursor_execute", before_execute)

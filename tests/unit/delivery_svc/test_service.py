@@ -9,12 +9,11 @@ from sqlalchemy import select
 from common import events
 from common.db import utc_now
 from common.inbox import InboxClaim
-from common.testing import clean_session, migrated_database, order_event
+from common.testing import clean_session, migrated_database, order_event, round_trips
 from delivery_svc import shipping, store
 from delivery_svc.exceptions import ShipmentNotFound
 from delivery_svc.models import Inbox, Outbox, Shipment
 from delivery_svc.service import DeliveryService
-from tests.unit.payment_svc.round_trips import round_trips
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,9 @@ from sqlalchemy import select
 
 from common import events
 from common.db import utc_now
-from common.testing import order_event
+from common.testing import order_event, round_trips
 from inventory_svc.models import Outbox, Reservation
 from inventory_svc.reservations import CannotCommit, ReservationNotYetKnown
-from tests.unit.payment_svc.round_trips import round_trips
 
 
 def created(order_id, *lines):

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from common import events
 from common.db import utc_now
 from common.inbox import InboxClaim
-from common.testing import order_event
+from common.testing import order_event, round_trips
 from notify_svc import notifications
 from notify_svc.domain import Settings
 from notify_svc.mailer import PermanentMailError
@@ -218,3 +218,12 @@ def test_an_interrupted_last_attempt_is_given_up(notify, session, mailer):
     notify.send_due()
     (row,) = rows(session)
     assert (row.status, row.attempts, row.next_attempt_at) == ("failed", 3, None)
+
+
+def test_a_mail_is_two_round_trips(notify, session, mailer):
+    session.commit()
+    with round_trips(session) as count:
+        notify.on_order_confirmed(milestone())
+    # the inbox claim with the rows, then the row marked sent with its event: each one
+    # statement in autocommit
+    assert (count.statements, count.transactions) == (2, 0) and len(mailer.sent) == 1

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from common import events
 from common.db import utc_now
+from common.testing import round_trips
 from order_svc.exceptions import (
     IdempotencyKeyReused,
     InvalidOrder,
@@ -265,3 +266,17 @@ def test_a_parcel_shipped_for_a_cancelled_order_does_not_revive_it(orders):
     orders.cancel_order(order["id"])
     orders.on_delivery_shipped(step(events.DeliveryShipped, order["id"]))
     assert orders.get_order(order["id"])["status"] == "CANCELLED"
+
+
+def test_placing_an_order_is_two_round_trips_and_a_saga_step_four(orders, session):
+    session.commit()
+    with round_trips(session) as placing:
+        order = place(orders, idempotency_key="k-round-trips")
+    assert (placing.statements, placing.transactions) == (2, 0)  # key read, one INSERT
+    with round_trips(session) as step:
+        orders.on_inventory_reserved(reserved(order["id"]))
+    # BEGIN, the inbox claim with the order locked, the order's writes, COMMIT
+    assert (step.statements, step.transactions, step.total) == (2, 1, 4)
+    with round_trips(session) as duplicate:
+        orders.on_inventory_reserved(reserved(order["id"]))
+    assert (duplicate.statements, duplicate.transactions) == (1, 1)  # seen: nothing written

@@ -8,12 +8,11 @@ from sqlalchemy.orm import Session
 
 from common import events
 from common.messaging import NonRetryable
-from common.testing import order_event
+from common.testing import order_event, round_trips
 from payment_svc import payments as flows
 from payment_svc.exceptions import InvalidPaymentQuery
 from payment_svc.models import Outbox, Payment
 from payment_svc.provider import MockProvider
-from tests.unit.payment_svc.round_trips import round_trips
 
 
 def created(order_id, token="tok_ok", total=1250):
