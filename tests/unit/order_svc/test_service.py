@@ -273,10 +273,11 @@ def test_placing_an_order_is_two_round_trips_and_a_saga_step_four(orders, sessio
     with round_trips(session) as placing:
         order = place(orders, idempotency_key="k-round-trips")
     assert (placing.statements, placing.transactions) == (2, 0)  # key read, one INSERT
+    event = reserved(order["id"])
     with round_trips(session) as step:
-        orders.on_inventory_reserved(reserved(order["id"]))
+        orders.on_inventory_reserved(event)
     # BEGIN, the inbox claim with the order locked, the order's writes, COMMIT
     assert (step.statements, step.transactions, step.total) == (2, 1, 4)
     with round_trips(session) as duplicate:
-        orders.on_inventory_reserved(reserved(order["id"]))
+        orders.on_inventory_reserved(event)
     assert (duplicate.statements, duplicate.transactions) == (1, 1)  # seen: nothing written
