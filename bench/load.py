@@ -172,17 +172,24 @@ class Shop:
         return Sample(sent, time.time() - sent, status, order_id, retry_after, failure)
 
 
+def offer(shop: Shop, phase: Phase, pool: eventlet.GreenPool, counter: list,
+          **place_options) -> None:
+    """Open loop: an order every 1/phase.offered s for phase.duration s, whatever the
+    answers, each in a green thread of `pool` that appends its Sample to the phase."""
+    started = time.perf_counter()
+    for n in range(int(phase.offered * phase.duration)):
+        delay = started + n / phase.offered - time.perf_counter()
+        if delay > 0:
+            eventlet.sleep(delay)
+        counter[0] += 1
+        pool.spawn(lambda k=counter[0]: phase.samples.append(shop.place(k, **place_options)))
+
+
 def fixed_rate(shop: Shop, rate: float, duration: float, counter: list) -> Phase:
     """Open loop: an order every 1/rate s whatever the answers, for `duration` s."""
     phase = Phase(f"{rate:g}/s", rate, duration)
     pool = eventlet.GreenPool(2000)
-    started = time.perf_counter()
-    for n in range(int(rate * duration)):
-        delay = started + n / rate - time.perf_counter()
-        if delay > 0:
-            eventlet.sleep(delay)
-        counter[0] += 1
-        pool.spawn(lambda k=counter[0]: phase.samples.append(shop.place(k)))
+    offer(shop, phase, pool, counter)
     pool.waitall()
     return phase
 

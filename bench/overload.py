@@ -15,7 +15,7 @@ from collections import Counter
 import eventlet
 
 from bench.baselines import percentile
-from bench.load import Phase, Sample, Shop
+from bench.load import Phase, Sample, Shop, offer
 
 CLIENT_TIMEOUT_S = 30
 PROBE_GAP_S = 0.2
@@ -28,14 +28,7 @@ def run(shop: Shop, rate: float, duration: float, counter: list,
     is accepted within `fast_s`. The phase's `recovery` holds the probes."""
     phase = Phase(f"overload {rate:.0f}/s", rate, duration)
     pool = eventlet.GreenPool(int(rate * CLIENT_TIMEOUT_S * 1.5) + 100)
-    started = time.perf_counter()
-    for n in range(int(rate * duration)):
-        delay = started + n / rate - time.perf_counter()
-        if delay > 0:
-            eventlet.sleep(delay)
-        counter[0] += 1
-        pool.spawn(lambda k=counter[0]: phase.samples.append(
-            shop.place(k, timeout=CLIENT_TIMEOUT_S, fresh=True)))
+    offer(shop, phase, pool, counter, timeout=CLIENT_TIMEOUT_S, fresh=True)
     stopped = time.time()
     probes: list[Sample] = []
     while time.time() - stopped < RECOVERY_LIMIT_S:
