@@ -142,7 +142,8 @@ def save(session: Session, order: Order, writes: Writes) -> None:
     """What a step changed of a locked order, and the rows it adds: one statement."""
     changes = _changed_columns(order)
     session.expunge(order)
-    _write(session, [changes] if changes else [], writes, key_id=order.id)
+    if changes or writes.timeline or writes.outbox:
+        _write(session, [changes] if changes else [], writes, key_id=order.id)
 
 
 def visible_order(session: Session, order_id, user_id: str | None) -> Order | None:

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from common import events
 from common.db import utc_now
 from common.testing import round_trips
+from order_svc import store, workflow
 from order_svc.exceptions import (
     IdempotencyKeyReused,
     InvalidOrder,
@@ -281,3 +282,10 @@ def test_placing_an_order_is_two_round_trips_and_a_saga_step_four(orders, sessio
     with round_trips(session) as duplicate:
         orders.on_inventory_reserved(event)
     assert (duplicate.statements, duplicate.transactions) == (1, 1)  # seen: nothing written
+
+
+def test_a_step_that_changes_nothing_writes_nothing(orders, session):
+    order = place(orders)  # e.g. the deadline sweep finding an order that moved on
+    workflow.move(session, store.locked_order(session, order["id"]), None, "req-1")
+    session.commit()
+    assert orders.get_order(order["id"]) == order
