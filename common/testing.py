@@ -66,10 +66,18 @@ def migrated_role_database(service: str) -> str:
     return url
 
 
-def fresh_database(name: str) -> str:
+def fresh_database(name: str, metadata=None) -> str:
+    """This tier's database `name`, made anew; with the tables of `metadata` if given
+    (test-only models, which have no migrations)."""
     url = test_database_url(name)
     drop_database(url)
     create_database(url)
+    if metadata is not None:
+        engine = create_engine(url)
+        try:
+            metadata.create_all(engine)
+        finally:
+            engine.dispose()
     return url
 
 

@@ -144,3 +144,16 @@ def admin_token(cluster):
     answer = cluster.post("/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
     assert answer.status_code == 200, answer.text
     return answer.json()["access_token"]
+
+
+@pytest.fixture
+def product(cluster, admin):
+    """Makes a fresh product with `stock` units: its own sku, so tests don't share stock.
+    `product(stock=10, price_cents=450)` -> the sku."""
+    def make(stock=10, price_cents=450):
+        sku = f"E2E-{uuid.uuid4().hex[:8].upper()}"
+        answer = cluster.post("/products", headers=admin, json={
+            "sku": sku, "name": f"Product {sku}", "price_cents": price_cents, "stock": stock})
+        assert answer.status_code == 201, answer.text
+        return sku
+    return make

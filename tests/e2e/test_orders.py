@@ -12,18 +12,6 @@ from tools.check import wait_until_clean
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def product(cluster, admin):
-    """A fresh product with `stock` units: its own sku, so tests don't share stock."""
-    def make(stock=10, price_cents=450):
-        sku = f"E2E-{uuid.uuid4().hex[:8].upper()}"
-        answer = cluster.post("/products", headers=admin, json={
-            "sku": sku, "name": f"Product {sku}", "price_cents": price_cents, "stock": stock})
-        assert answer.status_code == 201, answer.text
-        return sku
-    return make
-
-
 def place(cluster, headers, sku, quantity=1, token="tok_ok", key=None):
     extra = {"Idempotency-Key": key} if key else {}
     return cluster.post("/orders", headers={**headers, **extra}, json={

@@ -35,12 +35,8 @@ def small_gateway(cluster, tmp_path_factory):
 
 
 @pytest.fixture
-def sku(cluster, admin):
-    sku = f"OVL-{uuid.uuid4().hex[:8].upper()}"
-    answer = cluster.post("/products", headers=admin, json={
-        "sku": sku, "name": f"Product {sku}", "price_cents": 100, "stock": 1000})
-    assert answer.status_code == 201, answer.text
-    return sku
+def sku(product):
+    return product(stock=1000, price_cents=100)
 
 
 def burst(gateway, headers, sku) -> list[tuple[str, object]]:

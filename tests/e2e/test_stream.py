@@ -93,17 +93,6 @@ def auth(token: str) -> dict:
 
 
 @pytest.fixture
-def product(cluster, admin):
-    def make(stock=10, price_cents=450):
-        sku = f"SSE-{uuid.uuid4().hex[:8].upper()}"
-        answer = cluster.post("/products", headers=admin, json={
-            "sku": sku, "name": f"Product {sku}", "price_cents": price_cents, "stock": stock})
-        assert answer.status_code == 201, answer.text
-        return sku
-    return make
-
-
-@pytest.fixture
 def streams():
     opened: list[Stream] = []
     yield opened

@@ -9,11 +9,7 @@ from tests.integration.support import Base, Behaviour
 @pytest.fixture(scope="session")
 def common_db_url():
     """A database for the test services of common/ (their tables are test-only)."""
-    url = fresh_database("common")
-    engine = create_engine(url)
-    Base.metadata.create_all(engine)
-    engine.dispose()
-    return url
+    return fresh_database("common", Base.metadata)
 
 
 @pytest.fixture

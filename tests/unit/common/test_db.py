@@ -24,11 +24,7 @@ class Inbox(InboxMixin, Base):
 
 @pytest.fixture(scope="module")
 def url():
-    url = fresh_database("common_db")
-    engine = create_engine(url)
-    Base.metadata.create_all(engine)
-    engine.dispose()
-    return url
+    return fresh_database("common_db", Base.metadata)
 
 
 @pytest.fixture
