@@ -80,14 +80,8 @@ class OutboxMixin:
     @classmethod
     def of(cls, event: Event):
         """The outbox row that will publish `event`."""
-        return cls(**cls.values_of(event))
-
-    @staticmethod
-    def values_of(event: Event) -> dict:
-        """The column values of the row that will publish `event` (for Core statements)."""
-        return {"event_id": event.event_id, "source": event.SOURCE, "event_type": event.TYPE,
-                "payload": event.to_payload(), "correlation_id": event.correlation_id,
-                "created_at": utc_now()}
+        return cls(event_id=event.event_id, source=event.SOURCE, event_type=event.TYPE,
+                   payload=event.to_payload(), correlation_id=event.correlation_id)
 
 
 # The columns `rows_of_arrays` fills, in its order.

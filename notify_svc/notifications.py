@@ -167,8 +167,7 @@ def _settle_sent(session: Session, outgoing: Outgoing) -> None:
     the outbox, only if this attempt still holds it (no separate locking read)."""
     announce = _outcome(events.NotificationSent, outgoing.id, outgoing.user_id,
                         outgoing.kind, EMAIL, outgoing.subject, outgoing.correlation_id)
-    if not store.mark_sent(session, outgoing.id, outgoing.attempt, utc_now(),
-                           Outbox.values_of(announce)):
+    if not store.mark_sent(session, outgoing.id, outgoing.attempt, utc_now(), announce):
         _dropped(outgoing)
         return
     log.info("notification %s (%s %s) sent, attempt %d", outgoing.id, outgoing.kind, EMAIL,

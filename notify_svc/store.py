@@ -9,13 +9,13 @@ from functools import cache
 from sqlalchemy import bindparam, cast, exists, or_, select, tuple_, union_all, update
 from sqlalchemy.orm import Session
 
+from common import events
 from common.db import insert
 from common.inbox import claim_statement
+from common.outbox import ARRAY_COLUMNS, arrays_of, rows_of_arrays
 from notify_svc.domain import EMAIL, SENT
 from notify_svc.models import Notification, Outbox
 
-OUTBOX_COLUMNS = ("event_id", "source", "event_type", "payload", "correlation_id",
-                  "created_at")
 # What `record` writes of a notification row (the rest keeps its column default).
 RECORDED = ("id", "event_id", "correlation_id", "kind", "channel", "user_id", "order_id",
             "recipient", "subject", "body_text", "body_html", "status", "attempts",
@@ -87,31 +87,27 @@ def record_once(session: Session, inbox_model, claim: dict, rows: list[dict]) ->
 def _mark_sent_statement():
     """`WITH sent AS (UPDATE notifications SET status = 'sent' ... WHERE id = :id AND
     attempts = :attempt AND status != 'sent' RETURNING id) INSERT INTO outbox (...)
-    SELECT :event_id, ... WHERE EXISTS (sent) RETURNING outbox.id`."""
+    SELECT ... FROM unnest(<the event>) WHERE EXISTS (sent)`."""
     sent = (update(Notification)
             .where(Notification.id == bindparam("notification_id"),
                    Notification.attempts == bindparam("attempt"), Notification.status != SENT)
             .values(status=SENT, sent_at=bindparam("now"), next_attempt_at=None,
                     lease_until=None)
             .returning(Notification.id).cte("sent"))
-    table = Outbox.__table__
-    return (insert(table)
-            .from_select(OUTBOX_COLUMNS, select(*[
-                # Prefixed: a parameter named like a notifications column would
-                # join the UPDATE's SET clause.
-                cast(bindparam(f"outbox_{name}", type_=table.c[name].type), table.c[name].type)
-                for name in OUTBOX_COLUMNS]).where(exists(select(sent.c.id))))
-            .returning(table.c.id))
+    outbox = Outbox.__table__
+    return (insert(outbox).from_select(
+        ARRAY_COLUMNS, rows_of_arrays(outbox).where(exists(select(sent.c.id))))
+        .add_cte(sent).returning(outbox.c.id))
 
 
 def mark_sent(session: Session, notification_id: str, attempt: int, now: datetime,
-              outbox_row: dict) -> bool:
-    """Mark the email sent and add `outbox_row` (its notification.sent) in one statement,
-    if attempt `attempt` still holds it; False when the row moved on (another sender took
-    over, or it is sent already)."""
+              announce: events.Event) -> bool:
+    """Mark the email sent and put `announce` (its notification.sent) in the outbox, in
+    one statement, if attempt `attempt` still holds it; False when the row moved on
+    (another sender took over, or it is sent already)."""
     return session.execute(_mark_sent_statement(), {
         "notification_id": notification_id, "attempt": attempt, "now": now,
-        **{f"outbox_{name}": value for name, value in outbox_row.items()}}).first() is not None
+        **arrays_of([announce])}).first() is not None
 
 
 def next_due(session: Session, now: datetime) -> Notification | None:

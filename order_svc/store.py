@@ -19,18 +19,23 @@ from functools import cache
 from sqlalchemy import and_, bindparam, exists, inspect, or_, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from common.db import insert
+from common import events
+from common.db import insert, utc_now
 from common.inbox import InboxClaim, claim_statement
+from common.outbox import ARRAY_COLUMNS, arrays_of, rows_of_arrays
 from order_svc import domain
 from order_svc.models import Order, OrderItem, Outbox, TimelineEntry
+
+OUTBOX = Outbox.__table__
 
 
 @dataclass
 class Writes:
-    """The rows a step adds beside the order's own changes (column values)."""
+    """What a step adds beside the order's own changes: timeline rows (column values)
+    and the events to publish (outbox rows)."""
 
     timeline: list[dict] = field(default_factory=list)
-    outbox: list[dict] = field(default_factory=list)
+    outbox: list[events.Event] = field(default_factory=list)
 
 
 @cache
@@ -97,8 +102,7 @@ def _shape(rows: list[dict]) -> tuple[tuple[str, ...], int]:
 
 @cache
 def _write_statement(order: tuple[tuple[str, ...], int], lines: tuple[tuple[str, ...], int],
-                     timeline: tuple[tuple[str, ...], int], outbox: tuple[tuple[str, ...], int],
-                     update_order: bool):
+                     timeline: tuple[tuple[str, ...], int], outbox: bool, update_order: bool):
     """The DML statements of one write, each but the last a CTE of the last (PostgreSQL
     wants data-modifying CTEs at the top level), the outbox INSERT last (the relay wakes
     after a worker whose statement inserted into the outbox)."""
@@ -112,10 +116,11 @@ def _write_statement(order: tuple[tuple[str, ...], int], lines: tuple[tuple[str,
                      .returning(orders.c.id))
     # A row per INSERT: SQLAlchemy gives a multi-row VALUES no cache key (it would be
     # compiled on every call), a CTE per row is cached like the rest.
-    for table, prefix, shape in ((items, "i", lines), (TimelineEntry.__table__, "t", timeline),
-                                 (Outbox.__table__, "x", outbox)):
+    for table, prefix, shape in ((items, "i", lines), (TimelineEntry.__table__, "t", timeline)):
         parts.extend(insert(table).values(row).returning(*table.primary_key.columns)
                      for row in _rows(table, prefix, *shape))
+    if outbox:  # any number of events: one shape (common.outbox.rows_of_arrays)
+        parts.append(insert(OUTBOX).from_select(ARRAY_COLUMNS, rows_of_arrays(OUTBOX)))
     *ctes, last = parts
     for n, cte in enumerate(ctes):
         last = last.add_cte(cte.cte(f"w{n}"))
@@ -125,10 +130,10 @@ def _write_statement(order: tuple[tuple[str, ...], int], lines: tuple[tuple[str,
 def _write(session: Session, order: list[dict], writes: Writes, lines: list[dict] = (),
            key_id: str | None = None) -> None:
     statement = _write_statement(_shape(order), _shape(list(lines)), _shape(writes.timeline),
-                                 _shape(writes.outbox), key_id is not None)
+                                 bool(writes.outbox), key_id is not None)
     session.execute(statement, {"key_id": key_id, **_params("o", order),
                                 **_params("i", list(lines)), **_params("t", writes.timeline),
-                                **_params("x", writes.outbox)})
+                                **arrays_of(writes.outbox), "now": utc_now()})
 
 
 def insert_order(session: Session, order: Order, writes: Writes) -> None:

@@ -29,7 +29,7 @@ from common.inbox import InboxClaim
 from common.metrics import observe_saga_step
 from order_svc import domain, store
 from order_svc.domain import Transition
-from order_svc.models import Order, OrderItem, Outbox
+from order_svc.models import Order, OrderItem
 from order_svc.store import Writes
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ def note(writes: Writes, order: Order, event: events.Event) -> None:
 
 def emit(writes: Writes, order: Order, event: events.Event) -> None:
     """Publish `event` (outbox) and put it on the order's timeline."""
-    writes.outbox.append(Outbox.values_of(event))
+    writes.outbox.append(event)
     note(writes, order, event)
 
 
