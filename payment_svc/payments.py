@@ -18,15 +18,20 @@ provider is asked (it may take seconds) and no crash can charge twice:
    tombstone read under that lock, then the outcome and the outgoing events written
    in one statement: one transaction.
 
-Cancel against capture. `cancel` inserts the tombstone and locks the payments row,
-in one transaction; `settle_charge` locks the row and then reads the tombstone in a
-later statement (so with a snapshot taken after the lock was granted). The row lock
-orders the two: if the cancel locks first, its tombstone is committed when the settle
-gets the lock and reads it, so the settle refunds; if the settle locks first, the
-cancel waits and then finds CAPTURED, so the cancel refunds. Exactly one of them
-refunds, and the REFUNDED status stops any other. (The tombstone cannot be read in
-the locking statement itself: a statement that waited for a lock still reads other
-tables as of its start, before the cancel committed.)
+Cancel against capture. `cancel` commits the order's tombstone first (a statement of
+its own), and only then claims the event and locks the payments row, in a second
+transaction; `settle_charge` locks the row and then reads the tombstone in a later
+statement (so with a snapshot taken after the lock was granted). Either the cancel's
+lock finds the row, and the row lock orders the two: if the cancel locks first, its
+tombstone was committed before the settle reads it, so the settle refunds; if the
+settle locks first, the cancel waits and then finds CAPTURED, so the cancel refunds.
+Or the row is inserted after the cancel looked, hence after the tombstone committed,
+and the settle, later still, reads it and refunds. Exactly one of them refunds, and
+the REFUNDED status stops any other. (Were the tombstone written in the cancel's
+locking transaction, a row inserted just after that transaction looked would be
+settled before it committed, tombstone unseen, and nobody would refund: a fault-tier
+run found that. Nor can the settle read the tombstone in its locking statement: a
+statement that waited for a lock still reads other tables as of its start.)
 
 Refunds are asked of the provider while the row lock is held: the key
 ("refund-<order id>") makes a repeat harmless, and if the call fails the whole
@@ -172,12 +177,19 @@ def settle_charge(session: Session, provider: MockProvider, event: events.Invent
     return emitted
 
 
+def leave_tombstone(session: Session, event: events.OrderCancelled) -> None:
+    """Step 1 of a cancel: mark the order cancelled, so no charge starts from now on.
+    One statement: run it on its own (one_statement), committed before `cancel`."""
+    store.leave_tombstone(session, event, utc_now())
+
+
 def cancel(session: Session, provider: MockProvider, inbox: InboxClaim,
            event: events.OrderCancelled) -> list[events.Event]:
-    """Claim the event, tombstone the order and lock its payment row (one statement);
-    then refund a capture once. The events are written to the outbox here."""
+    """Step 2, after `leave_tombstone` committed: claim the event and lock the order's
+    payment row (one statement); then refund a capture once. The events are written to
+    the outbox here."""
     now = utc_now()
-    payment = store.tombstone_and_lock(session, inbox, event, now)
+    payment = store.claim_and_lock(session, inbox, event, now)
     action = domain.on_cancelled(payment.status if payment else None)
     if action is not Action.REFUND:
         log.info("order %s cancelled: no refund due (%s)", event.order_id,

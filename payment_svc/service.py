@@ -105,5 +105,7 @@ class PaymentService:
     @event_handler("order_svc", "order.cancelled")
     def refund(self, event: events.OrderCancelled):
         """The order is off: never charge it, and refund a capture once."""
+        with one_statement(self.db):  # the tombstone commits before the payment is looked at
+            payments.leave_tombstone(self.db, event)
         payments.cancel(self.db, self.provider, self.inbox, event)
         self.db.commit()

@@ -169,32 +169,19 @@ def claim_and_lock(session: Session, inbox: InboxClaim, event: events.Event,
 
 
 @cache
-def _tombstone_and_lock_statement(inbox_model):
-    """`WITH claim AS (INSERT INTO inbox ...), tombstone AS (INSERT INTO
-    cancelled_orders ... WHERE EXISTS (claim) ON CONFLICT DO NOTHING) SELECT <payment>
-    FROM payments WHERE order_id = :order_id AND EXISTS (claim) FOR UPDATE`."""
-    claim = claim_statement(inbox_model).cte("claim")
-    tombstone = (pg_insert(TOMBSTONES).from_select(
-        ("order_id", "reason", "cancelled_at"),
-        select(bindparam("order_id", type_=TOMBSTONES.c.order_id.type),
-               bindparam("reason", type_=TOMBSTONES.c.reason.type),
-               bindparam("now", type_=TOMBSTONES.c.cancelled_at.type))
-        .where(exists(select(claim.c.event_id))))
-        .on_conflict_do_nothing(index_elements=[TOMBSTONES.c.order_id])
-        .returning(TOMBSTONES.c.order_id).cte("tombstone"))
-    return (select(*LOCKED_COLUMNS).add_cte(tombstone)
-            .where(PAYMENTS.c.order_id == bindparam("order_id"),
-                   exists(select(claim.c.event_id)))
-            .with_for_update())
+def _leave_tombstone_statement():
+    """`INSERT INTO cancelled_orders ... ON CONFLICT (order_id) DO NOTHING`."""
+    return (pg_insert(TOMBSTONES).values(
+        order_id=bindparam("order_id", type_=TOMBSTONES.c.order_id.type),
+        reason=bindparam("reason", type_=TOMBSTONES.c.reason.type),
+        cancelled_at=bindparam("now", type_=TOMBSTONES.c.cancelled_at.type))
+        .on_conflict_do_nothing(index_elements=[TOMBSTONES.c.order_id]))
 
 
-def tombstone_and_lock(session: Session, inbox: InboxClaim, event: events.OrderCancelled,
-                       now: datetime) -> Row | None:
-    """Claim the event, leave the order's tombstone and lock its payment row, in one
-    statement: the row, or None (no payment yet, or the event was handled before)."""
-    return session.execute(_tombstone_and_lock_statement(inbox.model), {
-        **inbox.params(event, now), "order_id": event.order_id,
-        "reason": event.reason, "now": now}).first()
+def leave_tombstone(session: Session, event: events.OrderCancelled, now: datetime) -> None:
+    """Mark the order cancelled (the first cancel's reason stays); a repeat does nothing."""
+    session.execute(_leave_tombstone_statement(), {
+        "order_id": event.order_id, "reason": event.reason, "now": now})
 
 
 @cache

@@ -201,6 +201,40 @@ def test_a_capture_that_lands_after_the_cancel_is_refunded(make_worker, engine, 
         assert types(session) == ["payment.succeeded", "payment.refunded"]
 
 
+@pytest.mark.parametrize("after", [0, 1, 2])
+def test_a_charge_run_inside_a_cancel_ends_refunded_or_never_charged(
+        make_worker, engine, session, after):
+    # The whole charge runs after the cancel's statement number `after` (0: before the
+    # cancel), before the cancel commits. A fault-tier run lost a refund this way when
+    # the tombstone was written in the cancel's locking transaction: that transaction
+    # found no payment yet, and the charge settled before it committed, tombstone unseen.
+    provider = MockProvider(slow_s=0)
+    charging = make_worker(session, provider)
+    charging.record_intent(created("o1"))
+    if after == 0:
+        charging.charge(reserved("o1"))
+    with Session(engine, expire_on_commit=False) as other:
+        statements, execute = 0, other.execute
+
+        def execute_then_charge(*args, **kwargs):
+            nonlocal statements
+            result = execute(*args, **kwargs)
+            statements += 1
+            if statements == after:
+                charging.charge(reserved("o1"))
+            return result
+
+        other.execute = execute_then_charge
+        make_worker(other, provider).refund(cancelled("o1"))
+    assert statements >= after
+    charging.charge(reserved("o1"))  # a redelivered reservation changes nothing
+    payment = charging.get_payment("o1")
+    captured = provider.captures_for("o1")
+    assert captured == (0 if payment is None else 1)
+    assert payment is None or (payment["status"], payment["refunded_cents"]) == ("REFUNDED", 1250)
+    assert provider.refunds_for("refund-o1") == captured
+
+
 # ---- reads (RPC) -----------------------------------------------------------------------
 
 def test_payments_are_listed_newest_first_page_by_page(payments):
@@ -245,6 +279,6 @@ def test_a_paid_order_costs_few_round_trips(payments, session):
         payments.refund(cancelled("o1"))
     # intent: claim + insert, one autocommit statement; charge: one read and the PENDING
     # insert (autocommit), then BEGIN, claim + lock, tombstone, outcome + outbox, COMMIT;
-    # refund: BEGIN, claim + tombstone + lock, refund + outbox, COMMIT.
-    assert (intent.total, charge.total, refund.total) == (1, 7, 4)
+    # refund: the tombstone (autocommit), then BEGIN, claim + lock, refund + outbox, COMMIT.
+    assert (intent.total, charge.total, refund.total) == (1, 7, 5)
     assert types(session) == ["payment.succeeded", "payment.refunded"]
