@@ -29,6 +29,7 @@ Plain nameko acknowledges a message whose handler raised, so the event is lost.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 
@@ -37,10 +38,12 @@ from amqp.exceptions import RecoverableConnectionError
 from eventlet.semaphore import Semaphore
 from kombu import Connection, Exchange, Queue
 from kombu.exceptions import OperationalError as KombuOperationalError
+from kombu.message import Message
 from nameko.amqp.publish import Publisher
 from nameko.constants import HEADER_PREFIX
 from nameko.events import SERVICE_POOL, EventHandler
 from nameko.exceptions import ContainerBeingKilled
+from nameko.extensions import SharedExtension
 from nameko.messaging import QueueConsumer
 
 from common import events
@@ -96,24 +99,42 @@ def event_worker_budget(max_workers: int, rpc_reserved: int) -> int:
     return max(1, max_workers - rpc_reserved)
 
 
+class EventBudget(SharedExtension):
+    """The service's event worker budget: `max_workers - RPC_RESERVED_WORKERS` slots,
+    one semaphore shared by every event handler of the container, batched or not."""
+
+    def setup(self):
+        reserved = int(self.container.config.get(
+            "RPC_RESERVED_WORKERS", DEFAULT_RPC_RESERVED_WORKERS))
+        self.size = event_worker_budget(self.container.max_workers, reserved)
+        self.slots = Semaphore(self.size)
+
+
 class EventConsumer(QueueConsumer):
     """The event handlers' own connection and channel, and their worker budget.
 
     A separate shared extension (nameko shares by class), so its own AMQP connection:
     RPC requests never wait behind event deliveries on a socket or a channel. Each event
-    queue's prefetch is the budget (`slots`): every message delivered can be handled
-    as soon as a slot frees, and no process hoards more than it can run.
+    queue's prefetch is the budget: every message delivered can be handled as soon as
+    a slot frees, and no process hoards more than it can run.
     """
 
-    def setup(self):
-        reserved = int(self.container.config.get(
-            "RPC_RESERVED_WORKERS", DEFAULT_RPC_RESERVED_WORKERS))
-        self.budget = event_worker_budget(self.container.max_workers, reserved)
-        self.slots = Semaphore(self.budget)
+    budget = EventBudget()
 
     @property
     def prefetch_count(self):
-        return self.budget
+        return self.budget.size
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A message taken from an event queue, its event parsed."""
+
+    event: events.Event
+    body: object
+    message: Message
+    attempt: int  # this delivery's attempt, counted in the x-attempts header
+    context_data: dict
 
 
 class ReliableEventHandler(EventHandler):
@@ -161,6 +182,15 @@ class ReliableEventHandler(EventHandler):
                 if key.startswith(prefix)}
 
     def handle_message(self, body, message):
+        delivery = self.accept(body, message)
+        if delivery is not None:
+            self.queue_consumer.budget.slots.acquire()  # this delivery's thread waits
+            self.spawn([delivery], (delivery.event,), partial(
+                self.handle_result, message, body, delivery.attempt))
+
+    def accept(self, body, message) -> Delivery | None:
+        """The delivery with its event parsed, or None: a message that does not parse
+        is dead-lettered at once, since no retry can fix it."""
         attempt = int(message.headers.get(ATTEMPTS_HEADER, 0)) + 1
         try:
             event = events.parse(body)
@@ -169,19 +199,26 @@ class ReliableEventHandler(EventHandler):
         except events.InvalidEvent as exc:
             log.error("dead-lettering invalid %s message: %s", self.event_type, exc)
             self._settle(message, body, partial(self._dead_letter, attempt, exc))
-            return
+            return None
         context_data = self.unpack_message_headers(message)
         if event.correlation_id:
             context_data.setdefault(CORRELATION_KEY, event.correlation_id)
-        handle_result = partial(self.handle_result, message, body, attempt)
-        slots = self.queue_consumer.slots
-        slots.acquire()  # this delivery's thread waits here, not in the worker pool
+        return Delivery(event, body, message, attempt, context_data)
+
+    def spawn(self, deliveries: list[Delivery], args: tuple, handle_result) -> None:
+        """Run the method on `args` in a worker, a slot of the budget held by the
+        caller (so the calling thread waited for it, not the worker pool); the slot is
+        released when the worker ends. If the container is being killed, the
+        deliveries go back to the queue."""
+        slots = self.queue_consumer.budget.slots
         try:
             worker_ctx = self.container.spawn_worker(
-                self, (event,), {}, context_data=context_data, handle_result=handle_result)
+                self, args, {}, context_data=deliveries[0].context_data,
+                handle_result=handle_result)
         except ContainerBeingKilled:
             slots.release()
-            self._requeue(message)
+            for delivery in deliveries:
+                self._requeue(delivery.message)
             return
         except BaseException:
             slots.release()

@@ -16,12 +16,12 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from common import events
+from common.batching import batch_event_handler
 from common.db import DatabaseSession, one_statement, utc_now
 from common.entrypoints import rpc
 from common.errors import ServiceUnavailable, UpstreamTimeout
 from common.inbox import InboxClaims
 from common.logging import LogContext
-from common.messaging import event_handler
 from common.metrics import Metrics
 from common.outbox import OutboxRelay
 from common.rpc import call_service
@@ -141,49 +141,53 @@ class OrderService:
 
     # ---- the saga (events) -----------------------------------------------------------
 
-    def _react(self, event: events.Event, step: workflow.Step) -> None:
-        workflow.react(self.db, self.inbox, event, step)
+    # Each saga handler takes a batch of its queue (common.batching): one worker and one
+    # transaction for the events waiting. Orders are locked in id order, so two batches
+    # never wait on each other in a cycle.
+    def _react(self, batch: list[events.Event], step: workflow.Step) -> None:
+        for event in sorted(batch, key=lambda event: event.order_id):
+            workflow.react(self.db, self.inbox, event, step)
         self.db.commit()
 
-    @event_handler("inventory_svc", "inventory.reserved")
-    def on_inventory_reserved(self, event: events.InventoryReserved):
+    @batch_event_handler("inventory_svc", "inventory.reserved")
+    def on_inventory_reserved(self, batch: list[events.InventoryReserved]):
         """Stock held: PENDING -> RESERVED -> order.reserved."""
-        self._react(event, workflow.on_inventory_reserved)
+        self._react(batch, workflow.on_inventory_reserved)
 
-    @event_handler("inventory_svc", "inventory.failed")
-    def on_inventory_failed(self, event: events.InventoryFailed):
+    @batch_event_handler("inventory_svc", "inventory.failed")
+    def on_inventory_failed(self, batch: list[events.InventoryFailed]):
         """Out of stock: CANCELLED(out_of_stock) -> order.cancelled."""
-        self._react(event, workflow.on_inventory_failed)
+        self._react(batch, workflow.on_inventory_failed)
 
-    @event_handler("inventory_svc", "inventory.released")
-    def on_inventory_released(self, event: events.InventoryReleased):
+    @batch_event_handler("inventory_svc", "inventory.released")
+    def on_inventory_released(self, batch: list[events.InventoryReleased]):
         """A hold expired unpaid: CANCELLED(expired); our own releases change nothing."""
-        self._react(event, workflow.on_inventory_released)
+        self._react(batch, workflow.on_inventory_released)
 
-    @event_handler("payment_svc", "payment.succeeded")
-    def on_payment_succeeded(self, event: events.PaymentSucceeded):
+    @batch_event_handler("payment_svc", "payment.succeeded")
+    def on_payment_succeeded(self, batch: list[events.PaymentSucceeded]):
         """Paid: CONFIRMED -> order.confirmed."""
-        self._react(event, workflow.on_payment_succeeded)
+        self._react(batch, workflow.on_payment_succeeded)
 
-    @event_handler("payment_svc", "payment.failed")
-    def on_payment_failed(self, event: events.PaymentFailed):
+    @batch_event_handler("payment_svc", "payment.failed")
+    def on_payment_failed(self, batch: list[events.PaymentFailed]):
         """Declined: CANCELLED(payment_declined) -> order.cancelled."""
-        self._react(event, workflow.on_payment_failed)
+        self._react(batch, workflow.on_payment_failed)
 
-    @event_handler("payment_svc", "payment.refunded")
-    def on_payment_refunded(self, event: events.PaymentRefunded):
+    @batch_event_handler("payment_svc", "payment.refunded")
+    def on_payment_refunded(self, batch: list[events.PaymentRefunded]):
         """Money returned: the payment block shows it."""
-        self._react(event, workflow.on_payment_refunded)
+        self._react(batch, workflow.on_payment_refunded)
 
-    @event_handler("delivery_svc", "delivery.shipped")
-    def on_delivery_shipped(self, event: events.DeliveryShipped):
+    @batch_event_handler("delivery_svc", "delivery.shipped")
+    def on_delivery_shipped(self, batch: list[events.DeliveryShipped]):
         """The parcel left: CONFIRMED -> SHIPPED -> order.shipped."""
-        self._react(event, workflow.on_delivery_shipped)
+        self._react(batch, workflow.on_delivery_shipped)
 
-    @event_handler("delivery_svc", "delivery.delivered")
-    def on_delivery_delivered(self, event: events.DeliveryDelivered):
+    @batch_event_handler("delivery_svc", "delivery.delivered")
+    def on_delivery_delivered(self, batch: list[events.DeliveryDelivered]):
         """The parcel arrived: -> DELIVERED -> order.delivered."""
-        self._react(event, workflow.on_delivery_delivered)
+        self._react(batch, workflow.on_delivery_delivered)
 
     @timer(interval=DEADLINE_SWEEP_S)
     def cancel_stuck_orders(self):

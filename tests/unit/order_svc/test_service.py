@@ -63,7 +63,7 @@ def test_unknown_skus_are_refused_by_name(orders, session):
 
 def test_the_same_key_and_body_answer_the_first_answer_again(orders, catalog, session):
     first = place(orders, idempotency_key="k-1")
-    orders.on_inventory_reserved(reserved(first["id"]))  # the order moved on meanwhile
+    orders.on_inventory_reserved([reserved(first["id"])])  # the order moved on meanwhile
     again = place(orders, idempotency_key="k-1")
     assert again == first
     assert catalog.calls == 1
@@ -124,11 +124,11 @@ def statuses(session):
 
 def test_the_happy_saga_confirms_once(orders, session):
     order = place(orders)
-    orders.on_inventory_reserved(reserved(order["id"]))
+    orders.on_inventory_reserved([reserved(order["id"])])
     event = paid(order["id"])
-    orders.on_payment_succeeded(event)
-    orders.on_payment_succeeded(event)
-    orders.on_payment_succeeded(paid(order["id"]))
+    orders.on_payment_succeeded([event])
+    orders.on_payment_succeeded([event])
+    orders.on_payment_succeeded([paid(order["id"])])
     after = orders.get_order(order["id"])
     assert after["status"] == "CONFIRMED"
     assert after["payment"] == {"status": "CAPTURED", "amount_cents": 900, "refunded_cents": 0}
@@ -138,8 +138,8 @@ def test_the_happy_saga_confirms_once(orders, session):
 
 def test_every_transition_carries_the_whole_order_snapshot(orders, session):
     order = place(orders, [{"sku": "TEA", "quantity": 2}, {"sku": "MUG", "quantity": 1}])
-    orders.on_inventory_reserved(reserved(order["id"]))
-    orders.on_payment_succeeded(paid(order["id"], amount=2100))
+    orders.on_inventory_reserved([reserved(order["id"])])
+    orders.on_payment_succeeded([paid(order["id"], amount=2100)])
     announced = {t: p for t, p in emitted(session)}
     assert [p["event_type"] for p in announced.values()] == [
         "order.created", "order.reserved", "order.confirmed"]
@@ -163,8 +163,8 @@ def test_every_transition_carries_the_whole_order_snapshot(orders, session):
 
 def test_a_late_reservation_never_moves_a_confirmed_order_back(orders, session):
     order = place(orders)
-    orders.on_payment_succeeded(paid(order["id"]))
-    orders.on_inventory_reserved(reserved(order["id"]))
+    orders.on_payment_succeeded([paid(order["id"])])
+    orders.on_inventory_reserved([reserved(order["id"])])
     assert orders.get_order(order["id"])["status"] == "CONFIRMED"
     assert statuses(session) == ["CONFIRMED"]
 
@@ -182,7 +182,7 @@ def test_failures_cancel_with_their_reason(orders, session, event, reason):
                events.PaymentFailed: orders.on_payment_failed,
                events.InventoryReleased: orders.on_inventory_released}
     ev = event(order["id"])
-    handler[type(ev)](ev)
+    handler[type(ev)]([ev])
     after = orders.get_order(order["id"])
     assert (after["status"], after["cancel_reason"]) == ("CANCELLED", reason)
     cancelled = [p for t, p in emitted(session) if t == "order.cancelled"]
@@ -191,22 +191,22 @@ def test_failures_cancel_with_their_reason(orders, session, event, reason):
 
 def test_cancel_by_the_customer_then_never_again(orders, session):
     order = place(orders)
-    orders.on_inventory_reserved(reserved(order["id"]))
-    orders.on_payment_succeeded(paid(order["id"]))
+    orders.on_inventory_reserved([reserved(order["id"])])
+    orders.on_payment_succeeded([paid(order["id"])])
     cancelled = orders.cancel_order(order["id"], user_id=ANN)
     assert (cancelled["status"], cancelled["cancel_reason"]) == ("CANCELLED", "customer_request")
     with pytest.raises(OrderNotCancellable):
         orders.cancel_order(order["id"])
-    orders.on_payment_refunded(events.PaymentRefunded(order_id=order["id"], payment_id="p",
-                                                      amount_cents=900))
+    orders.on_payment_refunded([events.PaymentRefunded(order_id=order["id"], payment_id="p",
+                                                      amount_cents=900)])
     assert orders.get_order(order["id"])["payment"] == {
         "status": "REFUNDED", "amount_cents": 900, "refunded_cents": 900}
 
 
 def test_the_timeline_lists_every_event_in_order(orders):
     order = place(orders, payment_token="tok_secret")
-    orders.on_inventory_reserved(reserved(order["id"]))
-    orders.on_payment_succeeded(paid(order["id"]))
+    orders.on_inventory_reserved([reserved(order["id"])])
+    orders.on_payment_succeeded([paid(order["id"])])
     timeline = orders.get_timeline(order["id"], user_id=ANN)["items"]
     assert [e["type"] for e in timeline] == ["order.created", "inventory.reserved",
                                              "order.reserved", "payment.succeeded",
@@ -228,9 +228,9 @@ def test_the_deadline_timer_cancels_stuck_orders(orders, session):
 def test_a_success_arriving_after_its_refund_leaves_the_payment_refunded(orders):
     order = place(orders)
     orders.cancel_order(order["id"])
-    orders.on_payment_refunded(events.PaymentRefunded(order_id=order["id"], payment_id="p",
-                                                      amount_cents=900))
-    orders.on_payment_succeeded(paid(order["id"]))
+    orders.on_payment_refunded([events.PaymentRefunded(order_id=order["id"], payment_id="p",
+                                                      amount_cents=900)])
+    orders.on_payment_succeeded([paid(order["id"])])
     after = orders.get_order(order["id"])
     assert after["status"] == "CANCELLED"
     assert after["payment"] == {"status": "REFUNDED", "amount_cents": 900,
@@ -243,18 +243,18 @@ def step(kind, order_id):
 
 def test_shipping_and_delivery_move_a_confirmed_order_and_fill_its_shipment(orders, session):
     order = place(orders)
-    orders.on_payment_succeeded(paid(order["id"]))
+    orders.on_payment_succeeded([paid(order["id"])])
     assert orders.get_order(order["id"])["shipment"] == {
         "status": "PROCESSING", "carrier": None, "tracking_number": None}
-    orders.on_delivery_shipped(step(events.DeliveryShipped, order["id"]))
+    orders.on_delivery_shipped([step(events.DeliveryShipped, order["id"])])
     shipped = orders.get_order(order["id"])
     assert shipped["status"] == "SHIPPED"
     assert shipped["shipment"] == {"status": "SHIPPED", "carrier": "DHL",
                                    "tracking_number": "DHL1"}
     with pytest.raises(OrderNotCancellable):
         orders.cancel_order(order["id"])
-    orders.on_delivery_delivered(step(events.DeliveryDelivered, order["id"]))
-    orders.on_delivery_delivered(step(events.DeliveryDelivered, order["id"]))
+    orders.on_delivery_delivered([step(events.DeliveryDelivered, order["id"])])
+    orders.on_delivery_delivered([step(events.DeliveryDelivered, order["id"])])
     assert orders.get_order(order["id"])["status"] == "DELIVERED"
     assert statuses(session) == ["CONFIRMED", "SHIPPED", "DELIVERED"]
     milestones = [t for t, _ in emitted(session) if t in ("order.shipped", "order.delivered")]
@@ -263,9 +263,9 @@ def test_shipping_and_delivery_move_a_confirmed_order_and_fill_its_shipment(orde
 
 def test_a_parcel_shipped_for_a_cancelled_order_does_not_revive_it(orders):
     order = place(orders)
-    orders.on_payment_succeeded(paid(order["id"]))
+    orders.on_payment_succeeded([paid(order["id"])])
     orders.cancel_order(order["id"])
-    orders.on_delivery_shipped(step(events.DeliveryShipped, order["id"]))
+    orders.on_delivery_shipped([step(events.DeliveryShipped, order["id"])])
     assert orders.get_order(order["id"])["status"] == "CANCELLED"
 
 
@@ -276,11 +276,11 @@ def test_placing_an_order_is_two_round_trips_and_a_saga_step_four(orders, sessio
     assert (placing.statements, placing.transactions) == (2, 0)  # key read, one INSERT
     event = reserved(order["id"])
     with round_trips(session) as step:
-        orders.on_inventory_reserved(event)
+        orders.on_inventory_reserved([event])
     # BEGIN, the inbox claim with the order locked, the order's writes, COMMIT
     assert (step.statements, step.transactions, step.total) == (2, 1, 4)
     with round_trips(session) as duplicate:
-        orders.on_inventory_reserved(event)
+        orders.on_inventory_reserved([event])
     assert (duplicate.statements, duplicate.transactions) == (1, 1)  # seen: nothing written
 
 
@@ -289,3 +289,21 @@ def test_a_step_that_changes_nothing_writes_nothing(orders, session):
     workflow.move(session, store.locked_order(session, order["id"]), None, "req-1")
     session.commit()
     assert orders.get_order(order["id"]) == order
+
+
+def test_a_batch_of_steps_is_one_transaction_and_a_bad_event_undoes_it(orders, session):
+    placed = [place(orders) for _ in range(3)]
+    session.commit()
+    with round_trips(session) as batch:
+        orders.on_inventory_reserved([reserved(order["id"]) for order in placed])
+    # BEGIN, two statements per event (claim + lock, writes), COMMIT
+    assert (batch.statements, batch.transactions, batch.total) == (6, 1, 8)
+    assert {orders.get_order(o["id"])["status"] for o in placed} == {"RESERVED"}
+    session.commit()  # a worker's session starts with no transaction
+    more = [place(orders) for _ in range(2)]
+    with pytest.raises(workflow.OrderNotYetKnown):
+        orders.on_inventory_reserved([reserved(more[0]["id"]), reserved("no-such-order"),
+                                      reserved(more[1]["id"])])
+    session.rollback()  # what the worker's teardown does
+    # All or nothing: the entrypoint then runs each event of the batch on its own.
+    assert {orders.get_order(o["id"])["status"] for o in more} == {"PENDING"}
