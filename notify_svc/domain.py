@@ -10,9 +10,6 @@ hold a notification (its lease) before another process may take it over.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -197,21 +194,3 @@ def check_user_id(user_id) -> str | None:
     if user_id is not None and (not isinstance(user_id, str) or not 0 < len(user_id) <= 64):
         raise ValueError("user_id must be a string of 1 to 64 characters")
     return user_id
-
-
-def encode_cursor(created_at: datetime, notification_id: str) -> str:
-    """An opaque cursor: the position (created_at, id) of a page's last notification."""
-    raw = f"{created_at.isoformat()}|{notification_id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        at, notification_id = raw.split("|")
-        created_at = datetime.fromisoformat(at)
-        if created_at.tzinfo is None:
-            raise ValueError("naive time")
-        return created_at, str(uuid.UUID(notification_id))
-    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError):
-        raise ValueError("cursor is not one this API gave out") from None

@@ -19,7 +19,7 @@ from nameko.dependency_providers import Config
 from nameko.timer import timer
 from sqlalchemy import text
 
-from common import events
+from common import cursors, events
 from common.db import DatabaseSession, one_statement
 from common.entrypoints import rpc
 from common.errors import field_checker
@@ -127,11 +127,11 @@ class NotifyService:
         user_id = checked("user_id", domain.check_user_id, user_id)
         status = checked("status", domain.check_status, status)
         limit = checked("limit", domain.check_limit, limit)
-        before = checked("cursor", domain.decode_cursor, cursor) if cursor else None
+        before = checked("cursor", cursors.decode_position, cursor) if cursor else None
         page = store.page(self.db, limit, user_id, status, before)
         last = page[limit - 1] if len(page) > limit else None
         return {"items": [store.notification_dict(n, bool(detailed)) for n in page[:limit]],
-                "next_cursor": domain.encode_cursor(last.created_at, last.id) if last else None}
+                "next_cursor": cursors.encode_position(last.created_at, last.id) if last else None}
 
     @rpc(expected_exceptions=NotificationNotFound)
     def get_notification(self, notification_id, user_id=None, detailed=False):

@@ -12,13 +12,13 @@ payment_svc may hear inventory.reserved before order_svc does.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+
+from common import cursors
 
 PENDING, RESERVED, CONFIRMED = "PENDING", "RESERVED", "CONFIRMED"
 PROCESSING = "PROCESSING"  # a shipment's first status
@@ -148,17 +148,10 @@ def check_limit(limit) -> int:
     return limit
 
 
-def encode_cursor(created_at: datetime, order_id: str) -> str:
-    """Opaque position in the newest-first list: the last order's time and id."""
-    raw = f"{created_at.isoformat()}|{order_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
+def list_position(cursor) -> tuple[datetime, str]:
+    """(created_at, order id) of a list cursor (common.cursors); OrderRuleError naming
+    the field for one this API did not give out."""
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created_at, order_id = raw.split("|")
-        return datetime.fromisoformat(created_at), order_id
-    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError):
-        raise OrderRuleError("cursor is not one this API gave out",
-                             {"field": "cursor"}) from None
+        return cursors.decode_position(cursor)
+    except cursors.InvalidCursor as exc:
+        raise OrderRuleError(str(exc), {"field": "cursor"}) from None

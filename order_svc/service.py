@@ -15,7 +15,7 @@ from nameko.timer import timer
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from common import events
+from common import cursors, events
 from common.batching import batch_event_handler
 from common.db import DatabaseSession, one_statement, utc_now
 from common.entrypoints import rpc
@@ -106,11 +106,11 @@ class OrderService:
     def list_orders(self, user_id=None, limit=20, cursor=None):
         """Orders newest first, of one user or (None) of everyone: {items, next_cursor}."""
         limit = checked(domain.check_limit, limit)
-        after = checked(domain.decode_cursor, cursor) if cursor else None
+        after = checked(domain.list_position, cursor) if cursor else None
         page = store.page_of_orders(self.db, user_id, limit, after)
         more, page = len(page) > limit, page[:limit]
         return {"items": [workflow.order_dict(o) for o in page],
-                "next_cursor": domain.encode_cursor(page[-1].created_at, page[-1].id)
+                "next_cursor": cursors.encode_position(page[-1].created_at, page[-1].id)
                 if more else None}
 
     @rpc(expected_exceptions=OrderNotFound)

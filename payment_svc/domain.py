@@ -10,11 +10,7 @@ order was cancelled after (or while) it was charged.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import uuid
 from collections.abc import Iterable
-from datetime import datetime
 from enum import Enum
 
 PENDING, CAPTURED, FAILED, REFUNDED = "PENDING", "CAPTURED", "FAILED", "REFUNDED"
@@ -117,21 +113,3 @@ def check_order_id(order_id) -> str | None:
     if order_id is not None and (not isinstance(order_id, str) or not 0 < len(order_id) <= 64):
         raise ValueError("order_id must be a string of 1 to 64 characters")
     return order_id
-
-
-def encode_cursor(created_at: datetime, payment_id: str) -> str:
-    """An opaque cursor: the position (created_at, id) of a page's last payment."""
-    raw = f"{created_at.isoformat()}|{payment_id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        at, payment_id = raw.split("|")
-        created_at = datetime.fromisoformat(at)
-        if created_at.tzinfo is None:
-            raise ValueError("naive time")
-        return created_at, str(uuid.UUID(payment_id))
-    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError):
-        raise ValueError("cursor is not one this API gave out") from None

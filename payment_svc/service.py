@@ -15,7 +15,7 @@ import logging
 from nameko.dependency_providers import Config
 from sqlalchemy import text
 
-from common import events
+from common import cursors, events
 from common.db import DatabaseSession, one_statement
 from common.entrypoints import rpc
 from common.errors import field_checker
@@ -64,12 +64,12 @@ class PaymentService:
         """Payments newest first, optionally of one order: {items, next_cursor}."""
         order_id = checked("order_id", domain.check_order_id, order_id)
         limit = checked("limit", domain.check_limit, limit)
-        before = checked("cursor", domain.decode_cursor, cursor) if cursor else None
+        before = checked("cursor", cursors.decode_position, cursor) if cursor else None
         with one_statement(self.db):
             page = store.page_of_payments(self.db, limit, order_id, before)
         last = page[limit - 1] if len(page) > limit else None
         return {"items": [store.payment_dict(p) for p in page[:limit]],
-                "next_cursor": domain.encode_cursor(last.created_at, last.id) if last else None}
+                "next_cursor": cursors.encode_position(last.created_at, last.id) if last else None}
 
     @rpc
     def health(self):

@@ -98,10 +98,14 @@ def test_the_fingerprint_binds_lines_and_payment_not_their_order():
     assert base != domain.fingerprint([("TEA", 1), ("MUG", 2)], "tok_declined")
 
 
-def test_cursors_round_trip_and_forgeries_are_refused():
+def test_a_list_cursor_names_the_field_and_its_id_must_be_a_uuid():
     from datetime import UTC, datetime
-    at = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
-    assert domain.decode_cursor(domain.encode_cursor(at, "o-1")) == (at, "o-1")
-    for forged in ["!!", "bm9waXBl", ""]:
-        with pytest.raises(OrderRuleError):
-            domain.decode_cursor(forged)
+
+    from common import cursors
+    at, order_id = datetime(2026, 5, 1, 12, 0, tzinfo=UTC), "6d1f0c4e-0000-4000-8000-00000000000a"
+    assert domain.list_position(cursors.encode_position(at, order_id)) == (at, order_id)
+    # A cursor whose id is not a UUID once reached PostgreSQL and answered 500.
+    for forged in ["!!", "bm9waXBl", "", cursors.encode_position(at, "o-1")]:
+        with pytest.raises(OrderRuleError) as raised:
+            domain.list_position(forged)
+        assert raised.value.details == {"field": "cursor"}
