@@ -9,8 +9,6 @@ so every path converges and nothing is done twice.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -26,6 +24,9 @@ OUT_OF_STOCK = "out_of_stock"
 SKU_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
 MAX_QUANTITY = 1_000_000_000
+# The most units one SKU may have on hand: a restock past it is refused (400), so no
+# running sum (on_hand, reserved, received: bigint) ever leaves its column's range.
+MAX_ON_HAND = 1_000_000_000_000
 MAX_PRICE_CENTS = 1_000_000_000
 LIST_LIMIT_MAX = 100
 
@@ -136,16 +137,3 @@ def check_limit(limit) -> int:
     if type(limit) is not int or not 1 <= limit <= LIST_LIMIT_MAX:
         raise ValueError(f"limit must be an integer from 1 to {LIST_LIMIT_MAX}")
     return limit
-
-
-def encode_cursor(last_sku: str) -> str:
-    """An opaque cursor: the last sku of a page (the list is in sku order)."""
-    return base64.urlsafe_b64encode(last_sku.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> str:
-    try:
-        sku = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        return check_sku(sku)
-    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError):
-        raise ValueError("cursor is not one this API gave out") from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -53,11 +54,12 @@ class Stock(Base):
 
     sku: Mapped[str] = mapped_column(ForeignKey("products.sku", ondelete="CASCADE"),
                                      primary_key=True)
-    on_hand: Mapped[int] = mapped_column(Integer, default=0)
-    reserved: Mapped[int] = mapped_column(Integer, default=0)
+    # bigint, and on_hand capped at domain.MAX_ON_HAND by restock: no sum reaches 500.
+    on_hand: Mapped[int] = mapped_column(BigInteger, default=0)
+    reserved: Mapped[int] = mapped_column(BigInteger, default=0)
     # Every unit ever put on the shelf (opening stock + restocks): invariant 2 says
     # on_hand + units in live confirmed orders == received, once the system is quiet.
-    received: Mapped[int] = mapped_column(Integer, default=0)
+    received: Mapped[int] = mapped_column(BigInteger, default=0)
 
     __table_args__ = (
         CheckConstraint("reserved >= 0 AND reserved <= on_hand", name="no_oversell"),

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from nameko.dependency_providers import Config
 from nameko.timer import timer
@@ -14,7 +15,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from common import events
+from common import cursors, events
 from common.db import DatabaseSession, one_statement, utc_now
 from common.entrypoints import rpc
 from common.errors import field_checker
@@ -37,6 +38,10 @@ SWEEP_BATCH = 200
 
 # A domain check's complaint becomes a 400 naming the field.
 checked = field_checker(InvalidProductInput)
+
+
+# A catalog or stock cursor: the last SKU of the page, checked as a SKU.
+SKU_CURSOR = partial(cursors.decode_key, check=domain.check_sku)
 
 
 class InventoryService:
@@ -63,13 +68,13 @@ class InventoryService:
     def list_products(self, limit=20, cursor=None):
         """One page of the catalog in sku order: {items, next_cursor}."""
         limit = checked("limit", domain.check_limit, limit)
-        after = checked("cursor", domain.decode_cursor, cursor) if cursor else None
+        after = checked("cursor", SKU_CURSOR, cursor) if cursor else None
         with one_statement(self.db):
             page = store.page_of_products(self.db, limit, after)
         more = len(page) > limit
         items = [store.product_dict(p) for p in page[:limit]]
         return {"items": items,
-                "next_cursor": domain.encode_cursor(items[-1]["sku"]) if more else None}
+                "next_cursor": cursors.encode_key(items[-1]["sku"]) if more else None}
 
     @rpc(expected_exceptions=ProductNotFound)
     def get_product(self, sku):
@@ -126,9 +131,12 @@ class InventoryService:
     def restock(self, sku, quantity):
         """Put `quantity` more units on the shelf: {sku, on_hand, reserved, available}."""
         quantity = checked("quantity", domain.check_quantity, quantity)
-        stock = store.add_to_on_hand(self.db, sku, quantity) if isinstance(sku, str) else None
+        stock = store.add_to_on_hand(self.db, sku, quantity, domain.MAX_ON_HAND) \
+            if isinstance(sku, str) else None
         if stock is None:
-            raise ProductNotFound(f"no product {sku!r}", {"sku": sku})
+            self._product(sku)  # ProductNotFound, or else the ceiling was in the way
+            raise InvalidProductInput(
+                f"quantity: on_hand would pass {domain.MAX_ON_HAND}", {"field": "quantity"})
         self.db.commit()
         return stock.to_dict()
 
@@ -142,12 +150,12 @@ class InventoryService:
     def list_stock(self, limit=100, cursor=None):
         """Stock of every sku with `received` (for the invariant checker): {items, next_cursor}."""
         limit = checked("limit", domain.check_limit, limit)
-        after = checked("cursor", domain.decode_cursor, cursor) if cursor else None
+        after = checked("cursor", SKU_CURSOR, cursor) if cursor else None
         with one_statement(self.db):
             page = store.page_of_stock(self.db, limit, after)
         more, page = len(page) > limit, page[:limit]
         return {"items": [s.audit_dict() for s in page],
-                "next_cursor": domain.encode_cursor(page[-1].sku) if more else None}
+                "next_cursor": cursors.encode_key(page[-1].sku) if more else None}
 
     @rpc
     def get_reservation(self, order_id):

@@ -36,10 +36,11 @@ def products_by_sku(session: Session, skus: list[str]) -> dict[str, Product]:
     return {product.sku: product for product in found}
 
 
-def add_to_on_hand(session: Session, sku: str, quantity: int) -> Stock | None:
-    """Atomically put `quantity` more units on the shelf; None if the sku is unknown."""
+def add_to_on_hand(session: Session, sku: str, quantity: int, most: int) -> Stock | None:
+    """Atomically put `quantity` more units on the shelf unless on_hand would pass
+    `most`: the stock, or None (the sku is unknown, or the ceiling would be passed)."""
     return session.scalars(
-        update(Stock).where(Stock.sku == sku)
+        update(Stock).where(Stock.sku == sku, Stock.on_hand <= most - quantity)
         .values(on_hand=Stock.on_hand + quantity, received=Stock.received + quantity)
         .returning(Stock)
     ).first()

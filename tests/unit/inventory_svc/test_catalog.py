@@ -2,6 +2,7 @@
 
 import pytest
 
+from inventory_svc import domain
 from inventory_svc.exceptions import DuplicateSku, InvalidProductInput, ProductNotFound
 
 
@@ -66,6 +67,21 @@ def test_many_products_in_one_call_name_the_missing(catalog):
     answer = catalog.get_products(["MUG", "NOPE", "TEA", "MUG"])
     assert [p["sku"] for p in answer["items"]] == ["MUG", "TEA"]
     assert answer["missing"] == ["NOPE"]
+
+
+def test_restocks_past_2_to_the_31_add_up_and_the_ceiling_is_a_400(catalog, session,
+                                                                  monkeypatch):
+    # Restocking in steps of 1e9 once took on_hand past 2^31-1: the next one was a 500.
+    for _ in range(3):
+        stock = catalog.restock("MUG", 1_000_000_000)
+    assert stock["on_hand"] == 3_000_000_003 > 2**31
+    monkeypatch.setattr(domain, "MAX_ON_HAND", 3_500_000_000)
+    with pytest.raises(InvalidProductInput) as raised:
+        catalog.restock("MUG", 500_000_000)
+    assert raised.value.details == {"field": "quantity"}
+    session.rollback()  # what the worker's teardown does
+    assert catalog.get_stock("MUG")["on_hand"] == 3_000_000_003  # nothing added
+    assert catalog.restock("MUG", 499_999_997)["on_hand"] == 3_500_000_000
 
 
 def test_received_counts_opening_stock_and_restocks_for_the_checker(catalog):
