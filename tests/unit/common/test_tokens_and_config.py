@@ -16,7 +16,8 @@ from common.tokens import (
 )
 
 SETTINGS = TokenSettings(secret="s" * 32, issuer="iss", audience="aud", access_ttl_s=60)
-ANN = Principal("u-1", "customer", "user", "ann@example.com")
+ANN_ID = "6d1f0c4e-0000-4000-8000-000000000001"
+ANN = Principal(ANN_ID, "customer", "user", "ann@example.com")
 
 
 def test_a_token_round_trips_to_its_principal():
@@ -26,7 +27,7 @@ def test_a_token_round_trips_to_its_principal():
 
 def claims(**overrides):
     now = int(time.time())
-    base = {"sub": "u-1", "role": "customer", "typ": "user", "iss": "iss", "aud": "aud",
+    base = {"sub": ANN_ID, "role": "customer", "typ": "user", "iss": "iss", "aud": "aud",
             "iat": now, "exp": now + 60, "jti": "j"}
     return {k: v for k, v in {**base, **overrides}.items() if v is not None}
 
@@ -46,6 +47,30 @@ def claims(**overrides):
 def test_forged_or_stale_tokens_are_refused(token):
     with pytest.raises(InvalidToken):
         verify_access_token(SETTINGS, token)
+
+
+def signed(**overrides):
+    return jwt.encode(claims(**overrides), "s" * 32, algorithm="HS256")
+
+
+@pytest.mark.parametrize("overrides", [
+    {"sub": "u" * 65}, {"sub": "not-a-uuid"}, {"sub": 42}, {"sub": ANN_ID.upper()},
+    {"typ": "client"}, {"typ": "client", "role": "client", "sub": "cl_xyz"},
+    {"typ": "user", "role": "client"}, {"typ": "robot"}, {"typ": ["user"]},
+    {"email": "e" * 300}, {"email": 7}, {"email": ["a@b.c"]},
+], ids=str)
+def test_a_signed_token_in_a_shape_never_issued_is_refused(overrides):
+    # A token with a 65+ character `sub` once got as far as POST /orders: a 500.
+    with pytest.raises(InvalidToken):
+        verify_access_token(SETTINGS, signed(**overrides))
+
+
+def test_clients_and_admin_clients_keep_their_shape():
+    client = Principal("cl_0123456789abcdef", "client", "client")
+    admin_client = Principal("cl_0123456789abcdef", "admin", "client")
+    for principal in (client, admin_client):
+        token = issue_access_token(SETTINGS, principal, int(time.time()))
+        assert verify_access_token(SETTINGS, token) == principal
 
 
 def test_a_tampered_payload_is_refused():

@@ -69,8 +69,11 @@ def settings(config):
 def make_token(settings):
     """`make_token(role="customer", kind="user", subject=..., now=...)` -> a signed token."""
 
-    def make(role="customer", kind="user", subject="11111111-1111-4111-8111-111111111111",
-             now=None, email="ann@example.com", token_settings=None):
+    def make(role="customer", kind="user", subject=None, now=None, email="ann@example.com",
+             token_settings=None):
+        # Subjects in the shapes user_svc issues (common.tokens checks them).
+        subject = subject or {"user": "11111111-1111-4111-8111-111111111111",
+                              "client": "cl_0123456789abcdef"}[kind]
         principal = Principal(subject=subject, role=role, kind=kind,
                               email=email if kind == "user" else None)
         return issue_access_token(token_settings or settings, principal,

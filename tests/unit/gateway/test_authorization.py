@@ -112,7 +112,7 @@ def test_without_a_token_it_is_401(config, rpc, method, rule):
 def test_admin_routes_refuse_customers_and_plain_api_clients(config, rpc, make_token):
     client = _app(config, rpc).test_client()
     for token in (make_token(role="customer"), make_token(role="client", kind="client",
-                                                          subject="cl_1")):
+                                                          subject="cl_0000000000000001")):
         for method, rule in admin_only(config):
             response = call(client, method, rule, bearer(token))
             assert response.status_code == 403, (method, rule, response.data)
@@ -124,7 +124,7 @@ def test_admins_get_past_authorization_users_and_api_clients_alike(config, make_
     rpc = AnswersEverything()
     client = _app(config, rpc).test_client()
     for token in (make_token(role="admin"),
-                  make_token(role="admin", kind="client", subject="cl_admin")):
+                  make_token(role="admin", kind="client", subject="cl_00000000000000ad")):
         for method, rule in admin_only(config):
             response = call(client, method, rule, bearer(token))
             assert response.status_code not in (401, 403), (method, rule, response.data)
@@ -133,7 +133,7 @@ def test_admins_get_past_authorization_users_and_api_clients_alike(config, make_
 def test_users_own_routes_refuse_api_clients(config, rpc, make_token):
     client = _app(config, rpc).test_client()
     for role in ("client", "admin"):
-        token = make_token(role=role, kind="client", subject="cl_1")
+        token = make_token(role=role, kind="client", subject="cl_0000000000000001")
         # An admin API client reads and cancels anyone's orders, like an admin user.
         routes_of_users = USERS_ONLY - ADMIN_READS if role == "admin" else USERS_ONLY
         for method, rule in sorted(routes_of_users):
