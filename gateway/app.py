@@ -23,6 +23,7 @@ from gateway.catalog import CatalogCache
 from gateway.routes.health import ping_broker
 from gateway.state import EXTENSION, GatewayState
 from gateway.stream import EventHub
+from gateway.stream_slots import StreamSlots
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
@@ -56,7 +57,7 @@ def create_app(config: dict | None = None, rpc=None, *, ready_rpc=None,
         config=config, tokens=TokenSettings.from_config(config), rpc=rpc,
         ready_rpc=ready_rpc if ready_rpc is not None else rpc,
         broker_check=broker_check, ready_timeout=ready_timeout, stream=hub, catalog=catalog,
-        admission=admission)
+        admission=admission, stream_slots=StreamSlots())
 
     context.install(app)
     security.install(app, config)  # headers on every answer; CORS preflights end here

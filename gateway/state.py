@@ -34,6 +34,8 @@ class GatewayState:
     broker_check: Callable[[], None]
     ready_timeout: float
     stream: Any = None
+    # Live streams open per user in this process (gateway.stream_slots.StreamSlots).
+    stream_slots: Any = None
     # GET /products answers (gateway.catalog.CatalogCache).
     catalog: Any = None
     # Per-service in-flight limits of the views' RPCs (gateway.admission.Admission).

@@ -34,6 +34,7 @@ import time
 from collections.abc import Iterator
 
 from flask import Blueprint, Response, request
+from werkzeug.exceptions import TooManyRequests
 
 from common.errors import Forbidden, ServiceUnavailable
 from common.logging import clear_context, set_context
@@ -41,6 +42,7 @@ from gateway.auth import bearer_or_query_token, principal_from, token_expiry
 from gateway.context import SERVICE_NAME, request_id
 from gateway.state import state
 from gateway.stream import EventHub, Subscription
+from gateway.stream_slots import DEFAULT_MAX_PER_USER, StreamSlots
 
 bp = Blueprint("events", __name__, url_prefix="/events")
 
@@ -85,14 +87,25 @@ def stream():
     if hub.subscriber_count() >= max_open:
         raise ServiceUnavailable(f"too many open streams on this gateway ({max_open}); "
                                  "try again later")
+    slots: StreamSlots = gw.stream_slots
+    per_user = int(gw.config.get("STREAM_MAX_PER_USER", DEFAULT_MAX_PER_USER))
+    if not slots.take(principal.subject, per_user):
+        raise TooManyRequests(f"at most {per_user} open streams per user; close one first")
     hub.start()  # no-op once started (server.py starts it with the process)
     hub.wait_ready(FEED_START_WAIT_S)  # at once after the feed's first subscription
     heartbeat = float(gw.config.get("STREAM_HEARTBEAT_S", DEFAULT_HEARTBEAT_S))
     # eventlet.wsgi gathers small chunks into 4 KiB writes by default: write each now.
     request.environ["eventlet.minimum_write_chunk_size"] = 0
-    body = _messages(hub, principal.subject, last_event_id(), heartbeat,
-                     token_expiry(token), request_id(), request.endpoint)
-    return Response(body, mimetype="text/event-stream", headers=STREAM_HEADERS)
+    try:
+        body = _messages(hub, principal.subject, last_event_id(), heartbeat,
+                         token_expiry(token), request_id(), request.endpoint)
+        response = Response(body, mimetype="text/event-stream", headers=STREAM_HEADERS)
+    except BaseException:
+        slots.give_back(principal.subject)
+        raise
+    # The server closes the response when the stream ends, started or not.
+    response.call_on_close(lambda: slots.give_back(principal.subject))
+    return response
 
 
 def _messages(hub: EventHub, user_id: str, last_id: str | None, heartbeat: float,

@@ -522,3 +522,24 @@ def test_an_sms_twin_of_a_mail_is_not_streamed_twice():
 
     assert to_stream_event(sent("email")).name == "notification"
     assert to_stream_event(sent("sms")) is None
+
+
+def test_a_sixth_stream_of_one_user_is_a_429_and_a_closed_one_frees_its_slot(
+        client, make_token, hub):
+    # One account once held 40 streams; the contract allows 5 per user.
+    ann, bob = bearer(make_token()), bearer(make_token(
+        subject="22222222-2222-4222-8222-222222222222"))
+    opened = [client.get("/events/stream", headers=ann, buffered=False) for _ in range(5)]
+    assert [response.status_code for response in opened] == [200] * 5
+    sixth = client.get("/events/stream", headers=ann, buffered=False)
+    assert sixth.status_code == 429 and sixth.json["error"]["code"] == "rate_limited"
+    other = client.get("/events/stream", headers=bob, buffered=False)
+    assert other.status_code == 200  # the limit is per user
+    opened[0].close()  # never started: its slot comes back all the same
+    again = client.get("/events/stream", headers=ann, buffered=False)
+    assert again.status_code == 200
+    for response in (*opened[1:], other, again):
+        response.close()
+    last = client.get("/events/stream", headers=ann, buffered=False)
+    assert last.status_code == 200
+    last.close()
