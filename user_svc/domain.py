@@ -1,6 +1,8 @@
 """Identity rules of user_svc: pure functions, no nameko, no SQLAlchemy.
 
-Passwords are bcrypt hashes; refresh and client secrets are random and stored as
+Passwords are bcrypt hashes of their SHA-256 (base64, 44 bytes: bcrypt reads only 72
+bytes, so a longer password once logged in with any ending); refresh and client
+secrets are random and stored as
 sha256 (they carry 256 bits of entropy, so a slow hash adds nothing). Refresh tokens
 rotate: each use spends the token and issues the next one of its family; a spent
 token used again means it was stolen, and the whole family is revoked.
@@ -8,6 +10,7 @@ token used again means it was stolen, and the whole family is revoked.
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import hmac
@@ -22,7 +25,11 @@ from email_validator import EmailNotValidError, validate_email
 
 from user_svc.exceptions import InvalidUserInput
 
-PASSWORD_MIN, PASSWORD_MAX = 8, 128  # bcrypt reads at most 72 bytes; 128 chars is the cap
+PASSWORD_MIN, PASSWORD_MAX = 8, 128
+# Hashes made since bcrypt is fed the password's SHA-256 carry this prefix; older ones
+# are bcrypt of the password's first 72 bytes (LEGACY_BYTES).
+PREHASHED = "sha256+"
+LEGACY_BYTES = 72
 NAME_MAX = 100
 ROLES = ("customer", "admin")
 CLIENT_ROLES = ("client", "admin")
@@ -64,8 +71,13 @@ def check_client_role(role) -> str:
     return role
 
 
+def _prehashed(password: str) -> bytes:
+    """All of the password in 44 bytes, which bcrypt reads whole."""
+    return base64.b64encode(hashlib.sha256(password.encode()).digest())
+
+
 def hash_password(password: str, rounds: int) -> str:
-    return bcrypt.hashpw(password.encode()[:72], bcrypt.gensalt(rounds)).decode()
+    return PREHASHED + bcrypt.hashpw(_prehashed(password), bcrypt.gensalt(rounds)).decode()
 
 
 @functools.lru_cache(maxsize=4)
@@ -76,10 +88,24 @@ def dummy_hash(rounds: int) -> str:
 
 
 def password_matches(password: str, password_hash: str) -> bool:
+    """Whether `password`, all of it, is the one `password_hash` was made of.
+
+    A hash from before the SHA-256 step only knows the first 72 bytes, so a password
+    longer than that is refused against it (it cannot tell two such passwords apart);
+    `needs_rehash` says to replace such a hash at the next successful login.
+    """
     try:
-        return bcrypt.checkpw(password.encode()[:72], password_hash.encode())
+        if password_hash.startswith(PREHASHED):
+            return bcrypt.checkpw(_prehashed(password),
+                                  password_hash[len(PREHASHED):].encode())
+        raw = password.encode()
+        return len(raw) <= LEGACY_BYTES and bcrypt.checkpw(raw, password_hash.encode())
     except ValueError:  # a malformed stored hash matches nothing
         return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    return not password_hash.startswith(PREHASHED)
 
 
 def hash_secret(secret: str) -> str:

@@ -98,10 +98,14 @@ class UserService:
         if not isinstance(email, str) or not isinstance(password, str):
             raise InvalidCredentials("wrong email or password")
         user = store.user_by_email(self.db, email.strip().lower())
-        matches = tpool.execute(domain.password_matches, password[:domain.PASSWORD_MAX],
-                                user.password_hash if user else self._dummy_hash())
-        if user is None or not matches:
+        # A password too long to have been accepted costs a check all the same (timing).
+        known = user is not None and len(password) <= domain.PASSWORD_MAX
+        matches = tpool.execute(domain.password_matches, password,
+                                user.password_hash if known else self._dummy_hash())
+        if not known or not matches:
             raise InvalidCredentials("wrong email or password")
+        if domain.needs_rehash(user.password_hash):  # a hash of before the SHA-256 step
+            user.password_hash = self._hash(password)
         pair = self._pair(user, family_id=new_id())
         self.db.commit()
         return pair

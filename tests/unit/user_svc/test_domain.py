@@ -49,6 +49,28 @@ def test_long_passwords_hash_despite_bcrypts_72_byte_limit():
     assert domain.password_matches(password, domain.hash_password(password, 4))
 
 
+@pytest.mark.parametrize("password, other", [
+    ("a" * 72 + "right", "a" * 72 + "wrong"),   # bcrypt alone once accepted both
+    ("é" * 36 + "tail", "é" * 36 + "other"),    # 72 bytes of multi-byte characters
+])
+def test_two_passwords_sharing_the_first_72_bytes_are_two_passwords(password, other):
+    stored = domain.hash_password(password, 4)
+    assert domain.password_matches(password, stored)
+    assert not domain.password_matches(other, stored)
+
+
+def test_a_hash_from_before_the_sha256_step_matches_up_to_72_bytes_and_wants_a_rehash():
+    import bcrypt
+    legacy = bcrypt.hashpw(b"correct horse", bcrypt.gensalt(4)).decode()
+    assert domain.password_matches("correct horse", legacy)
+    assert domain.needs_rehash(legacy) and not domain.needs_rehash(
+        domain.hash_password("correct horse", 4))
+    long_legacy = bcrypt.hashpw(("a" * 72).encode(), bcrypt.gensalt(4)).decode()
+    # It cannot tell "a"*72 + anything apart: anything longer than 72 bytes is refused.
+    assert domain.password_matches("a" * 72, long_legacy)
+    assert not domain.password_matches("a" * 72 + "x", long_legacy)
+
+
 def test_secrets_are_compared_by_hash():
     secret_hash = domain.hash_secret("cs_abc")
     assert domain.secret_matches("cs_abc", secret_hash)

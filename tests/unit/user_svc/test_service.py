@@ -22,7 +22,7 @@ def test_register_stores_the_user_and_its_event_in_one_commit(users, session):
     assert user == {"id": user["id"], "email": "ann@example.com", "name": "Ann",
                     "role": "customer"}
     stored = session.get(User, user["id"])
-    assert stored.password_hash.startswith("$2b$04$")
+    assert stored.password_hash.startswith("sha256+$2b$04$")
     (row,) = session.scalars(select(Outbox)).all()
     assert row.event_type == "user.registered"
     assert row.correlation_id == "cid-1"
@@ -133,7 +133,7 @@ def test_an_unknown_email_costs_a_bcrypt_check_at_the_configured_cost(users, mon
     for email in ("nobody@example.com", "ann@example.com"):
         with pytest.raises(InvalidCredentials):
             users.login(email=email, password="wrong horse")
-    assert [hashed[:7] for hashed in checked] == ["$2b$04$", "$2b$04$"]
+    assert [hashed[:14] for hashed in checked] == ["sha256+$2b$04$"] * 2
 
 
 def test_a_taken_email_costs_the_same_bcrypt_hash_as_a_new_one(users, monkeypatch):
@@ -145,3 +145,25 @@ def test_a_taken_email_costs_the_same_bcrypt_hash_as_a_new_one(users, monkeypatc
     with pytest.raises(EmailTaken):
         users.register(email="ann@example.com", password="another one")
     assert hashed == [4, 4]
+
+
+def test_a_login_password_longer_than_any_accepted_is_refused_not_cut(users):
+    password = "p" * domain.PASSWORD_MAX
+    users.register(email="long@example.com", password=password)
+    assert users.login("long@example.com", password)["access_token"]
+    # Logins once cut the password at 128 characters: this one matched.
+    with pytest.raises(InvalidCredentials):
+        users.login("long@example.com", password + "extra")
+
+
+def test_a_login_replaces_a_hash_from_before_the_sha256_step(users, session):
+    import bcrypt
+    user = users.register(email="old@example.com", password="correct horse")
+    stored = session.get(User, user["id"])
+    stored.password_hash = bcrypt.hashpw(b"correct horse", bcrypt.gensalt(4)).decode()
+    session.commit()
+    assert users.login("old@example.com", "correct horse")["access_token"]
+    session.expire_all()
+    assert session.get(User, user["id"]).password_hash.startswith(domain.PREHASHED)
+    assert users.login("old@example.com", "correct horse")["access_token"]
+
