@@ -3,17 +3,18 @@
 HS256 is pinned: a token whose header names another algorithm (`none` included) is
 refused, as is one with a wrong signature, issuer or audience, or past `exp`.
 Claims: `sub` (user or API client id), `role`, `typ` ("user" or "client"), `email`
-(users), `iss`, `aud`, `iat`, `exp`, `jti`. A signed token is still checked for shape
-(a user's `sub` a UUID, a client's `cl_` and hex, `email` a short string), so no
-claim reaches a service or a database in a shape it was never issued in (a 65+
-character `sub` once answered 500 on POST /orders).
+(users), `sid` (users: the session, i.e. the refresh-token family, which logout and
+reuse detection revoke), `iss`, `aud`, `iat`, `exp`, `jti`. A signed token is still
+checked for shape (a user's `sub` and `sid` UUIDs, a client's `cl_` and hex, `email` a
+short string), so no claim reaches a service or a database in a shape it was never
+issued in (a 65+ character `sub` once answered 500 on POST /orders).
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import jwt
 
@@ -53,6 +54,9 @@ class Principal:
     role: str
     kind: str  # "user" or "client"
     email: str | None = None
+    session: str | None = None  # a user's session id (`sid`): its refresh-token family
+    # When its token was issued (epoch s), for revocations by subject; not identity.
+    issued_at: int | None = field(default=None, compare=False)
 
     @property
     def is_admin(self) -> bool:
@@ -66,6 +70,8 @@ def issue_access_token(settings: TokenSettings, principal: Principal, now: int) 
               "exp": now + settings.access_ttl_s, "jti": str(uuid.uuid4())}
     if principal.email:
         claims["email"] = principal.email
+    if principal.session:
+        claims["sid"] = principal.session
     return jwt.encode(claims, settings.secret, algorithm=ALGORITHM)
 
 
@@ -82,7 +88,8 @@ def verify_access_token(settings: TokenSettings, token: str) -> Principal:
     if not well_shaped(claims):
         raise InvalidToken("invalid token")
     return Principal(subject=claims["sub"], role=claims["role"], kind=claims["typ"],
-                     email=claims.get("email"))
+                     email=claims.get("email"), session=claims.get("sid"),
+                     issued_at=claims["iat"])
 
 
 def well_shaped(claims: dict) -> bool:
@@ -91,5 +98,9 @@ def well_shaped(claims: dict) -> bool:
     if not isinstance(kind, str) or kind not in SUBJECTS or claims["role"] not in ROLES_OF[kind]:
         return False
     if not isinstance(subject, str) or SUBJECTS[kind].fullmatch(subject) is None:
+        return False
+    session = claims.get("sid")
+    if session is not None and (not isinstance(session, str) or SUBJECTS["user"].fullmatch(
+            session) is None):
         return False
     return email is None or isinstance(email, str) and 3 <= len(email) <= MAX_EMAIL_CHARS

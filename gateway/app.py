@@ -20,6 +20,7 @@ from gateway import body, context, errors, metrics, ratelimit, routes, security
 from gateway.admission import Admission
 from gateway.admission import install as admission_hooks
 from gateway.catalog import CatalogCache
+from gateway.revocations import Revocations
 from gateway.routes.health import ping_broker
 from gateway.state import EXTENSION, GatewayState
 from gateway.stream import EventHub
@@ -57,7 +58,8 @@ def create_app(config: dict | None = None, rpc=None, *, ready_rpc=None,
         config=config, tokens=TokenSettings.from_config(config), rpc=rpc,
         ready_rpc=ready_rpc if ready_rpc is not None else rpc,
         broker_check=broker_check, ready_timeout=ready_timeout, stream=hub, catalog=catalog,
-        admission=admission, stream_slots=StreamSlots())
+        admission=admission, stream_slots=StreamSlots(),
+        revocations=Revocations(keep_s=float(config["JWT_ACCESS_TTL_S"])))
 
     context.install(app)
     security.install(app, config)  # headers on every answer; CORS preflights end here

@@ -62,11 +62,16 @@ def token_expiry(token: str) -> int | None:
 
 
 def principal_from(token: str) -> Principal:
-    """The principal of a valid access token, or Unauthorized."""
+    """The principal of a valid access token not revoked (gateway/revocations.py), or
+    Unauthorized."""
+    gateway = state()
     try:
-        return verify_access_token(state().tokens, token)
+        principal = verify_access_token(gateway.tokens, token)
     except InvalidToken as exc:
         raise Unauthorized(str(exc)) from None
+    if gateway.revocations.covers(principal):
+        raise Unauthorized("token revoked")
+    return principal
 
 
 def require_auth(role: str | Iterable[str] | None = None) -> Callable:

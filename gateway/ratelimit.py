@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from urllib.parse import unquote_plus
 
 from flask import Flask, Response, current_app, g, request
 from flask_limiter import Limiter, RateLimitExceeded
@@ -53,10 +54,15 @@ def client_address() -> str:
 
 
 def account_key() -> str | None:
-    """`email:<normalized>` or `client:<id>` named by the body, or None (not limited here:
-    the view answers 400 for a body without one)."""
+    """`email:<normalized>` or `client:<id>` named by the body (or a Basic header), or
+    None (not limited here: the view answers 400 for a body without one)."""
     if "account_key" not in g:
-        g.account_key = _account_of(_peek_body())
+        basic = request.authorization
+        if basic is not None and basic.type == "basic" and basic.username:
+            # /auth/token with HTTP Basic (RFC 6749 2.3.1): the client id is the user name.
+            g.account_key = _account_of({"client_id": unquote_plus(basic.username)})
+        else:
+            g.account_key = _account_of(_peek_body())
     return g.account_key
 
 

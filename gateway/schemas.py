@@ -130,8 +130,9 @@ class ClientTokenRequest(Model):
     """OAuth2 client-credentials grant (RFC 6749 section 4.4), as form or JSON."""
 
     grant_type: Literal["client_credentials"]
-    client_id: Annotated[Text, Field(min_length=1, max_length=255)]
-    client_secret: Secret
+    # Absent when the client authenticates with HTTP Basic (gateway/routes/auth.py).
+    client_id: Annotated[Text, Field(min_length=1, max_length=255)] | None = None
+    client_secret: Secret | None = None
     scope: Text | None = None  # allowed by RFC 6749; no scopes exist, so ignored
 
 

@@ -27,6 +27,7 @@ from common.config import load_config  # noqa: E402
 from common.logging import set_process_service  # noqa: E402
 from gateway import create_app  # noqa: E402
 from gateway.protocol import GatewayProtocol  # noqa: E402
+from gateway.revocations import DEFAULT_POLL_S  # noqa: E402
 from gateway.state import EXTENSION  # noqa: E402
 
 log = logging.getLogger("gateway.server")
@@ -101,6 +102,12 @@ def main() -> None:
     received: list[str] = []
     _stop_on_signals(eventlet.getcurrent(), received, on_stop=gateway.stream.close)
     gateway.stream.start()  # subscribed before the first stream: nothing is missed
+    # Revoked sessions and clients, asked of user_svc every REVOCATION_POLL_S; a revoked
+    # session's open streams end at once.
+    eventlet.spawn_n(gateway.revocations.poll_forever,
+                     lambda since: gateway.rpc.call("user_svc", "revocations", since),
+                     float(config.get("REVOCATION_POLL_S", DEFAULT_POLL_S)),
+                     gateway.stream.close_sessions)
     log.info("gateway listening on http://%s:%s", host, port)
     try:
         # log_output=False: context.py writes a JSON access line per request instead.

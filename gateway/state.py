@@ -36,6 +36,8 @@ class GatewayState:
     stream: Any = None
     # Live streams open per user in this process (gateway.stream_slots.StreamSlots).
     stream_slots: Any = None
+    # Sessions and clients revoked lately (gateway.revocations.Revocations).
+    revocations: Any = None
     # GET /products answers (gateway.catalog.CatalogCache).
     catalog: Any = None
     # Per-service in-flight limits of the views' RPCs (gateway.admission.Admission).

@@ -136,8 +136,9 @@ class Subscription:
     """One open stream: what to replay first, then a bounded queue of new messages."""
 
     def __init__(self, user_id: str, replay: list[StreamEvent], queue_size: int,
-                 closed: bool = False):
+                 closed: bool = False, session: str | None = None):
         self.user_id = user_id
+        self.session = session  # the token's `sid`: a revoked session ends the stream
         self.replay = replay
         self.closed = closed
         self._queue: LightQueue = LightQueue(queue_size)
@@ -230,7 +231,8 @@ class EventHub:
 
     # --- streams ----------------------------------------------------------------
 
-    def subscribe(self, user_id: str, last_event_id: str | None = None) -> Subscription:
+    def subscribe(self, user_id: str, last_event_id: str | None = None,
+                  session: str | None = None) -> Subscription:
         """Open a stream for `user_id`; its `replay` is what the client missed.
 
         With `last_event_id` (the client's `Last-Event-ID`) still in the user's buffer,
@@ -242,7 +244,8 @@ class EventHub:
         """
         user_id = normal_user_id(user_id)
         replay = self._replay(user_id, last_event_id) if last_event_id else []
-        sub = Subscription(user_id, replay, self.queue_size, closed=self.closed)
+        sub = Subscription(user_id, replay, self.queue_size, closed=self.closed,
+                           session=session)
         if not self.closed:
             self._subscribers.setdefault(user_id, set()).add(sub)
         return sub
@@ -254,6 +257,14 @@ class EventHub:
             subs.discard(sub)
             if not subs:
                 del self._subscribers[sub.user_id]
+
+    def close_sessions(self, sessions: set[str]) -> int:
+        """End the streams opened with a token of one of `sessions` (revoked)."""
+        ended = [sub for subs in self._subscribers.values() for sub in subs
+                 if sub.session in sessions]
+        for sub in ended:
+            sub.close()
+        return len(ended)
 
     def subscriber_count(self, user_id: str | None = None) -> int:
         if user_id is not None:

@@ -17,7 +17,7 @@ import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 
 import bcrypt
@@ -166,3 +166,8 @@ def looks_like_uuid(value) -> bool:
     except ValueError:
         return False
     return isinstance(value, str)
+
+
+def from_epoch(seconds: float) -> datetime:
+    """An aware UTC datetime of epoch `seconds` (the gateways speak epoch)."""
+    return datetime.fromtimestamp(seconds, UTC)

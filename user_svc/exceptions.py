@@ -31,3 +31,8 @@ class InvalidClientCredentials(Unauthorized):
 @remote
 class UserNotFound(NotFound):
     """No such user."""
+
+
+@remote
+class ClientNotFound(NotFound):
+    """No such API client."""

@@ -44,7 +44,8 @@ class RefreshToken(Base):
     issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Indexed: the gateways ask every few seconds which sessions were revoked lately.
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
 
 
 class ApiClient(Base):
@@ -58,6 +59,11 @@ class ApiClient(Base):
     secret_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    def to_dict(self) -> dict:
+        """The client as GET /admin/clients lists it (never its secret)."""
+        return {"client_id": self.client_id, "name": self.name, "role": self.role,
+                "created_at": self.created_at.isoformat()}
 
 
 class Outbox(OutboxMixin, Base):

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from common import events
-from common.db import DatabaseSession, new_id, utc_now
+from common.db import DatabaseSession, new_id, one_statement, utc_now
 from common.entrypoints import on_start, rpc
 from common.logging import LogContext
 from common.metrics import Metrics
@@ -24,6 +24,7 @@ from common.production import ProductionGuard
 from common.tokens import Principal, TokenSettings, issue_access_token
 from user_svc import domain, store
 from user_svc.exceptions import (
+    ClientNotFound,
     EmailTaken,
     InvalidClientCredentials,
     InvalidCredentials,
@@ -67,7 +68,8 @@ class UserService:
                                           int(self.config["JWT_REFRESH_TTL_S"]))
         settings = self._tokens()
         access = issue_access_token(
-            settings, Principal(user.id, user.role, "user", user.email), int(time.time()))
+            settings, Principal(user.id, user.role, "user", user.email, session=family_id),
+            int(time.time()))
         return domain.token_pair(access, refresh, settings.access_ttl_s)
 
     @rpc(expected_exceptions=(InvalidUserInput, EmailTaken))
@@ -149,6 +151,42 @@ class UserService:
                               secret_hash=domain.hash_secret(secret)))
         self.db.commit()
         return {"client_id": client_id, "client_secret": secret, "name": name, "role": role}
+
+    @rpc
+    def list_clients(self):
+        """The API clients not revoked, oldest first: {items: [{client_id, name, role,
+        created_at}]} (no secrets)."""
+        with one_statement(self.db):
+            return {"items": [client.to_dict() for client in store.clients(self.db)]}
+
+    @rpc(expected_exceptions=ClientNotFound)
+    def revoke_client(self, client_id):
+        """Revoke an API client: no new tokens, and the gateways refuse its tokens
+        within seconds (see `revocations`). Revoking it again is a no-op."""
+        client = self.db.get(ApiClient, client_id) if isinstance(client_id, str) else None
+        if client is None:
+            raise ClientNotFound("no such API client", {"client_id": client_id})
+        if client.revoked_at is None:
+            client.revoked_at = utc_now()
+        self.db.commit()
+
+    @rpc
+    def revocations(self, since):
+        """What was revoked after `since` (epoch seconds): {as_of, sessions: {session
+        id: revoked at}, subjects: {client id: revoked at}}, times in epoch seconds.
+
+        The gateways ask every few seconds (gateway/revocations.py) and refuse the access
+        tokens of a revoked session (logout, refresh-token reuse) or subject (an API
+        client) from then on.
+        """
+        as_of = utc_now()
+        after = domain.from_epoch(since) if isinstance(since, int | float) else as_of
+        with one_statement(self.db):
+            sessions = store.sessions_revoked_since(self.db, after)
+            subjects = store.clients_revoked_since(self.db, after)
+        return {"as_of": as_of.timestamp(),
+                "sessions": {sid: at.timestamp() for sid, at in sessions.items()},
+                "subjects": {cid: at.timestamp() for cid, at in subjects.items()}}
 
     @rpc(expected_exceptions=InvalidClientCredentials)
     def issue_client_token(self, client_id, client_secret):

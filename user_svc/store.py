@@ -54,3 +54,25 @@ def revoke_family(session: Session, family_id: str, now: datetime) -> None:
 def active_client(session: Session, client_id: str) -> ApiClient | None:
     client = session.get(ApiClient, client_id)
     return client if client is not None and client.revoked_at is None else None
+
+
+def sessions_revoked_since(session: Session, since: datetime) -> dict[str, datetime]:
+    """{family id: when it was revoked} of the refresh-token families revoked after
+    `since` (a family is a user's session)."""
+    rows = session.execute(
+        select(RefreshToken.family_id, func.max(RefreshToken.revoked_at))
+        .where(RefreshToken.revoked_at > since).group_by(RefreshToken.family_id))
+    return dict(rows.all())
+
+
+def clients_revoked_since(session: Session, since: datetime) -> dict[str, datetime]:
+    """{client id: when it was revoked} of the API clients revoked after `since`."""
+    rows = session.execute(select(ApiClient.client_id, ApiClient.revoked_at)
+                           .where(ApiClient.revoked_at > since))
+    return dict(rows.all())
+
+
+def clients(session: Session) -> list[ApiClient]:
+    """The API clients not revoked, oldest first."""
+    return list(session.scalars(select(ApiClient).where(ApiClient.revoked_at.is_(None))
+                                .order_by(ApiClient.created_at, ApiClient.client_id)))

@@ -44,6 +44,7 @@ LIST = (query("limit", integer(minimum=1, maximum=100, default=20), "page size, 
         query("cursor", string(maxLength=200), "next_cursor of the previous page"))
 SKU = path("sku", string(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"))
 ORDER_ID = path("order_id", string(format="uuid"))
+CLIENT_ID = path("client_id", string(pattern=r"^cl_[0-9a-f]{16}$"))
 IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "required": False,
                    "description": "Same key and body: the same order again; other body: 422",
                    "schema": string(minLength=1, maxLength=255, pattern=r"^[\x20-\x7e]+$")}
@@ -105,13 +106,19 @@ def paths() -> dict:
             "Revoke a refresh token's family", "auth", {"204": answer("revoked")},
             auth=False, body="RefreshTokenRequest", limited=True)},
         "/auth/token": {"post": op(
-            "OAuth2 client credentials (form or JSON)", "auth",
+            "OAuth2 client credentials: HTTP Basic, or the form or JSON body", "auth",
             {"200": answer("an access token", "ClientToken")}, auth=False,
             body="ClientTokenRequest", form=True, errors=(401,), limited=True)},
-        "/admin/clients": {"post": op(
-            "Create an API client; its secret is shown this once (admins)", "admin",
-            {"201": answer("the client and its secret", "NewClient")}, checks_role=True,
-            body="CreateClientRequest")},
+        "/admin/clients": {
+            "post": op("Create an API client; its secret is shown this once (admins)",
+                       "admin", {"201": answer("the client and its secret", "NewClient")},
+                       checks_role=True, body="CreateClientRequest"),
+            "get": op("The API clients not revoked, no secrets (admins)", "admin",
+                      {"200": answer("the clients", "ClientList")}, checks_role=True)},
+        "/admin/clients/{client_id}": {"delete": op(
+            "Revoke an API client: its tokens stop working within seconds (admins)",
+            "admin", {"204": answer("revoked")}, checks_role=True, params=(CLIENT_ID,),
+            errors=(404,))},
         "/users/me": {"get": op(
             "The caller's profile (" + user_only + ")", "users",
             {"200": answer("the profile", "User")}, checks_role=True, errors=(404,))},

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from common.errors import NotFound
+from common.tokens import SUBJECTS
 from gateway import rpc
 from gateway.auth import require_auth
 from gateway.body import json_body
-from gateway.routes import pick, query_args
+from gateway.routes import no_content, pick, query_args
 from gateway.routes.products import STOCK_FIELDS, path_sku
 from gateway.schemas import CreateClientRequest, PaymentListQuery
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
+CLIENT_FIELDS = ("client_id", "name", "role", "created_at")
 PAYMENT_FIELDS = ("id", "order_id", "status", "amount_cents", "refunded_cents", "attempts")
 
 
@@ -28,6 +31,29 @@ def create_client():
     shaped = pick(client, ("client_id", "client_secret"),
                   name=client.get("name", body.name), role=client.get("role", body.role))
     return shaped, 201
+
+
+def path_client_id(client_id: str) -> str:
+    """The client id of a URL path, or NotFound when it is not one user_svc issues."""
+    if SUBJECTS["client"].fullmatch(client_id) is None:
+        raise NotFound("no such API client")
+    return client_id
+
+
+@bp.get("/clients")
+@require_auth(role="admin")
+def list_clients():
+    """The API clients not revoked: {items: [{client_id, name, role, created_at}]}."""
+    clients = rpc.call("user_svc", "list_clients")
+    return {"items": [pick(client, CLIENT_FIELDS) for client in clients.get("items", [])]}
+
+
+@bp.delete("/clients/<client_id>")
+@require_auth(role="admin")
+def revoke_client(client_id: str):
+    """Revoke an API client: 204; its tokens stop working within seconds (404 if unknown)."""
+    rpc.call("user_svc", "revoke_client", client_id=path_client_id(client_id))
+    return no_content()
 
 
 @bp.get("/inventory/<sku>")

@@ -5,8 +5,11 @@ user_svc owns accounts and tokens; these views validate input and shape answers.
 
 from __future__ import annotations
 
-from flask import Blueprint
+from urllib.parse import unquote_plus
 
+from flask import Blueprint, request
+
+from common.errors import ValidationError
 from gateway import rpc
 from gateway.body import accepts_form, json_body, json_or_form_body
 from gateway.routes import USER_FIELDS, no_content, pick
@@ -67,8 +70,30 @@ def logout():
 @bp.post("/token")
 @accepts_form
 def client_token():
-    """OAuth2 client credentials (form or JSON) -> {access_token, token_type, expires_in}."""
+    """OAuth2 client credentials -> {access_token, token_type, expires_in}.
+
+    The client authenticates with HTTP Basic (what OAuth2 libraries send by default:
+    RFC 6749 section 2.3.1, id and secret form-urlencoded) or with `client_id` and
+    `client_secret` in the form or JSON body; never both (400).
+    """
     body = json_or_form_body(ClientTokenRequest)
-    token = rpc.call("user_svc", "issue_client_token", client_id=body.client_id,
-                     client_secret=body.client_secret)
+    client_id, client_secret = client_credentials(body)
+    token = rpc.call("user_svc", "issue_client_token", client_id=client_id,
+                     client_secret=client_secret)
     return _tokens(token, CLIENT_TOKEN_FIELDS)
+
+
+def client_credentials(body: ClientTokenRequest) -> tuple[str, str]:
+    """(client_id, client_secret) of the Basic header or of the body, or a 400."""
+    basic = request.authorization
+    if basic is not None and basic.type == "basic":
+        if body.client_id is not None or body.client_secret is not None:
+            raise ValidationError("send the client's credentials one way: Basic or body",
+                                  {"fields": [{"field": "client_id",
+                                               "message": "also in the Authorization header"}]})
+        return unquote_plus(basic.username or ""), unquote_plus(basic.password or "")
+    missing = [name for name in ("client_id", "client_secret") if getattr(body, name) is None]
+    if missing:
+        raise ValidationError("the client's credentials are missing", {"fields": [
+            {"field": name, "message": "required (or HTTP Basic)"} for name in missing]})
+    return body.client_id, body.client_secret

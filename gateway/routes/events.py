@@ -38,6 +38,7 @@ from werkzeug.exceptions import TooManyRequests
 
 from common.errors import Forbidden, ServiceUnavailable
 from common.logging import clear_context, set_context
+from common.tokens import Principal
 from gateway.auth import bearer_or_query_token, principal_from, token_expiry
 from gateway.context import SERVICE_NAME, request_id
 from gateway.state import state
@@ -97,7 +98,7 @@ def stream():
     # eventlet.wsgi gathers small chunks into 4 KiB writes by default: write each now.
     request.environ["eventlet.minimum_write_chunk_size"] = 0
     try:
-        body = _messages(hub, principal.subject, last_event_id(), heartbeat,
+        body = _messages(hub, principal, last_event_id(), heartbeat,
                          token_expiry(token), request_id(), request.endpoint)
         response = Response(body, mimetype="text/event-stream", headers=STREAM_HEADERS)
     except BaseException:
@@ -108,7 +109,7 @@ def stream():
     return response
 
 
-def _messages(hub: EventHub, user_id: str, last_id: str | None, heartbeat: float,
+def _messages(hub: EventHub, principal: Principal, last_id: str | None, heartbeat: float,
               expires_at: int | None, rid: str, endpoint: str | None) -> Iterator[bytes]:
     """The stream's chunks. Runs after the view returned: no request context here.
 
@@ -117,7 +118,7 @@ def _messages(hub: EventHub, user_id: str, last_id: str | None, heartbeat: float
     write fails and it closes this generator: `finally` removes the subscription.
     """
     set_context(rid, SERVICE_NAME, endpoint)
-    sub: Subscription = hub.subscribe(user_id, last_id)
+    sub: Subscription = hub.subscribe(principal.subject, last_id, principal.session)
     try:
         yield CONNECTED
         for message in sub.replay:

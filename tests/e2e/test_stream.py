@@ -168,10 +168,13 @@ def test_a_stream_needs_a_valid_token(cluster, customer):
 
 def test_200_open_streams_while_get_products_still_answers_promptly(cluster, customer,
                                                                     streams):
-    token = customer["Authorization"].split()[1]
+    # 40 users with 5 streams each: the most one user may hold (STREAM_MAX_PER_USER).
+    users = [auth(new_user(cluster)) for _ in range(40)]
 
     def open_one(n):
-        stream = (Stream(cluster, headers=customer) if n % 2
+        headers = users[n % 40]
+        token = headers["Authorization"].split()[1]
+        stream = (Stream(cluster, headers=headers) if n % 2
                   else Stream(cluster, params={"access_token": token}))
         streams.append(stream)
         return stream.response.status_code, stream.first_line()
@@ -197,3 +200,17 @@ def test_200_open_streams_while_get_products_still_answers_promptly(cluster, cus
     after = Stream(cluster, headers=customer)
     streams.append(after)
     assert after.first_line() == ": connected"
+
+
+def test_a_sixth_stream_of_one_user_is_a_429(cluster, customer, streams):
+    for _ in range(5):
+        streams.append(Stream(cluster, headers=customer))
+        assert streams[-1].first_line() == ": connected"
+    answer = cluster.get("/events/stream", headers=customer)
+    assert answer.status_code == 429 and answer.json()["error"]["code"] == "rate_limited"
+    # The server learns that a client went away at its next write (a heartbeat, every
+    # STREAM_HEARTBEAT_S): only then is the slot free again.
+    streams.pop().close()
+    wait_for(lambda: (opened := Stream(cluster, headers=customer)).response.status_code == 200
+             and streams.append(opened) is None, timeout=40, interval=1,
+             message="a freed slot")

@@ -39,7 +39,7 @@ NOT_ROUTES = {"static"}  # the storefront's files: no API behind them
 
 SAMPLE_ARGS = {"sku": "SKU-1", "order_id": "22222222-2222-4222-8222-222222222222",
                "notification_id": "33333333-3333-4333-8333-333333333333",
-               "service": "user_svc"}
+               "service": "user_svc", "client_id": "cl_0123456789abcdef"}
 
 
 class AnswersEverything(StubRpc):

@@ -1,11 +1,14 @@
 """UserService entrypoints through worker_factory, on a real PostgreSQL session."""
 
+import time
+
 import pytest
 from sqlalchemy import select
 
 from common.tokens import TokenSettings, verify_access_token
 from user_svc import domain
 from user_svc.exceptions import (
+    ClientNotFound,
     EmailTaken,
     InvalidClientCredentials,
     InvalidCredentials,
@@ -167,3 +170,40 @@ def test_a_login_replaces_a_hash_from_before_the_sha256_step(users, session):
     assert session.get(User, user["id"]).password_hash.startswith(domain.PREHASHED)
     assert users.login("old@example.com", "correct horse")["access_token"]
 
+
+
+def test_a_logout_or_a_reused_refresh_token_is_a_revoked_session(users, config):
+    settings = TokenSettings.from_config(config)
+    users.register(email="ann@example.com", password="correct horse")
+    first = users.login("ann@example.com", "correct horse")
+    second = users.login("ann@example.com", "correct horse")
+    sessions = [verify_access_token(settings, pair["access_token"]).session
+                for pair in (first, second)]
+    assert all(sessions) and sessions[0] != sessions[1]  # a session per login
+    before = time.time() - 1
+    assert users.revocations(before)["sessions"] == {}
+    users.logout(first["refresh_token"])
+    spent = users.refresh(second["refresh_token"])["refresh_token"]
+    with pytest.raises(InvalidRefreshToken):
+        users.refresh(second["refresh_token"])  # reuse: the family is revoked
+    revoked = users.revocations(before)
+    assert set(revoked["sessions"]) == set(sessions)
+    assert all(before < at <= revoked["as_of"] for at in revoked["sessions"].values())
+    assert users.revocations(revoked["as_of"] + 1)["sessions"] == {}
+    assert spent  # the rotated pair came out before the reuse revoked it
+
+
+def test_admins_list_and_revoke_api_clients(users):
+    kept = users.create_client(name="warehouse")
+    gone = users.create_client(name="old shop", role="admin")
+    before = time.time() - 1
+    users.revoke_client(gone["client_id"])
+    users.revoke_client(gone["client_id"])  # again: nothing more
+    listed = users.list_clients()["items"]
+    assert [c["client_id"] for c in listed] == [kept["client_id"]]
+    assert set(listed[0]) == {"client_id", "name", "role", "created_at"}  # no secret
+    assert set(users.revocations(before)["subjects"]) == {gone["client_id"]}
+    with pytest.raises(InvalidClientCredentials):
+        users.issue_client_token(gone["client_id"], gone["client_secret"])
+    with pytest.raises(ClientNotFound):
+        users.revoke_client("cl_ffffffffffffffff")

@@ -1,0 +1,66 @@
+"""Revocation through the running gateway: a logout or a revoked API client stops its
+access tokens within 5 s (the contract), live streams included."""
+
+import base64
+import time
+import uuid
+
+import pytest
+
+from common.testing import wait_for
+from tests.e2e.conftest import login
+from tests.e2e.test_stream import Stream
+
+pytestmark = pytest.mark.e2e
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_after_logout_the_sessions_access_token_and_stream_stop_within_5_s(cluster):
+    email = f"out-{uuid.uuid4().hex[:8]}@example.com"
+    cluster.post("/auth/register", json={"email": email, "password": "correct horse"})
+    pair = cluster.post("/auth/login", json={"email": email, "password": "correct horse"}
+                        ).json()
+    other = login(cluster, email, "correct horse")  # another session of the same user
+    headers = bearer(pair["access_token"])
+    assert cluster.get("/users/me", headers=headers).status_code == 200
+    stream = Stream(cluster, headers=headers)
+    assert stream.first_line().startswith(":")
+    stream.follow()
+    try:
+        assert cluster.post("/auth/logout", json={"refresh_token": pair["refresh_token"]}
+                            ).status_code == 204
+        started = time.monotonic()
+        wait_for(lambda: cluster.get("/users/me", headers=headers).status_code == 401,
+                 timeout=5, interval=0.1, message="the access token refused")
+        wait_for(lambda: stream.reader.dead, timeout=5 - (time.monotonic() - started) + 1,
+                 message="the stream closed")
+    finally:
+        stream.close()
+    answer = cluster.get("/users/me", headers=headers)
+    assert answer.json()["error"]["message"] == "token revoked"
+    assert cluster.get("/users/me", headers=other).status_code == 200  # only that session
+
+
+def test_a_revoked_api_client_is_refused_within_5_s_and_basic_auth_gets_tokens(cluster,
+                                                                               admin):
+    created = cluster.post("/admin/clients", json={"name": "warehouse"}, headers=admin).json()
+    raw = f"{created['client_id']}:{created['client_secret']}".encode()
+    answer = cluster.post("/auth/token", data={"grant_type": "client_credentials"},
+                          headers={"Authorization": "Basic " + base64.b64encode(raw).decode()})
+    assert answer.status_code == 200, answer.text
+    token = answer.json()["access_token"]
+    listed = cluster.get("/admin/clients", headers=admin).json()["items"]
+    assert created["client_id"] in {c["client_id"] for c in listed}
+    assert "client_secret" not in str(listed)
+    assert cluster.get("/orders", headers=bearer(token)).status_code == 403  # plain client
+    assert cluster.delete(f"/admin/clients/{created['client_id']}",
+                          headers=admin).status_code == 204
+    wait_for(lambda: cluster.get("/orders", headers=bearer(token)).status_code == 401,
+             timeout=5, interval=0.1, message="the client's token refused")
+    listed = cluster.get("/admin/clients", headers=admin).json()["items"]
+    assert created["client_id"] not in {c["client_id"] for c in listed}
+    assert cluster.delete("/admin/clients/cl_ffffffffffffffff",
+                          headers=admin).status_code == 404
