@@ -1,12 +1,11 @@
-"""Rate limits (Flask-Limiter): per client address, per account, per user, failed logins.
+"""Rate limits (Flask-Limiter): per client address, per account, per user, sign-ins.
 
 - auth: RATE_LIMIT_AUTH (30/minute) per client address, one bucket shared by every
   /auth/* route.
-- account: RATE_LIMIT_ACCOUNT (10/minute) per account named in the body (normalized
-  email, or client_id), one bucket shared by register, login and token, whatever the
-  address: a botnet cannot spread guesses at one account over many addresses.
-- login failures: LOGIN_FAILURES_MAX (5) refused logins (401s) per normalized email
-  in 15 minutes; the next attempt is a 429, right password or not.
+- registration: RATE_LIMIT_ACCOUNT (10/minute) per email registered, whatever the
+  address; it is registration's own bucket: sign-ups never count against signing in.
+- sign-in (login, client token): gateway/signin_throttle.py, per (account, address)
+  and per account, counted before the password is checked.
 - orders: RATE_LIMIT_ORDERS (60/minute) per user of the token on POST /orders (a
   request without a valid token counts for its address, and gets its 401).
 
@@ -14,11 +13,7 @@ Counters live in RATE_LIMIT_STORAGE_URI (`memory://`: per gateway process; `redi
 shares them between processes). Moving windows, so "5 in 15 minutes" means the last 15
 minutes, not the current quarter hour. A refused request is a 429 `rate_limited` in
 the contract's error format, with `Retry-After` (seconds until the oldest counted hit
-leaves the window). A successful login does not reset the failure count (no extra
-write, nothing to race): someone who mistyped four times and then got in has one miss
-left until the oldest failure ages out of the window. Failures are counted once their
-401 is known, so guesses sent at the same instant may all be checked before any is
-counted; the per-account limit bounds that burst.
+leaves the window).
 """
 
 from __future__ import annotations
@@ -36,16 +31,17 @@ from common.errors import Unauthorized
 from gateway.auth import bearer_token, principal_from
 from gateway.body import FORM
 from gateway.errors import error_response
+from gateway.signin_throttle import SignInThrottle
 
 EXTENSION = "gateway.ratelimit"
-FAILURE_WINDOW = "15 minutes"
 DEFAULTS = {"RATE_LIMIT_AUTH": "30/minute", "RATE_LIMIT_ACCOUNT": "10/minute",
-            "RATE_LIMIT_ORDERS": "60/minute", "LOGIN_FAILURES_MAX": 5,
+            "RATE_LIMIT_ORDERS": "60/minute",
+            "SIGN_IN_FAILURES_PER_CLIENT": "5/minute;20/hour",
+            "SIGN_IN_FAILURES_PER_ACCOUNT": "100/15 minutes",
             "RATE_LIMIT_STORAGE_URI": "memory://"}
-# Views limited per account (the body's email or client_id names it).
-ACCOUNT_VIEWS = ("auth.register", "auth.login", "auth.client_token")
+REGISTER_VIEW = "auth.register"
+SIGN_IN_VIEWS = ("auth.login", "auth.client_token")
 ORDER_VIEW = "orders.create_order"
-LOGIN_VIEW = "auth.login"
 
 
 def client_address() -> str:
@@ -64,11 +60,6 @@ def account_key() -> str | None:
         else:
             g.account_key = _account_of(_peek_body())
     return g.account_key
-
-
-def login_email_key() -> str | None:
-    key = account_key()
-    return key if key and key.startswith("email:") else None
 
 
 def user_key() -> str:
@@ -133,26 +124,20 @@ def install(app: Flask, config: dict) -> Limiter:
     limiter.shared_limit(_limit(config, "RATE_LIMIT_AUTH"), scope="auth",
                          key_func=client_address)(app.blueprints["auth"])
     # override_defaults=False: the blueprint's limit still applies to the wrapped views.
-    account = limiter.shared_limit(
-        _limit(config, "RATE_LIMIT_ACCOUNT"), scope="account", key_func=account_key,
+    registrations = limiter.limit(
+        _limit(config, "RATE_LIMIT_ACCOUNT"), scope="register", key_func=account_key,
         exempt_when=lambda: account_key() is None, override_defaults=False)
-    failures = limiter.limit(
-        f"{int(_setting(config, 'LOGIN_FAILURES_MAX'))}/{FAILURE_WINDOW}",
-        scope="login-failures", key_func=login_email_key,
-        exempt_when=lambda: login_email_key() is None,
-        # Only a refused password counts; a 400 or a 429 is not a guess.
-        deduct_when=lambda response: response.status_code == 401, override_defaults=False)
     orders = limiter.limit(_limit(config, "RATE_LIMIT_ORDERS"), scope="orders",
                            key_func=user_key, override_defaults=False)
-
-    wrapped = {view: [account] for view in ACCOUNT_VIEWS}
-    wrapped[LOGIN_VIEW].append(failures)
-    wrapped[ORDER_VIEW] = [orders]
-    for endpoint, limits in wrapped.items():
-        view = app.view_functions[endpoint]
-        for limit in limits:
-            view = limit(view)
-        app.view_functions[endpoint] = view
+    views = app.view_functions
+    views[REGISTER_VIEW] = registrations(views[REGISTER_VIEW])
+    views[ORDER_VIEW] = orders(views[ORDER_VIEW])
+    throttle = SignInThrottle(
+        limiter, parse_many(_limit(config, "SIGN_IN_FAILURES_PER_CLIENT")),
+        parse_many(_limit(config, "SIGN_IN_FAILURES_PER_ACCOUNT")))
+    for endpoint in SIGN_IN_VIEWS:
+        views[endpoint] = throttle.wrap(views[endpoint], account_key, client_address,
+                                        refused_sign_in)
     app.register_error_handler(RateLimitExceeded, rate_limited)
     return limiter
 
@@ -164,6 +149,14 @@ def retry_after_s(app: Flask, exc: RateLimitExceeded) -> int:
     reset_at = current.window[0] if current is not None else (
         time.time() + exc.limit.limit.get_expiry())
     return max(1, math.ceil(reset_at - time.time()))
+
+
+def refused_sign_in(limit, retry: int) -> Response:
+    """The 429 of a throttled sign-in (signin_throttle.py)."""
+    return error_response("rate_limited", 429,
+                          f"too many sign-in attempts ({limit}); retry after {retry} s",
+                          {"limit": str(limit), "retry_after_s": retry},
+                          headers={"Retry-After": str(retry)})
 
 
 def rate_limited(exc: RateLimitExceeded) -> Response:

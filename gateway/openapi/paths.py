@@ -95,7 +95,7 @@ def paths() -> dict:
             errors=(409,), limited=True)},
         "/auth/login": {"post": op(
             "Email and password for a token pair (401 alike for unknown email and wrong "
-            "password; 429 after LOGIN_FAILURES_MAX failures in 15 minutes)", "auth",
+            "password; 429 with Retry-After when sign-ins are throttled)", "auth",
             {"200": answer("a token pair", "TokenPair")}, auth=False, body="LoginRequest",
             errors=(401,), limited=True)},
         "/auth/refresh": {"post": op(

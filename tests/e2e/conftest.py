@@ -88,7 +88,8 @@ def cluster(base_config, tmp_path_factory, cluster_env):
                # admin many times: generous limits here; test_ratelimits.py runs a gateway
                # of its own with small ones.
                "RATE_LIMIT_AUTH": "100000/minute", "RATE_LIMIT_ACCOUNT": "100000/minute",
-               "RATE_LIMIT_ORDERS": "100000/minute", "LOGIN_FAILURES_MAX": "100000",
+               "RATE_LIMIT_ORDERS": "100000/minute", "SIGN_IN_FAILURES_PER_CLIENT": "100000/minute",
+               "SIGN_IN_FAILURES_PER_ACCOUNT": "100000/minute",
                # Bursts of 20 concurrent orders (the oversell race) must all be taken;
                # test_overload.py runs a gateway of its own with a tiny admission limit.
                "GATEWAY_MAX_IN_FLIGHT": "64",

@@ -67,20 +67,20 @@ def strict(cluster, tmp_path_factory):
     """A gateway with small limits, counting in memory; CORS for one origin."""
     gateway = Gateway(cluster, tmp_path_factory.mktemp("strict-gateway"), "gateway-strict",
                       RATE_LIMIT_AUTH="12/minute", RATE_LIMIT_ACCOUNT="4/minute",
-                      LOGIN_FAILURES_MAX=2, RATE_LIMIT_ORDERS="2/minute",
+                      SIGN_IN_FAILURES_PER_CLIENT="2/minute;3/hour", RATE_LIMIT_ORDERS="2/minute",
                       CORS_ORIGINS="https://shop.example").start()
     yield gateway
     gateway.process.stop()
 
 
 def test_repeated_failed_logins_are_throttled(strict):
-    email = new_account(strict)  # 1 of the account's 4 per minute
+    email = new_account(strict)
     for _ in range(2):
         answer = strict.post("/auth/login", json={"email": email, "password": "wrong horse"})
         assert answer.status_code == 401
-    # Two failures: the third attempt is refused, the right password too, for minutes.
+    # Two failures from this address: the third attempt waits, for up to a minute.
     retry = assert_429(strict.post("/auth/login", json={"email": email, "password": PASSWORD}))
-    assert 60 < retry <= 15 * 60
+    assert 1 <= retry <= 60
 
 
 def test_orders_are_limited_per_user(strict):
@@ -134,7 +134,7 @@ def _redis_up() -> bool:
 @pytest.mark.skipif(not _redis_up(), reason="no Redis on 127.0.0.1:6379")
 def test_two_gateways_share_counters_through_redis(cluster, tmp_path_factory):
     settings = {"RATE_LIMIT_STORAGE_URI": f"redis://{REDIS[0]}:{REDIS[1]}",
-                "RATE_LIMIT_ACCOUNT": "3/minute"}
+                "SIGN_IN_FAILURES_PER_ACCOUNT": "3/minute"}
     log_dir = tmp_path_factory.mktemp("redis-gateways")
     first = Gateway(cluster, log_dir, "gateway-redis-1", **settings).start()
     second = Gateway(cluster, log_dir, "gateway-redis-2", **settings).start()

@@ -1,5 +1,6 @@
-"""Rate limits through the app: per address on /auth/*, per account, per user on
-POST /orders, failed logins; 429 in the error format with Retry-After."""
+"""Rate limits through the app: per address on /auth/*, per email on registration,
+per user on POST /orders, the sign-in throttle; 429 in the error format with
+Retry-After."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ ORDER = {"id": "22222222-2222-4222-8222-222222222222", "user_id": "u", "status":
 def limited(config, rpc, **limits):
     """A test client of an app with these limit settings (others generous)."""
     settings = {"RATE_LIMIT_AUTH": "1000/minute", "RATE_LIMIT_ACCOUNT": "1000/minute",
-                "RATE_LIMIT_ORDERS": "1000/minute", "LOGIN_FAILURES_MAX": 1000, **limits}
+                "RATE_LIMIT_ORDERS": "1000/minute", "SIGN_IN_FAILURES_PER_CLIENT": "1000/minute",
+                "SIGN_IN_FAILURES_PER_ACCOUNT": "1000/minute", **limits}
     app = create_app({**config, **settings}, rpc=rpc, broker_check=lambda: None,
                      stream_hub=EventHub())
     return app.test_client()
@@ -59,52 +61,93 @@ def test_auth_routes_share_one_bucket_per_address(config, rpc):
     assert len(rpc.calls) == 3
 
 
-def test_one_account_is_limited_across_addresses(config, rpc):
+def test_registrations_are_limited_per_email_and_never_count_against_signing_in(config, rpc):
+    rpc.answers[("user_svc", "register")] = {"id": "u", "email": "ann@example.com",
+                                             "name": None, "role": "customer"}
     rpc.answers[("user_svc", "login")] = PAIR
-    client = limited(config, rpc, RATE_LIMIT_ACCOUNT="2/minute")
+    client = limited(config, rpc, RATE_LIMIT_ACCOUNT="2/minute",
+                     SIGN_IN_FAILURES_PER_ACCOUNT="2/minute")
     for address in ("10.0.1.1", "10.0.1.2"):
-        assert client.post("/auth/login", json=LOGIN, **from_address(address)).status_code == 200
-    # Same account, other case and spaces, third address: still the same account.
+        client.post("/auth/register", json=LOGIN, **from_address(address))
+    # Same email, other case and spaces, third address: still the same email.
     shouted = {**LOGIN, "email": "  ANN@example.COM "}
-    assert_429(client.post("/auth/login", json=shouted, **from_address("10.0.1.3")))
-    # Registering that email is the same account; another email is not limited.
-    assert_429(client.post("/auth/register", json=LOGIN))
-    other = {**LOGIN, "email": "bob@example.com"}
-    assert client.post("/auth/login", json=other).status_code == 200
+    assert_429(client.post("/auth/register", json=shouted, **from_address("10.0.1.3")))
+    # Ten bogus sign-ups with the victim's email once locked the victim's login.
+    assert client.post("/auth/login", json=LOGIN).status_code == 200
+    assert client.post("/auth/register", json={**LOGIN, "email": "bob@example.com"}
+                       ).status_code == 201
 
 
-def test_client_credentials_are_limited_per_client_id(config, rpc):
-    rpc.answers[("user_svc", "issue_client_token")] = {"access_token": "t", "expires_in": 9}
-    client = limited(config, rpc, RATE_LIMIT_ACCOUNT="1/minute")
+def test_client_credentials_are_throttled_per_client_id(config, rpc):
+    rpc.answers[("user_svc", "issue_client_token")] = Unauthorized("invalid client credentials")
+    client = limited(config, rpc, SIGN_IN_FAILURES_PER_CLIENT="2/minute")
     form = {"grant_type": "client_credentials", "client_id": "c-1", "client_secret": "s"}
-    assert client.post("/auth/token", data=form).status_code == 200
-    assert_429(client.post("/auth/token", data=form, **from_address("10.0.2.9")))
+    for _ in range(2):
+        assert client.post("/auth/token", data=form).status_code == 401
+    assert_429(client.post("/auth/token", data=form))
+    rpc.answers[("user_svc", "issue_client_token")] = {"access_token": "t", "expires_in": 9}
+    # The client itself, from its own address, is not locked out by a guesser's.
+    assert client.post("/auth/token", data=form, **from_address("10.0.2.9")).status_code == 200
     assert client.post("/auth/token", data={**form, "client_id": "c-2"}).status_code == 200
 
 
 def test_a_body_without_an_account_gets_its_400_not_a_429(config, rpc):
-    client = limited(config, rpc, RATE_LIMIT_ACCOUNT="1/minute")
+    client = limited(config, rpc, RATE_LIMIT_ACCOUNT="1/minute",
+                     SIGN_IN_FAILURES_PER_CLIENT="1/minute")
     for _ in range(3):
         assert client.post("/auth/login", json={"password": "x"}).status_code == 400
         assert client.post("/auth/login", data=b"{not json",
                            content_type="application/json").status_code == 400
 
 
-def test_failed_logins_are_throttled_per_account(config, rpc):
+def test_a_guesser_is_slowed_per_address_and_the_owner_still_gets_in(config, rpc):
     rpc.answers[("user_svc", "login")] = Unauthorized("wrong email or password")
-    client = limited(config, rpc, LOGIN_FAILURES_MAX=3)
-    for address in ("10.0.3.1", "10.0.3.2", "10.0.3.3"):
-        assert client.post("/auth/login", json=LOGIN, **from_address(address)).status_code == 401
-    # The fourth attempt is refused before the password is checked, right or not.
-    rpc.answers[("user_svc", "login")] = PAIR
+    client = limited(config, rpc, SIGN_IN_FAILURES_PER_CLIENT="3/minute;5/hour")
+    guesser, owner = from_address("10.0.3.1"), from_address("10.0.3.2")
+    for _ in range(3):
+        assert client.post("/auth/login", json=LOGIN, **guesser).status_code == 401
+    # The fourth guess is refused before the password is checked...
     calls = len(rpc.calls)
-    retry = assert_429(client.post("/auth/login", json=LOGIN))
-    assert 60 < retry <= 15 * 60
+    assert_429(client.post("/auth/login", json=LOGIN, **guesser))
     assert len(rpc.calls) == calls
-    # Other accounts are untouched, and successes do not count as failures.
+    # ...while the owner, elsewhere, mistypes once and then gets in: nothing is locked.
+    assert client.post("/auth/login", json=LOGIN, **owner).status_code == 401
+    rpc.answers[("user_svc", "login")] = PAIR
+    assert client.post("/auth/login", json=LOGIN, **owner).status_code == 200
+    # A success forgives that address's misses: the owner's count starts over.
+    rpc.answers[("user_svc", "login")] = Unauthorized("wrong email or password")
+    for _ in range(3):
+        assert client.post("/auth/login", json=LOGIN, **owner).status_code == 401
+
+
+def test_guessing_from_many_addresses_meets_the_accounts_ceiling(config, rpc):
+    rpc.answers[("user_svc", "login")] = Unauthorized("wrong email or password")
+    client = limited(config, rpc, SIGN_IN_FAILURES_PER_ACCOUNT="4/15 minutes")
+    for n in range(4):
+        assert client.post("/auth/login", json=LOGIN,
+                           **from_address(f"10.0.4.{n}")).status_code == 401
+    retry = assert_429(client.post("/auth/login", json=LOGIN, **from_address("10.0.4.9")))
+    assert 60 < retry <= 15 * 60
     other = {**LOGIN, "email": "bob@example.com"}
-    for _ in range(5):
-        assert client.post("/auth/login", json=other).status_code == 200
+    assert client.post("/auth/login", json=other).status_code == 401  # its own account
+
+
+def test_guesses_sent_at_once_cannot_all_pass_the_count(config, rpc):
+    # Each guess is counted before its password is checked: here every check starts the
+    # next guess before it answers, as eight parallel requests would interleave.
+    client = limited(config, rpc, SIGN_IN_FAILURES_PER_CLIENT="5/minute")
+    answers, sent = [], [1]
+
+    def check(email, password):
+        while sent[0] < 8:  # eight guesses in all, each sent while this one is checked
+            sent[0] += 1
+            answers.append(client.post("/auth/login", json=LOGIN).status_code)
+        raise Unauthorized("wrong email or password")
+
+    rpc.answers[("user_svc", "login")] = check
+    answers.append(client.post("/auth/login", json=LOGIN).status_code)
+    assert sorted(answers) == [401] * 5 + [429] * 3
+    assert len(rpc.calls) == 5
 
 
 def test_orders_are_limited_per_user(config, rpc, make_token):
@@ -150,7 +193,8 @@ def test_storage_is_pluggable(config, rpc, storage):
 
 
 @pytest.mark.parametrize("setting", ["RATE_LIMIT_AUTH", "RATE_LIMIT_ACCOUNT",
-                                     "RATE_LIMIT_ORDERS"])
+                                     "RATE_LIMIT_ORDERS", "SIGN_IN_FAILURES_PER_CLIENT",
+                                     "SIGN_IN_FAILURES_PER_ACCOUNT"])
 def test_a_limit_that_does_not_parse_stops_the_start(config, rpc, setting):
     with pytest.raises(ValueError, match=setting):
         limited(config, rpc, **{setting: "thirty a minute"})
