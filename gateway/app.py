@@ -34,7 +34,10 @@ def create_app(config: dict | None = None, rpc=None, *, ready_rpc=None,
                stream_hub: EventHub | None = None) -> Flask:
     """Build the gateway app (see gateway.create_app)."""
     config = load_config() if config is None else config
-    production.check(config, "gateway")  # ENV=production with a shipped secret: exit
+    # No secret, a public one, or the development admin password where others can
+    # reach us: exit (common/production.py).
+    production.check(config, "gateway",
+                     exposed=not production.is_loopback(config.get("GATEWAY_HOST")))
     ready_timeout = float(config.get("READY_TIMEOUT_S", 2))
     if rpc is None:
         rpc = RpcPool(config, size=int(config.get("RPC_POOL_SIZE", 16)),

@@ -126,6 +126,19 @@ step() {
 }
 
 # ---------------------------------------------------------------- start-up
+# A JWT secret of this checkout's own, made on first start and kept in .run/ (never
+# committed), unless JWT_SECRET is set: no published secret signs tokens here.
+if [[ -z "${JWT_SECRET:-}" ]]; then
+    if [[ ! -s .run/jwt-secret ]]; then
+        mkdir -p .run
+        (umask 077 && .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(48))' \
+            > .run/jwt-secret)
+        log "made a random JWT secret for this checkout: .run/jwt-secret"
+    fi
+    JWT_SECRET="$(cat .run/jwt-secret)"
+    export JWT_SECRET
+fi
+
 step bash scripts/ensure_infra.sh || { err "broker or database not available (see above)"; exit 1; }
 
 log "migrating every service's database and seeding demo data: .venv/bin/python -m common.migrate --seed"

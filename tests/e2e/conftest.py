@@ -80,6 +80,7 @@ def cluster(base_config, tmp_path_factory, cluster_env):
                "DELIVERY_SHIP_AFTER_S": "5", "DELIVERY_DELIVER_AFTER_S": "2",
                "GATEWAY_PORT": str(port), "BCRYPT_ROUNDS": "4", "ADMIN_EMAIL": ADMIN_EMAIL,
                "ADMIN_PASSWORD": ADMIN_PASSWORD, "PYTHONUNBUFFERED": "1",
+               "JWT_SECRET": base_config["JWT_SECRET"],
                # Fast retries and short provider delays: the saga settles in seconds.
                "EVENT_RETRY_DELAYS_MS": "[200, 500, 1000]",
                "PAYMENT_RETRY_DELAYS_MS": "[50, 100, 200]", "PAYMENT_SLOW_S": "0.5",
