@@ -252,6 +252,9 @@ class UserRegistered(Event):
     user_id: str
     email: str
     name: str | None
+    # The single-use token of the welcome mail's verification link (None: nothing to
+    # verify, e.g. the admin). Optional, so version 1 still parses.
+    verification_token: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -113,6 +113,12 @@ class RegisterRequest(Model):
     name: PersonName | None = None
 
 
+class VerifyEmailRequest(Model):
+    """Body of /auth/verify: the token of the welcome mail's link."""
+
+    token: Secret
+
+
 class LoginRequest(Model):
     # Only the shape is checked: whether the account exists is the service's 401,
     # the same answer for an unknown email as for a wrong password.

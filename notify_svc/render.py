@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
@@ -41,13 +42,15 @@ class Rendered:
 
 def mail_context(kind: str, public_url: str, *, order: Mapping | None = None,
                  name: str | None = None, email: str | None = None,
-                 reason: str | None = None) -> dict:
+                 reason: str | None = None, verification_token: str | None = None) -> dict:
     """The variables of a kind's templates (order: the fields of an `order.*` event's
-    snapshot, domain.order_view)."""
+    snapshot, domain.order_view; verification_token: the welcome mail's link's)."""
     if kind not in domain.KINDS:
         raise ValueError(f"unknown notification kind {kind!r}")
-    context = {"kind": kind, "name": name, "email": email,
-               "home_link": f"{public_url.rstrip('/')}/"}
+    home = f"{public_url.rstrip('/')}/"
+    context = {"kind": kind, "name": name, "email": email, "home_link": home,
+               "verify_link": f"{home}#/verify?token={quote(verification_token, safe='')}"
+               if verification_token else None}
     if kind != domain.WELCOME:
         if order is None:
             raise ValueError(f"a {kind} notification needs its order")

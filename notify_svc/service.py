@@ -78,8 +78,11 @@ class NotifyService:
 
     @event_handler("user_svc", "user.registered")
     def on_user_registered(self, event: events.UserRegistered):
-        """A new account: the welcome email."""
-        self._notify(event, domain.WELCOME, event.email, name=event.name)
+        """A new account: the welcome email, which asks to confirm the address. It
+        carries no text the registrant chose (not even the name): whoever signs up with
+        someone else's address must not get words of theirs mailed to it."""
+        self._notify(event, domain.WELCOME, event.email,
+                     verification_token=event.verification_token)
 
     @event_handler("order_svc", "order.confirmed")
     def on_order_confirmed(self, event: events.OrderConfirmed):

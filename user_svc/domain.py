@@ -116,6 +116,15 @@ def secret_matches(secret: str, secret_hash: str) -> bool:
     return hmac.compare_digest(hash_secret(secret), secret_hash)
 
 
+def new_verification_token() -> str:
+    """The token of a welcome mail's verification link (stored as its sha256)."""
+    return "ev_" + secrets.token_urlsafe(32)
+
+
+def verification_expiry(now: datetime, ttl_s: int) -> datetime:
+    return now + timedelta(seconds=ttl_s)
+
+
 def new_refresh_token() -> str:
     return "rt_" + secrets.token_urlsafe(32)
 

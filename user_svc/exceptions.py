@@ -36,3 +36,8 @@ class UserNotFound(NotFound):
 @remote
 class ClientNotFound(NotFound):
     """No such API client."""
+
+
+@remote
+class InvalidVerificationToken(ValidationError):
+    """The verification link is unknown, spent or expired."""

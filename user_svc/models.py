@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, String, Uuid
+from sqlalchemy import Boolean, DateTime, ForeignKey, String, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from common.db import new_id, utc_now
@@ -25,9 +25,15 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(72))
     role: Mapped[str] = mapped_column(String(16), default="customer")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    # Set by the single-use link of the welcome mail (POST /auth/verify).
+    email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    # sha256 of that link's token while it is unused, and until when it is valid.
+    verification_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    verification_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "email": self.email, "name": self.name, "role": self.role}
+        return {"id": self.id, "email": self.email, "name": self.name, "role": self.role,
+                "email_verified": self.email_verified}
 
 
 class RefreshToken(Base):

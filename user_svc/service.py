@@ -30,6 +30,7 @@ from user_svc.exceptions import (
     InvalidCredentials,
     InvalidRefreshToken,
     InvalidUserInput,
+    InvalidVerificationToken,
     UserNotFound,
 )
 from user_svc.models import ApiClient, Base, Outbox, User
@@ -82,10 +83,15 @@ class UserService:
         password_hash = self._hash(password)
         if store.email_exists(self.db, email):
             raise EmailTaken("an account with this email already exists")
-        user = User(id=new_id(), email=email, name=name, password_hash=password_hash)
+        token = domain.new_verification_token()
+        user = User(id=new_id(), email=email, name=name, password_hash=password_hash,
+                    email_verified=False, verification_hash=domain.hash_secret(token),
+                    verification_expires_at=domain.verification_expiry(
+                        utc_now(), int(self.config["EMAIL_VERIFY_TTL_S"])))
         self.db.add(user)
         self.db.add(Outbox.of(events.UserRegistered(
-            user_id=user.id, email=email, name=name, correlation_id=self.correlation_id)))
+            user_id=user.id, email=email, name=name, verification_token=token,
+            correlation_id=self.correlation_id)))
         try:
             self.db.commit()
         except IntegrityError:  # a concurrent registration of the same email won
@@ -111,6 +117,17 @@ class UserService:
         pair = self._pair(user, family_id=new_id())
         self.db.commit()
         return pair
+
+    @rpc(expected_exceptions=InvalidVerificationToken)
+    def verify_email(self, token):
+        """Spend the welcome mail's link: the account's email is verified. A token that
+        is unknown, spent or expired is InvalidVerificationToken (400)."""
+        user = store.user_by_verification(self.db, domain.hash_secret(token), utc_now()) \
+            if isinstance(token, str) else None
+        if user is None:
+            raise InvalidVerificationToken("this link is spent, expired or not one we sent")
+        user.email_verified, user.verification_hash = True, None
+        self.db.commit()
 
     @rpc(expected_exceptions=InvalidRefreshToken)
     def refresh(self, refresh_token):
@@ -223,7 +240,9 @@ class UserService:
         email = domain.normalize_email(self.config["ADMIN_EMAIL"])
         if store.email_exists(self.db, email):
             return
+        # Its address is the operator's own configuration: nothing to verify.
         self.db.add(User(id=new_id(), email=email, name="Administrator", role="admin",
+                         email_verified=True,
                          password_hash=self._hash(str(self.config["ADMIN_PASSWORD"]))))
         try:
             self.db.commit()

@@ -15,6 +15,13 @@ def user_by_email(session: Session, email: str) -> User | None:
     return session.scalars(select(User).where(User.email == email)).first()
 
 
+def user_by_verification(session: Session, token_hash: str, now: datetime) -> User | None:
+    """The user whose unused, unexpired verification link has this hash, locked."""
+    return session.scalars(
+        select(User).where(User.verification_hash == token_hash,
+                           User.verification_expires_at > now).with_for_update()).first()
+
+
 def email_exists(session: Session, email: str) -> bool:
     return bool(session.scalar(select(func.count()).where(User.email == email)))
 

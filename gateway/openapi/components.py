@@ -14,6 +14,7 @@ REQUEST_MODELS = (
     schemas.ClientTokenRequest, schemas.CreateClientRequest, schemas.CreateProductRequest,
     schemas.UpdateProductRequest, schemas.RestockRequest, schemas.CreateOrderRequest,
     schemas.CancelOrderRequest, schemas.RetryNotificationRequest,
+    schemas.VerifyEmailRequest,
 )
 
 ERROR_CODES = ["validation_error", "unauthorized", "forbidden", "not_found",
@@ -72,6 +73,7 @@ ANSWERS = {
         "code": string(enum=ERROR_CODES), "message": string(minLength=1),
         "details": {"type": "object"}})}),
     "User": obj({"id": string(format="uuid"), "email": string(), "name": string(True),
+                 "email_verified": {"type": "boolean"},
                  "role": string(enum=ROLES)}),
     "TokenPair": obj({"access_token": string(), "refresh_token": string(),
                       "token_type": string(const="Bearer"), "expires_in": integer(minimum=1)}),

@@ -102,6 +102,10 @@ def paths() -> dict:
             "Rotate a refresh token (a spent one revokes its family: 401)", "auth",
             {"200": answer("a new token pair", "TokenPair")}, auth=False,
             body="RefreshTokenRequest", errors=(401,), limited=True)},
+        "/auth/verify": {"post": op(
+            "Confirm the account's email with the welcome mail's single-use link "
+            "(spent, expired or unknown: 400)", "auth", {"204": answer("verified")},
+            auth=False, body="VerifyEmailRequest", limited=True)},
         "/auth/logout": {"post": op(
             "Revoke a refresh token's family", "auth", {"204": answer("revoked")},
             auth=False, body="RefreshTokenRequest", limited=True)},

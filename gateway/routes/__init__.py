@@ -20,6 +20,7 @@ M = TypeVar("M", bound=BaseModel)
 # The public shape of a user account (never the password hash, whatever else a
 # service answer holds).
 USER_FIELDS = ("id", "email", "name", "role")
+PROFILE_FIELDS = (*USER_FIELDS, "email_verified")  # GET /users/me
 
 
 def register(app: Flask) -> None:

@@ -18,6 +18,7 @@ from gateway.schemas import (
     LoginRequest,
     RefreshTokenRequest,
     RegisterRequest,
+    VerifyEmailRequest,
 )
 from gateway.state import state
 
@@ -57,6 +58,14 @@ def refresh():
     body = json_body(RefreshTokenRequest)
     pair = rpc.call("user_svc", "refresh", refresh_token=body.refresh_token)
     return _tokens(pair, PAIR_FIELDS)
+
+
+@bp.post("/verify")
+def verify_email():
+    """Spend the welcome mail's link: 204, and /users/me shows email_verified."""
+    body = json_body(VerifyEmailRequest)
+    rpc.call("user_svc", "verify_email", token=body.token)
+    return no_content()
 
 
 @bp.post("/logout")

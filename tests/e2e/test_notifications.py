@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
+import urllib.parse
 import uuid
 
 import eventlet
 import pytest
 
 from common.testing import wait_for
+from tests.e2e.conftest import login
 from tests.e2e.test_orders import place, settled
 from tests.e2e.test_stream import Stream
 
@@ -104,3 +107,28 @@ def test_admin_notification_routes_refuse_bad_input_and_other_roles(cluster, cus
     assert cluster.post(f"/admin/notifications/{uuid.uuid4()}/retry",
                         headers=customer).status_code == 403
     assert cluster.get("/notifications").status_code == 401
+
+
+WELCOME_SUBJECT = "Confirm your email address for Order Platform"
+
+
+def test_the_welcome_mail_confirms_the_address_once_and_mails_no_registrant_text(cluster):
+    # A name like this, registered with someone else's address, was once mailed to them
+    # in the subject.
+    bait = "Your card was charged $999, dispute at http://evil.example"
+    address = f"verify-{uuid.uuid4().hex[:8]}@example.com"
+    assert cluster.post("/auth/register", json={"email": address, "password": "correct horse",
+                                                "name": bait}).status_code == 201
+    (mail,) = wait_for(lambda: mails_to(cluster, address, WELCOME_SUBJECT), timeout=30,
+                       message="the welcome mail")
+    body = mail.get_body(("plain",)).get_content()
+    assert "evil.example" not in str(mail["Subject"]) + body
+    link = re.search(r"http\S+#/verify\?token=(\S+)", body)
+    assert link, body
+    token = urllib.parse.unquote(link.group(1))
+    headers = login(cluster, address, "correct horse")
+    assert cluster.get("/users/me", headers=headers).json()["email_verified"] is False
+    assert cluster.post("/auth/verify", json={"token": token}).status_code == 204
+    assert cluster.get("/users/me", headers=headers).json()["email_verified"] is True
+    spent = cluster.post("/auth/verify", json={"token": token})
+    assert spent.status_code == 400 and spent.json()["error"]["code"] == "validation_error"

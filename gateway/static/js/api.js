@@ -127,6 +127,11 @@ export function register(email, password, name) {
   return api("POST", "/auth/register", {body: {email, password, ...(name ? {name} : {})}});
 }
 
+/** Spend the welcome mail's link: resolves once the address is confirmed. */
+export function verifyEmail(token) {
+  return api("POST", "/auth/verify", {body: {token}});
+}
+
 export async function logout() {
   const current = session();
   store(null);

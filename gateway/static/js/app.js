@@ -10,7 +10,7 @@ import {count} from "./cart.js";
 import {announce, errorBox, h, mount} from "./dom.js";
 import {onLive, startLive, stopLive} from "./stream.js";
 import {adminView} from "./views/admin.js";
-import {loginView, registerView} from "./views/auth.js";
+import {loginView, registerView, verifyView} from "./views/auth.js";
 import {cartView} from "./views/cart.js";
 import {notificationsView} from "./views/notifications.js";
 import {orderView} from "./views/order.js";
@@ -22,6 +22,7 @@ const ROUTES = [
   {name: "cart", pattern: /^\/cart$/, view: cartView, title: "Cart"},
   {name: "login", pattern: /^\/login$/, view: loginView, title: "Log in"},
   {name: "register", pattern: /^\/register$/, view: registerView, title: "Register"},
+  {name: "verify", pattern: /^\/verify$/, view: verifyView, title: "Confirm your email"},
   {name: "orders", pattern: /^\/orders$/, view: ordersView, title: "Your orders", auth: true},
   {name: "orders", pattern: /^\/orders\/([0-9a-fA-F-]{36})$/, view: orderView, title: "Order",
    auth: true},

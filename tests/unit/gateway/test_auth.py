@@ -13,7 +13,7 @@ import pytest
 from tests.unit.gateway.support import bearer, error_of
 
 USER = {"id": "11111111-1111-4111-8111-111111111111", "email": "ann@example.com",
-        "name": "Ann", "role": "customer"}
+        "name": "Ann", "role": "customer", "email_verified": False}
 CLIENT = {"client_id": "c-1", "client_secret": "s3cret", "name": "shop", "role": "client"}
 
 

@@ -57,13 +57,19 @@ def test_a_shipment_shows_its_tracking_number():
     assert "Tracking" not in rendered("order_shipped", order=an_order()).text
 
 
-def test_the_welcome_mail_greets_by_name_or_without():
-    mail = rendered("welcome", name="Ann", email="ann@example.com")
-    assert mail.subject == "Welcome to Order Platform, Ann"
-    assert "ann@example.com" in mail.text and f"{URL}/" in mail.html
-    assert rendered("welcome", name=None, email="a@b.c").subject == "Welcome to Order Platform"
-    assert rendered("welcome", name="Ann\nBcc: x@y", email="a@b.c").subject == \
-        "Welcome to Order Platform, Ann Bcc: x@y"
+def test_the_welcome_mail_asks_to_confirm_and_carries_no_text_of_the_registrants():
+    # A name like "Your card was charged $999, dispute at http://..." was once mailed,
+    # in the subject, to whatever address someone registered with.
+    bait = "Your card was charged $999, dispute at http://evil.example"
+    mail = rendered("welcome", name=bait, email="ann@example.com",
+                    verification_token="ev_a+b/c")
+    assert mail.subject == "Confirm your email address for Order Platform"
+    assert "evil.example" not in mail.subject + mail.text + mail.html
+    assert "ann@example.com" in mail.text
+    link = f"{URL}/#/verify?token=ev_a%2Bb%2Fc"
+    assert link in mail.text and f'href="{link}"' in mail.html
+    plain = rendered("welcome", email="admin@example.com")  # nothing to verify
+    assert "verify" not in plain.text and f"{URL}/" in plain.text
 
 
 def test_other_currencies_are_formatted_as_such():

@@ -33,7 +33,7 @@ def test_a_new_user_is_welcomed(notify, session, mailer):
     notify.on_user_registered(registered())
     (message,) = mailer.sent
     assert (message["To"], message["Subject"]) == ("ann@example.com",
-                                                   "Welcome to Order Platform, Ann")
+                                                   "Confirm your email address for Order Platform")
     (row,) = rows(session)
     assert (row.kind, row.channel, row.status, row.attempts, row.user_id) == (
         "welcome", "email", "sent", 1, ANN)
@@ -45,7 +45,7 @@ def test_a_new_user_is_welcomed(notify, session, mailer):
         "event_type": "notification.sent", "version": 1, "event_id": None,
         "occurred_at": None, "correlation_id": "req-register", "notification_id": row.id,
         "user_id": ANN, "kind": "welcome", "channel": "email",
-        "subject": "Welcome to Order Platform, Ann"}
+        "subject": "Confirm your email address for Order Platform"}
 
 
 def test_a_confirmed_order_is_mailed_with_its_lines_from_the_event_alone(notify, session,

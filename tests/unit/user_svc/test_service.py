@@ -14,6 +14,7 @@ from user_svc.exceptions import (
     InvalidCredentials,
     InvalidRefreshToken,
     InvalidUserInput,
+    InvalidVerificationToken,
     UserNotFound,
 )
 from user_svc.models import Outbox, RefreshToken, User
@@ -23,7 +24,7 @@ def test_register_stores_the_user_and_its_event_in_one_commit(users, session):
     user = users.register(email="Ann@Example.com", password="correct horse", name="Ann")
 
     assert user == {"id": user["id"], "email": "ann@example.com", "name": "Ann",
-                    "role": "customer"}
+                    "role": "customer", "email_verified": False}
     stored = session.get(User, user["id"])
     assert stored.password_hash.startswith("sha256+$2b$04$")
     (row,) = session.scalars(select(Outbox)).all()
@@ -207,3 +208,27 @@ def test_admins_list_and_revoke_api_clients(users):
         users.issue_client_token(gone["client_id"], gone["client_secret"])
     with pytest.raises(ClientNotFound):
         users.revoke_client("cl_ffffffffffffffff")
+
+
+def test_the_welcome_mails_link_verifies_the_email_once(users, session):
+    user = users.register(email="ann@example.com", password="correct horse")
+    (row,) = session.scalars(select(Outbox)).all()
+    token = row.payload["verification_token"]
+    assert token.startswith("ev_") and session.get(User, user["id"]).verification_hash \
+        == domain.hash_secret(token)  # only its hash is kept
+    users.verify_email(token)
+    assert users.get_user(user["id"])["email_verified"] is True
+    for spent in (token, "ev_not-one-we-sent", None):
+        with pytest.raises(InvalidVerificationToken):
+            users.verify_email(spent)
+
+
+def test_an_expired_verification_link_verifies_nothing(users, session, config):
+    user = users.register(email="bob@example.com", password="correct horse")
+    token = session.scalars(select(Outbox)).one().payload["verification_token"]
+    stored = session.get(User, user["id"])
+    stored.verification_expires_at = stored.created_at  # long gone
+    session.commit()
+    with pytest.raises(InvalidVerificationToken):
+        users.verify_email(token)
+    assert users.get_user(user["id"])["email_verified"] is False

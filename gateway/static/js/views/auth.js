@@ -1,6 +1,6 @@
-/** Log in and register: the two forms that start a session. */
+/** Log in and register, the two forms that start a session; and the welcome mail's link. */
 
-import {login, register} from "../api.js";
+import {login, register, verifyEmail} from "../api.js";
 import {announce, errorBox, h, mount} from "../dom.js";
 
 function field(id, label, attrs, hint) {
@@ -75,4 +75,19 @@ export function registerView(root, {query, navigate}) {
     });
   });
   mount(root, h("h1", {tabindex: -1, id: "register-title"}, "Create an account"), form);
+}
+
+/** `#/verify?token=...`, the welcome mail's link: confirms the address, once. */
+export async function verifyView(root, {query}) {
+  const status = h("p", {role: "status"}, "Confirming your email address…");
+  mount(root, h("h1", {tabindex: -1}, "Confirm your email"), status);
+  try {
+    await verifyEmail(query.get("token") || "");
+    mount(status, "Thank you: your email address is confirmed.");
+    announce("Your email address is confirmed.");
+  } catch (err) {
+    mount(root, h("h1", {tabindex: -1}, "Confirm your email"),
+          h("p", {}, "This link was already used, has expired, or is not one we sent."),
+          errorBox(err), h("p", {}, h("a", {href: "#/"}, "Back to the shop")));
+  }
 }
