@@ -113,6 +113,17 @@ class RegisterRequest(Model):
     name: PersonName | None = None
 
 
+class ChangePasswordRequest(Model):
+    current_password: Annotated[Text, Field(min_length=1, max_length=128)]
+    new_password: Password
+
+
+class UpdateProfileRequest(Model):
+    """Body of PATCH /users/me: a field left out is left as it is; `name: null` clears."""
+
+    name: PersonName | None = None
+
+
 class VerifyEmailRequest(Model):
     """Body of /auth/verify: the token of the welcome mail's link."""
 

@@ -129,6 +129,39 @@ class UserService:
         user.email_verified, user.verification_hash = True, None
         self.db.commit()
 
+    @rpc(expected_exceptions=(InvalidCredentials, InvalidUserInput, UserNotFound))
+    def change_password(self, user_id, session, current_password, new_password):
+        """Replace the password when `current_password` is right (else
+        InvalidCredentials, 401); every other session of the account ends (the gateways
+        refuse their tokens within seconds), the caller's `session` goes on."""
+        user = store.locked_user(self.db, user_id) if domain.looks_like_uuid(user_id) else None
+        if user is None:
+            raise UserNotFound("no such user")
+        new_password = domain.check_password(new_password)
+        matches = isinstance(current_password, str) and tpool.execute(
+            domain.password_matches, current_password, user.password_hash)
+        if not matches:
+            raise InvalidCredentials("the current password is wrong")
+        user.password_hash = self._hash(new_password)
+        store.revoke_sessions(self.db, user.id, utc_now(), keep=session)
+        self.db.commit()
+
+    @rpc(expected_exceptions=(InvalidUserInput, UserNotFound))
+    def update_profile(self, user_id, **changes):
+        """Change what a user may change of their profile (`name`; None clears it): the
+        profile."""
+        user = store.locked_user(self.db, user_id) if domain.looks_like_uuid(user_id) else None
+        if user is None:
+            raise UserNotFound("no such user")
+        unknown = set(changes) - {"name"}
+        if unknown:
+            raise InvalidUserInput(f"cannot change {', '.join(sorted(unknown))}",
+                                   {"field": sorted(unknown)[0]})
+        if "name" in changes:
+            user.name = domain.check_name(changes["name"])
+        self.db.commit()
+        return user.to_dict()
+
     @rpc(expected_exceptions=InvalidRefreshToken)
     def refresh(self, refresh_token):
         """Spend a refresh token for a new pair; a spent one revokes its whole family."""

@@ -22,6 +22,10 @@ def user_by_verification(session: Session, token_hash: str, now: datetime) -> Us
                            User.verification_expires_at > now).with_for_update()).first()
 
 
+def locked_user(session: Session, user_id: str) -> User | None:
+    return session.scalars(select(User).where(User.id == user_id).with_for_update()).first()
+
+
 def email_exists(session: Session, email: str) -> bool:
     return bool(session.scalar(select(func.count()).where(User.email == email)))
 
@@ -83,3 +87,13 @@ def clients(session: Session) -> list[ApiClient]:
     """The API clients not revoked, oldest first."""
     return list(session.scalars(select(ApiClient).where(ApiClient.revoked_at.is_(None))
                                 .order_by(ApiClient.created_at, ApiClient.client_id)))
+
+
+def revoke_sessions(session: Session, user_id: str, now: datetime,
+                    keep: str | None = None) -> None:
+    """Revoke every refresh-token family (session) of the user but `keep`."""
+    query = (update(RefreshToken)
+             .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None)))
+    if keep is not None:
+        query = query.where(RefreshToken.family_id != keep)
+    session.execute(query.values(revoked_at=now))

@@ -14,7 +14,7 @@ REQUEST_MODELS = (
     schemas.ClientTokenRequest, schemas.CreateClientRequest, schemas.CreateProductRequest,
     schemas.UpdateProductRequest, schemas.RestockRequest, schemas.CreateOrderRequest,
     schemas.CancelOrderRequest, schemas.RetryNotificationRequest,
-    schemas.VerifyEmailRequest,
+    schemas.VerifyEmailRequest, schemas.ChangePasswordRequest, schemas.UpdateProfileRequest,
 )
 
 ERROR_CODES = ["validation_error", "unauthorized", "forbidden", "not_found",

@@ -102,6 +102,10 @@ def paths() -> dict:
             "Rotate a refresh token (a spent one revokes its family: 401)", "auth",
             {"200": answer("a new token pair", "TokenPair")}, auth=False,
             body="RefreshTokenRequest", errors=(401,), limited=True)},
+        "/auth/password/change": {"post": op(
+            "Change the password (" + user_only + "); the other sessions end, a wrong "
+            "current password is 401", "auth", {"204": answer("changed")},
+            checks_role=True, body="ChangePasswordRequest", limited=True)},
         "/auth/verify": {"post": op(
             "Confirm the account's email with the welcome mail's single-use link "
             "(spent, expired or unknown: 400)", "auth", {"204": answer("verified")},
@@ -123,9 +127,13 @@ def paths() -> dict:
             "Revoke an API client: its tokens stop working within seconds (admins)",
             "admin", {"204": answer("revoked")}, checks_role=True, params=(CLIENT_ID,),
             errors=(404,))},
-        "/users/me": {"get": op(
-            "The caller's profile (" + user_only + ")", "users",
-            {"200": answer("the profile", "User")}, checks_role=True, errors=(404,))},
+        "/users/me": {
+            "get": op("The caller's profile (" + user_only + ")", "users",
+                      {"200": answer("the profile", "User")}, checks_role=True,
+                      errors=(404,)),
+            "patch": op("Change the caller's name (null clears it)", "users",
+                        {"200": answer("the profile", "User")}, checks_role=True,
+                        body="UpdateProfileRequest", errors=(404,))},
         "/products": {
             "get": op("A page of the catalog", "catalog",
                       {"200": answer("products by sku", "ProductPage")}, auth=False,

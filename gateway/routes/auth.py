@@ -9,11 +9,13 @@ from urllib.parse import unquote_plus
 
 from flask import Blueprint, request
 
-from common.errors import ValidationError
+from common.errors import Forbidden, ValidationError
 from gateway import rpc
+from gateway.auth import current_principal, require_auth
 from gateway.body import accepts_form, json_body, json_or_form_body
 from gateway.routes import USER_FIELDS, no_content, pick
 from gateway.schemas import (
+    ChangePasswordRequest,
     ClientTokenRequest,
     LoginRequest,
     RefreshTokenRequest,
@@ -58,6 +60,21 @@ def refresh():
     body = json_body(RefreshTokenRequest)
     pair = rpc.call("user_svc", "refresh", refresh_token=body.refresh_token)
     return _tokens(pair, PAIR_FIELDS)
+
+
+@bp.post("/password/change")
+@require_auth()
+def change_password():
+    """The signed-in user's new password: 204; their other sessions end (401 for a
+    wrong current password, 403 for API clients)."""
+    principal = current_principal()
+    if principal.kind != "user":
+        raise Forbidden("API clients have no password")
+    body = json_body(ChangePasswordRequest)
+    rpc.call("user_svc", "change_password", user_id=principal.subject,
+             session=principal.session, current_password=body.current_password,
+             new_password=body.new_password)
+    return no_content()
 
 
 @bp.post("/verify")

@@ -64,3 +64,24 @@ def test_a_revoked_api_client_is_refused_within_5_s_and_basic_auth_gets_tokens(c
     assert created["client_id"] not in {c["client_id"] for c in listed}
     assert cluster.delete("/admin/clients/cl_ffffffffffffffff",
                           headers=admin).status_code == 404
+
+
+def test_a_password_change_ends_the_other_sessions_within_5_s(cluster):
+    email = f"pw-{uuid.uuid4().hex[:8]}@example.com"
+    cluster.post("/auth/register", json={"email": email, "password": "correct horse",
+                                         "name": "Ann"})
+    here, elsewhere = (login(cluster, email, "correct horse") for _ in range(2))
+    wrong = cluster.post("/auth/password/change", headers=here, json={
+        "current_password": "wrong horse", "new_password": "battery staple"})
+    assert wrong.status_code == 401
+    assert cluster.post("/auth/password/change", headers=here, json={
+        "current_password": "correct horse", "new_password": "battery staple"}
+                        ).status_code == 204
+    wait_for(lambda: cluster.get("/users/me", headers=elsewhere).status_code == 401,
+             timeout=5, interval=0.1, message="the other session refused")
+    renamed = cluster.patch("/users/me", headers=here, json={"name": "Ann B."})
+    assert renamed.status_code == 200 and renamed.json()["name"] == "Ann B."
+    assert cluster.patch("/users/me", headers=here, json={"role": "admin"}).status_code == 400
+    assert cluster.post("/auth/login", json={"email": email, "password": "correct horse"}
+                        ).status_code == 401
+    assert login(cluster, email, "battery staple")

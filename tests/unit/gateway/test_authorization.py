@@ -30,7 +30,8 @@ PUBLIC = {
 ADMIN_ONLY_OUTSIDE_ADMIN = {("POST", "/products"), ("PATCH", "/products/<sku>"),
                             ("POST", "/products/<sku>/restock")}
 # A signed-in user's own things: API clients (which are no user) get 403.
-USERS_ONLY = {("GET", "/users/me"), ("GET", "/orders"), ("POST", "/orders"),
+USERS_ONLY = {("GET", "/users/me"), ("PATCH", "/users/me"), ("POST", "/auth/password/change"),
+              ("GET", "/orders"), ("POST", "/orders"),
               ("GET", "/orders/<order_id>"), ("GET", "/orders/<order_id>/timeline"),
               ("POST", "/orders/<order_id>/cancel"), ("GET", "/notifications"),
               ("GET", "/events/stream")}

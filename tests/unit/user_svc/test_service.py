@@ -232,3 +232,37 @@ def test_an_expired_verification_link_verifies_nothing(users, session, config):
     with pytest.raises(InvalidVerificationToken):
         users.verify_email(token)
     assert users.get_user(user["id"])["email_verified"] is False
+
+
+def test_a_password_change_ends_the_other_sessions_only(users, config):
+    settings = TokenSettings.from_config(config)
+    user = users.register(email="ann@example.com", password="correct horse")
+    here, elsewhere = (users.login("ann@example.com", "correct horse") for _ in range(2))
+    session = verify_access_token(settings, here["access_token"]).session
+    before = time.time() - 1
+    with pytest.raises(InvalidCredentials):
+        users.change_password(user["id"], session, "wrong horse", "battery staple")
+    with pytest.raises(InvalidUserInput):
+        users.change_password(user["id"], session, "correct horse", "short")
+    users.change_password(user["id"], session, "correct horse", "battery staple")
+    other = verify_access_token(settings, elsewhere["access_token"]).session
+    assert set(users.revocations(before)["sessions"]) == {other}
+    assert users.refresh(here["refresh_token"])["access_token"]  # this session goes on
+    with pytest.raises(InvalidRefreshToken):
+        users.refresh(elsewhere["refresh_token"])
+    with pytest.raises(InvalidCredentials):
+        users.login("ann@example.com", "correct horse")
+    assert users.login("ann@example.com", "battery staple")["access_token"]
+
+
+def test_a_user_changes_their_name_and_nothing_else(users):
+    user = users.register(email="ann@example.com", password="correct horse", name="Ann")
+    assert users.update_profile(user["id"], name="Ann B.")["name"] == "Ann B."
+    assert users.update_profile(user["id"], name=None)["name"] is None
+    assert users.update_profile(user["id"])["email"] == "ann@example.com"
+    with pytest.raises(InvalidUserInput):
+        users.update_profile(user["id"], role="admin")
+    with pytest.raises(InvalidUserInput):
+        users.update_profile(user["id"], name="x" * 101)
+    with pytest.raises(UserNotFound):
+        users.update_profile("6d1f0c4e-0000-4000-8000-00000000ffff", name="x")
