@@ -247,6 +247,17 @@ class DeliveryDelivered(_DeliveryStep):
     pass
 
 
+@contract("delivery_svc", "delivery.cancelled")
+class DeliveryCancelled(Event):
+    """The parcel will never leave: delivery_svc stopped it before it shipped, at a
+    customer's cancel (order_svc's cancel_order asks first, then cancels the order;
+    this event makes sure the order is cancelled even if order_svc fails in between)."""
+
+    order_id: str
+    shipment_id: str
+    reason: str
+
+
 @contract("user_svc", "user.registered")
 class UserRegistered(Event):
     user_id: str

@@ -5,11 +5,15 @@ DELIVERY_SHIP_AFTER_S, DELIVERED after DELIVERY_DELIVER_AFTER_S more. The schedu
 stored with the shipment, and a timer moves whatever is due, so a restart loses and
 repeats nothing.
 
-A cancel that reaches a PROCESSING shipment cancels it. One that races the ship step
-and finds the parcel SHIPPED recalls it (RECALLED: intercepted, returned to the
-warehouse, never delivered); the order is already cancelled, refunded and restocked,
-so the books stay balanced. A cancel that finds no shipment leaves a CANCELLED
-tombstone, so a late order.confirmed ships nothing.
+A customer's cancel of a confirmed order is decided here, before order_svc accepts it
+(`cancel_shipment`, an RPC): under the shipment's row lock a PROCESSING parcel is
+CANCELLED (or, with no shipment yet, a CANCELLED tombstone is left, so a late
+order.confirmed ships nothing) and delivery.cancelled is announced; a parcel that left
+(SHIPPED, DELIVERED) makes the cancel a 409. The ship step moves a shipment only if it
+is still PROCESSING, so exactly one of them wins: never a cancelled order whose parcel
+left. order.cancelled, for orders cancelled before they were confirmed, leaves the same
+tombstone; it still recalls a SHIPPED parcel (RECALLED) if one ever meets it, which the
+invariant checker reports.
 """
 
 from __future__ import annotations
@@ -35,6 +39,11 @@ def on_cancelled(status: str | None) -> Action:
     """What order.cancelled does to a shipment in `status` (None: none yet)."""
     return {None: Action.TOMBSTONE, PROCESSING: Action.CANCEL,
             SHIPPED: Action.RECALL}.get(status, Action.NOTHING)
+
+
+def can_stop(status: str | None) -> bool:
+    """Whether a parcel in `status` (None: no shipment yet) can still be stopped."""
+    return status in (None, PROCESSING, CANCELLED)
 
 
 def ship_at(confirmed_at: datetime, after_s: float) -> datetime:

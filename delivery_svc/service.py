@@ -65,6 +65,19 @@ class DeliveryService:
             shipping.advance_due(self.db, utc_now(),
                                  float(self.config["DELIVERY_DELIVER_AFTER_S"]), SWEEP_BATCH)
 
+    @rpc
+    def cancel_shipment(self, order_id, reason="customer_request"):
+        """Stop the order's parcel before it leaves, atomically with the ship step:
+        {"cancelled": True} (then delivery.cancelled), or {"cancelled": False, "status":
+        "SHIPPED" | "DELIVERED" | ...} when it left. Called by order_svc's cancel_order
+        before it accepts a cancel; repeating it is harmless."""
+        if not store_id(order_id):
+            return {"cancelled": False, "status": None}
+        answer = shipping.cancel_before_leaving(self.db, order_id, str(reason), utc_now(),
+                                                self.correlation_id)
+        self.db.commit()
+        return answer
+
     @rpc(expected_exceptions=ShipmentNotFound)
     def get_shipment(self, order_id):
         """The order's shipment: {id, order_id, status, carrier, tracking_number, ...}."""

@@ -18,6 +18,7 @@ from common.inbox import InboxClaim
 from common.logging import correlated
 from delivery_svc import domain, store
 from delivery_svc.domain import Action
+from delivery_svc.models import Outbox
 from delivery_svc.store import Move
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,26 @@ def cancel(session: Session, inbox: InboxClaim, event: events.OrderCancelled,
         shipment.status = domain.CANCELLED if action is Action.CANCEL else domain.RECALLED
         shipment.due_at = None
         log.info("order %s: shipment %s", event.order_id, shipment.status.lower())
+
+
+def cancel_before_leaving(session: Session, order_id: str, reason: str, now: datetime,
+                          correlation_id: str | None) -> dict:
+    """Stop the order's parcel unless it left: {"cancelled": True} (delivery.cancelled
+    written to the outbox when this call stopped it), or {"cancelled": False,
+    "status": <where it is>}. The caller commits."""
+    shipment_id = store.tombstone(session, order_id, now)
+    if shipment_id is None:  # it has a shipment: decide under its row lock
+        shipment = store.locked_shipment(session, order_id)
+        if not domain.can_stop(shipment.status):
+            return {"cancelled": False, "status": shipment.status}
+        if shipment.status == domain.CANCELLED:
+            return {"cancelled": True}
+        shipment.status, shipment.due_at, shipment_id = domain.CANCELLED, None, shipment.id
+    session.add(Outbox.of(events.DeliveryCancelled(
+        order_id=order_id, shipment_id=shipment_id, reason=reason,
+        correlation_id=correlation_id)))
+    log.info("order %s: shipment stopped before it left (%s)", order_id, reason)
+    return {"cancelled": True}
 
 
 def _step(shipment: Row, move: Move, event_type) -> events.Event:

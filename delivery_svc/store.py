@@ -144,3 +144,12 @@ def move(session: Session, moves: Sequence[Move], emitted: Sequence[events.Event
               "payloads": [json.dumps(e.to_payload()) for e in emitted],
               "correlation_ids": [e.correlation_id for e in emitted], "now": now}
     return set(session.scalars(_move_statement(), params))
+
+
+def tombstone(session: Session, order_id: str, now: datetime) -> str | None:
+    """Insert the order's shipment CANCELLED unless it has one: its id, or None."""
+    return session.scalar(
+        insert(SHIPMENTS).values(id=new_id(), order_id=order_id, status=domain.CANCELLED,
+                                    created_at=now, updated_at=now)
+        .on_conflict_do_nothing(index_elements=[SHIPMENTS.c.order_id])
+        .returning(SHIPMENTS.c.id))

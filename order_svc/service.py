@@ -59,6 +59,7 @@ class OrderService:
     correlation_id = LogContext()
     config = Config()
     inventory = RpcProxy("inventory_svc")
+    delivery = RpcProxy("delivery_svc")
 
     def _replay(self, order: Order, fingerprint: str) -> dict:
         if order.request_fingerprint != fingerprint:
@@ -120,12 +121,26 @@ class OrderService:
         return {"items": [{"type": e.type, "at": e.at.isoformat(), "data": e.data}
                           for e in store.timeline(self.db, order.id)]}
 
-    @rpc(expected_exceptions=(OrderNotFound, OrderNotCancellable))
+    @rpc(expected_exceptions=(OrderNotFound, OrderNotCancellable, UpstreamTimeout,
+                              ServiceUnavailable))
     def cancel_order(self, order_id, user_id=None):
-        """Cancel before shipping (reason customer_request); 409 after."""
+        """Cancel before shipping (reason customer_request); 409 after.
+
+        A confirmed order's parcel may be about to leave: delivery_svc, which owns it,
+        stops it first (atomically with its ship step) or answers that it left, then a
+        409. Its delivery.cancelled cancels the order even if this call fails after.
+        """
         self._visible(order_id, user_id)
         order = store.locked_order(self.db, order_id)
         transition = domain.move(order.status, domain.CANCELLED, domain.CUSTOMER_REQUEST)
+        if transition is not None and order.status == domain.CONFIRMED:
+            stopped = call_service(self.delivery, "cancel_shipment", order_id,
+                                   domain.CUSTOMER_REQUEST,
+                                   timeout=float(self.config["SERVICE_RPC_TIMEOUT_S"]))
+            if not stopped["cancelled"]:
+                transition, left = None, stopped.get("status") or domain.SHIPPED
+                raise OrderNotCancellable(f"the parcel has left ({left.lower()})",
+                                          {"status": left})
         if transition is None:
             raise OrderNotCancellable(f"an order {order.status} cannot be cancelled",
                                       {"status": order.status})
@@ -183,6 +198,12 @@ class OrderService:
     def on_delivery_shipped(self, batch: list[events.DeliveryShipped]):
         """The parcel left: CONFIRMED -> SHIPPED -> order.shipped."""
         self._react(batch, workflow.on_delivery_shipped)
+
+    @batch_event_handler("delivery_svc", "delivery.cancelled")
+    def on_delivery_cancelled(self, batch: list[events.DeliveryCancelled]):
+        """The parcel was stopped at a customer's cancel: CANCELLED, if cancel_order
+        did not get to commit it."""
+        self._react(batch, workflow.on_delivery_cancelled)
 
     @batch_event_handler("delivery_svc", "delivery.delivered")
     def on_delivery_delivered(self, batch: list[events.DeliveryDelivered]):

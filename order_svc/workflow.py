@@ -216,6 +216,10 @@ def _delivery_step(order: Order, event: events.DeliveryShipped | events.Delivery
     return transition
 
 
+def on_delivery_cancelled(order: Order, event: events.DeliveryCancelled):
+    return domain.move(order.status, domain.CANCELLED, event.reason)
+
+
 def on_delivery_shipped(order: Order, event: events.DeliveryShipped):
     return _delivery_step(order, event, domain.SHIPPED)
 

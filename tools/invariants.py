@@ -51,6 +51,8 @@ class Report:
         return not self.violations
 
 
+PARCEL_LEFT = ("SHIPPED", "DELIVERED", "RECALLED")
+
 def no_oversell(stock: list[dict]) -> list[str]:
     return [f"invariant 1: {s['sku']} has reserved={s['reserved']} on_hand={s['on_hand']}"
             for s in stock if not 0 <= s["reserved"] <= s["on_hand"]]
@@ -103,9 +105,12 @@ def effects_once(snapshot: Snapshot) -> list[str]:
     problems = [f"invariant 5: order {order_id} has {n} shipments" for order_id, n in
                 Counter(s["order_id"] for s in snapshot.shipments).items() if n > 1]
     cancelled = {o["id"] for o in snapshot.orders if o["status"] == "CANCELLED"}
-    problems += [f"invariant 5: cancelled order {s['order_id']} was delivered"
-                 for s in snapshot.shipments
-                 if s["order_id"] in cancelled and s["status"] == "DELIVERED"]
+    # All or nothing: a cancel accepted means the parcel never left (delivery_svc stops
+    # it first), so a cancelled order's shipment is never SHIPPED, DELIVERED or RECALLED.
+    problems += [f"invariant 5: cancelled order {s['order_id']}'s parcel left "
+                 f"({s['status']})" for s in snapshot.shipments
+                 if s["order_id"] in cancelled and (s["status"] in PARCEL_LEFT
+                                                    or s.get("shipped_at"))]
     keys = Counter((n.get("order_id") or n.get("user_id"), n["kind"], n["channel"])
                    for n in snapshot.notifications)
     problems += [f"invariant 5: {kind} ({channel}) for {subject} sent {n} times"

@@ -2,8 +2,11 @@
 
 import email
 import email.policy
+import time
+import uuid
 from datetime import UTC, datetime, timedelta
 
+import eventlet
 import pytest
 
 from common.testing import wait_for
@@ -96,3 +99,43 @@ def test_cancel_before_shipping_means_no_shipment_and_after_it_a_409(cluster, cu
     settled(cluster, customer, late["id"], "DELIVERED")
     assert "delivery.shipped" not in timeline_types(cluster, customer, early["id"])
     assert cluster.get(f"/orders/{early['id']}", headers=customer).json()["shipment"] is None
+
+
+def test_a_cancel_racing_the_ship_step_is_all_or_nothing(cluster, customer, admin):
+    # Cancels sent within ~0.6 s of each parcel's ship time (DELIVERY_SHIP_AFTER_S = 5 s
+    # after the confirmation) once left orders CANCELLED, refunded and restocked whose
+    # timeline then showed delivery.shipped (8 of 8 runs of 20). Now a 202 means the
+    # parcel never left, and a parcel that left means a 409 and a delivered order.
+    sku = f"RACE-{uuid.uuid4().hex[:8].upper()}"
+    assert cluster.post("/products", headers=admin, json={
+        "sku": sku, "name": "Parcel", "price_cents": 1000, "stock": 40}).status_code == 201
+    orders = [place(cluster, customer, sku).json()["id"] for _ in range(20)]
+    confirmed_at = {}
+    for order_id in orders:
+        settled(cluster, customer, order_id, "CONFIRMED")
+        timeline = cluster.get(f"/orders/{order_id}/timeline", headers=customer).json()
+        paid = next(e["at"] for e in timeline["items"] if e["type"] == "payment.succeeded")
+        confirmed_at[order_id] = datetime.fromisoformat(paid).timestamp()
+    answers = {}
+
+    def cancel_near_ship_time(n, order_id):
+        # From 0.6 s before the ship time to 0.6 s after, one order every 0.06 s.
+        eventlet.sleep(max(0.0, confirmed_at[order_id] + 5.0 - 0.6 + 0.06 * n - time.time()))
+        answers[order_id] = cluster.post(f"/orders/{order_id}/cancel",
+                                         headers=customer).status_code
+
+    pool = eventlet.GreenPool(20)
+    for n, order_id in enumerate(orders):
+        pool.spawn(cancel_near_ship_time, n, order_id)
+    pool.waitall()
+    assert set(answers.values()) <= {200, 202, 409}, answers
+    for order_id, code in answers.items():
+        if code == 409:
+            final = settled(cluster, customer, order_id, "DELIVERED")
+            assert final["payment"]["refunded_cents"] in (0, None), final
+        else:
+            final = cluster.get(f"/orders/{order_id}", headers=customer).json()
+            assert final["status"] == "CANCELLED", final
+            assert "delivery.shipped" not in timeline_types(cluster, customer, order_id)
+            shipment = cluster.get(f"/orders/{order_id}", headers=customer).json()["shipment"]
+            assert shipment is None or shipment["status"] == "CANCELLED", shipment

@@ -17,6 +17,8 @@ DESIGN_CATALOGUE = {
     "payment.refunded": "payment_svc", "delivery.shipped": "delivery_svc",
     "delivery.delivered": "delivery_svc", "user.registered": "user_svc",
     "notification.sent": "notify_svc", "notification.failed": "notify_svc",
+    # Ours beyond the design: a customer's cancel stopped the parcel (docs/events.md).
+    "delivery.cancelled": "delivery_svc",
 }
 
 

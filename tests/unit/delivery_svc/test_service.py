@@ -31,7 +31,7 @@ def session(db_url):
 def delivery(session, base_config):
     config = {**base_config, "DELIVERY_SHIP_AFTER_S": 60, "DELIVERY_DELIVER_AFTER_S": 60}
     return worker_factory(DeliveryService, db=session, config=config,
-                          inbox=InboxClaim(Inbox, "unit"))
+                          inbox=InboxClaim(Inbox, "unit"), correlation_id="req-cancel")
 
 
 def confirmed(order_id="o1"):
@@ -165,3 +165,35 @@ def test_a_parcel_costs_few_round_trips(delivery, session):
     # statement that moves the batch and writes its events when something is due.
     assert (opening.total, idle_sweep.total, sweep.total) == (1, 1, 2)
     assert delivery.get_shipment("o1")["status"] == "SHIPPED"
+
+
+O2 = "6d1f0c4e-0000-4000-8000-0000000000b2"
+
+
+def test_a_customer_cancel_stops_a_parcel_that_has_not_left_and_says_so(delivery, session):
+    delivery.open_shipment(confirmed(O2))
+    assert delivery.cancel_shipment(O2) == {"cancelled": True}
+    assert delivery.cancel_shipment(O2) == {"cancelled": True}  # again: nothing more
+    make_due(session, O2)
+    delivery.advance_shipments()  # its ship time comes: it stays put
+    assert delivery.get_shipment(O2)["status"] == "CANCELLED"
+    ((event_type, payload),) = emitted(session)
+    assert event_type == "delivery.cancelled"
+    assert (payload["order_id"], payload["reason"]) == (O2, "customer_request")
+
+
+def test_a_cancel_before_the_shipment_exists_leaves_a_tombstone(delivery, session):
+    assert delivery.cancel_shipment(O2) == {"cancelled": True}
+    delivery.open_shipment(confirmed(O2))  # the confirmation, late: ships nothing
+    assert delivery.get_shipment(O2)["status"] == "CANCELLED"
+    assert [t for t, _ in emitted(session)] == ["delivery.cancelled"]
+
+
+def test_a_parcel_that_left_cannot_be_cancelled(delivery, session):
+    delivery.open_shipment(confirmed(O2))
+    make_due(session, O2)
+    delivery.advance_shipments()
+    assert delivery.cancel_shipment(O2) == {"cancelled": False, "status": "SHIPPED"}
+    assert delivery.get_shipment(O2)["status"] == "SHIPPED"
+    assert [t for t, _ in emitted(session)] == ["delivery.shipped"]
+    assert delivery.cancel_shipment("not-an-order-id") == {"cancelled": False, "status": None}

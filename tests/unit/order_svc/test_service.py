@@ -307,3 +307,30 @@ def test_a_batch_of_steps_is_one_transaction_and_a_bad_event_undoes_it(orders, s
     session.rollback()  # what the worker's teardown does
     # All or nothing: the entrypoint then runs each event of the batch on its own.
     assert {orders.get_order(o["id"])["status"] for o in more} == {"PENDING"}
+
+
+def test_a_confirmed_order_is_cancelled_only_once_delivery_stopped_its_parcel(orders):
+    order = place(orders)
+    orders.on_payment_succeeded([paid(order["id"])])
+    orders.delivery.cancel_shipment.return_value = {"cancelled": False, "status": "SHIPPED"}
+    with pytest.raises(OrderNotCancellable) as refused:
+        orders.cancel_order(order["id"])
+    assert refused.value.details == {"status": "SHIPPED"}
+    orders.db.rollback()  # what the worker's teardown does
+    assert orders.get_order(order["id"])["status"] == "CONFIRMED"
+    orders.db.commit()
+    orders.delivery.cancel_shipment.return_value = {"cancelled": True}
+    assert orders.cancel_order(order["id"])["status"] == "CANCELLED"
+    orders.delivery.cancel_shipment.assert_called_with(order["id"], "customer_request")
+
+
+def test_delivery_cancelled_cancels_an_order_whose_cancel_call_failed_after(orders):
+    # delivery_svc stopped the parcel, then order_svc died before it committed.
+    order = place(orders)
+    orders.on_payment_succeeded([paid(order["id"])])
+    stopped = events.DeliveryCancelled(order_id=order["id"], shipment_id="s",
+                                       reason="customer_request")
+    orders.on_delivery_cancelled([stopped])
+    orders.on_delivery_cancelled([stopped])  # redelivered
+    after = orders.get_order(order["id"])
+    assert (after["status"], after["cancel_reason"]) == ("CANCELLED", "customer_request")
