@@ -18,6 +18,7 @@ leaves the window).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 import time
@@ -40,13 +41,22 @@ DEFAULTS = {"RATE_LIMIT_AUTH": "30/minute", "RATE_LIMIT_ACCOUNT": "10/minute",
             "SIGN_IN_FAILURES_PER_ACCOUNT": "100/15 minutes",
             "RATE_LIMIT_STORAGE_URI": "memory://"}
 REGISTER_VIEW = "auth.register"
-SIGN_IN_VIEWS = ("auth.login", "auth.client_token")
+CLIENT_TOKEN_VIEW = "auth.client_token"
+SIGN_IN_VIEWS = ("auth.login", CLIENT_TOKEN_VIEW)
 ORDER_VIEW = "orders.create_order"
 
 
 def client_address() -> str:
-    """The peer address (a reverse proxy in front must be trusted explicitly: it is not)."""
-    return request.remote_addr or "unknown"
+    """The peer address (a reverse proxy in front must be trusted explicitly: it is not);
+    an IPv6 peer counts as its /64, which one host usually holds whole."""
+    address = request.remote_addr or "unknown"
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if parsed.version == 6 and parsed.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return address
 
 
 def account_key() -> str | None:
@@ -54,8 +64,10 @@ def account_key() -> str | None:
     None (not limited here: the view answers 400 for a body without one)."""
     if "account_key" not in g:
         basic = request.authorization
-        if basic is not None and basic.type == "basic" and basic.username:
-            # /auth/token with HTTP Basic (RFC 6749 2.3.1): the client id is the user name.
+        if (request.endpoint == CLIENT_TOKEN_VIEW and basic is not None
+                and basic.type == "basic" and basic.username):
+            # HTTP Basic (RFC 6749 2.3.1) names the client on /auth/token only: anywhere
+            # else a Basic header must not move a guess to another account's count.
             g.account_key = _account_of({"client_id": unquote_plus(basic.username)})
         else:
             g.account_key = _account_of(_peek_body())

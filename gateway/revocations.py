@@ -6,13 +6,16 @@ user_svc revoked lately and refuses the tokens it covers:
 
 * a user's session (the token's `sid`, its refresh-token family), revoked by logout or
   by the reuse of a spent refresh token;
-* an API client (the token's `sub`), revoked by an admin: its tokens issued before.
+* an API client (the token's `sub`), revoked by an admin: all its tokens (a revocation
+  is for good; a token issued in the instant of the revoke must not outlive it).
 
 A green thread asks user_svc (`revocations(since)`) every REVOCATION_POLL_S (1 s), so
 a revoked token is refused, and its live streams closed, within about a second of the
 revocation on every gateway process; a new process first loads the last access-token
-lifetime's worth. Each look starts LOOK_BACK_S before the previous answer's time: a
-revocation committed just after user_svc read its clock is seen by the next look.
+lifetime's worth. user_svc stamps a revocation with the database's clock when its
+UPDATE runs, and each look starts LOOK_BACK_S (30 s) before the previous answer's
+time, so a revocation whose transaction commits after a look began is seen by a later
+one.
 Entries are forgotten once no token they cover can still be valid.
 
 While user_svc cannot be asked, the revocations already known stay in force and the
@@ -33,7 +36,7 @@ from common.tokens import Principal
 log = logging.getLogger(__name__)
 
 DEFAULT_POLL_S = 1.0
-LOOK_BACK_S = 5.0
+LOOK_BACK_S = 30.0
 
 
 class Revocations:
@@ -49,8 +52,7 @@ class Revocations:
         """Whether `principal`'s token is revoked."""
         if principal.session is not None and principal.session in self.sessions:
             return True
-        revoked_at = self.subjects.get(principal.subject)
-        return revoked_at is not None and (principal.issued_at or 0) <= revoked_at
+        return principal.subject in self.subjects
 
     def since(self, now: float) -> float:
         """Where the next look starts."""

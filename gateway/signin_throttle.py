@@ -9,8 +9,10 @@ for its email. Following OWASP's authentication guidance:
   growing delays for one guesser; the count is cleared by a successful sign-in from
   that address, so the owner's own typos cost nothing once they get in;
 * per account from every address, SIGN_IN_FAILURES_PER_ACCOUNT (`100/15 minutes`): a
-  wide ceiling that slows guessing spread over many addresses; it takes a botnet to
-  reach it, and then the account answers 429 until the window moves on;
+  wide ceiling that slows guessing spread over many addresses. An address that has
+  signed in to the account before (in the last 30 days) is not held by it, so a botnet
+  reaching it does not shut the owner out of their usual places; an IPv6 peer counts as
+  its /64 (gateway.ratelimit.client_address);
 * each attempt is counted before the password is checked (an atomic hit of the
   limiter's storage), so guesses sent at the same instant cannot all pass a count
   that grows only afterwards (eight parallel guesses all passed a limit of five);
@@ -30,9 +32,12 @@ from collections.abc import Callable
 
 from flask import Response
 from flask_limiter import Limiter
-from limits import RateLimitItem
+from limits import RateLimitItem, parse
 
 log = logging.getLogger(__name__)
+
+# "This address signed in to this account lately": one remembered success.
+KNOWN = parse("1/30 days")
 
 
 class SignInThrottle:
@@ -45,9 +50,10 @@ class SignInThrottle:
 
     def admit(self, account: str, address: str) -> tuple[RateLimitItem, int] | None:
         """Count one attempt; None if it may go on, else (the limit, Retry-After s)."""
-        counters = [(item, ("signin-client", account, address)) for item in self.per_client]
-        counters += [(item, ("signin-account", account)) for item in self.per_account]
         strategy = self.limiter.limiter
+        counters = [(item, ("signin-client", account, address)) for item in self.per_client]
+        if strategy.test(KNOWN, "signin-known", account, address):  # not known: counted
+            counters += [(item, ("signin-account", account)) for item in self.per_account]
         for item, keys in counters:
             if not strategy.hit(item, *keys):
                 reset_at = strategy.get_window_stats(item, *keys).reset_time
@@ -56,8 +62,11 @@ class SignInThrottle:
 
     def succeeded(self, account: str, address: str) -> None:
         """A right password or secret from `address`: its guesses are forgiven."""
+        strategy = self.limiter.limiter
         for item in self.per_client:
-            self.limiter.limiter.clear(item, "signin-client", account, address)
+            strategy.clear(item, "signin-client", account, address)
+        strategy.clear(KNOWN, "signin-known", account, address)  # 30 days from now on
+        strategy.hit(KNOWN, "signin-known", account, address)
 
     def wrap(self, view: Callable, account_of: Callable[[], str | None],
              address_of: Callable[[], str],

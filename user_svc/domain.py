@@ -90,16 +90,18 @@ def dummy_hash(rounds: int) -> str:
 def password_matches(password: str, password_hash: str) -> bool:
     """Whether `password`, all of it, is the one `password_hash` was made of.
 
-    A hash from before the SHA-256 step only knows the first 72 bytes, so a password
-    longer than that is refused against it (it cannot tell two such passwords apart);
-    `needs_rehash` says to replace such a hash at the next successful login.
+    A hash from before the SHA-256 step only knows the first 72 bytes: it is checked
+    the way it was made (bcrypt always runs, so timing tells nothing), and
+    `needs_rehash` says to replace it, with the whole password, at that successful
+    login. Until its owner logs in once, such an account still takes any password with
+    the same first 72 bytes; refusing longer ones instead would lock out owners whose
+    password is that long, with no reset to get back in.
     """
     try:
         if password_hash.startswith(PREHASHED):
             return bcrypt.checkpw(_prehashed(password),
                                   password_hash[len(PREHASHED):].encode())
-        raw = password.encode()
-        return len(raw) <= LEGACY_BYTES and bcrypt.checkpw(raw, password_hash.encode())
+        return bcrypt.checkpw(password.encode()[:LEGACY_BYTES], password_hash.encode())
     except ValueError:  # a malformed stored hash matches nothing
         return False
 

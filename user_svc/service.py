@@ -11,7 +11,7 @@ import time
 
 from eventlet import tpool
 from nameko.dependency_providers import Config
-from sqlalchemy import text
+from sqlalchemy import func, text
 from sqlalchemy.exc import IntegrityError
 
 from common import events
@@ -113,7 +113,9 @@ class UserService:
         if not known or not matches:
             raise InvalidCredentials("wrong email or password")
         if domain.needs_rehash(user.password_hash):  # a hash of before the SHA-256 step
-            user.password_hash = self._hash(password)
+            # Only if it is still the one checked: a password change meanwhile wins.
+            store.replace_password_hash(self.db, user.id, user.password_hash,
+                                        self._hash(password))
         pair = self._pair(user, family_id=new_id())
         self.db.commit()
         return pair
@@ -174,7 +176,8 @@ class UserService:
             store.revoke_family(self.db, record.family_id, now)
             self.db.commit()
             log.warning("refresh token reused: family %s revoked", record.family_id)
-        if outcome is not domain.RefreshOutcome.ROTATE:
+        if outcome is not domain.RefreshOutcome.ROTATE or store.family_revoked(
+                self.db, record.family_id):
             raise InvalidRefreshToken("invalid refresh token")
         record.used_at = now
         pair = self._pair(self.db.get(User, record.user_id), record.family_id)
@@ -217,7 +220,7 @@ class UserService:
         if client is None:
             raise ClientNotFound("no such API client", {"client_id": client_id})
         if client.revoked_at is None:
-            client.revoked_at = utc_now()
+            client.revoked_at = func.clock_timestamp()  # the database's clock, see store
         self.db.commit()
 
     @rpc

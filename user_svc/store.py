@@ -56,10 +56,13 @@ def add_refresh_token(session: Session, user_id: str, family_id: str, now: datet
 
 
 def revoke_family(session: Session, family_id: str, now: datetime) -> None:
+    """Revoke the family's tokens, stamped with the database's clock as the UPDATE runs
+    (after any lock wait), which the gateways' look-back covers (gateway/revocations.py);
+    `now` is kept for the callers' symmetry."""
     session.execute(update(RefreshToken)
                     .where(RefreshToken.family_id == family_id,
                            RefreshToken.revoked_at.is_(None))
-                    .values(revoked_at=now))
+                    .values(revoked_at=func.clock_timestamp()))
 
 
 def active_client(session: Session, client_id: str) -> ApiClient | None:
@@ -96,4 +99,17 @@ def revoke_sessions(session: Session, user_id: str, now: datetime,
              .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None)))
     if keep is not None:
         query = query.where(RefreshToken.family_id != keep)
-    session.execute(query.values(revoked_at=now))
+    session.execute(query.values(revoked_at=func.clock_timestamp()))
+
+
+def family_revoked(session: Session, family_id: str) -> bool:
+    """Whether any token of the family is revoked: a token added by a refresh that raced
+    the logout (or the reuse) must not revive the session."""
+    return bool(session.scalar(select(func.count()).where(
+        RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_not(None))))
+
+
+def replace_password_hash(session: Session, user_id: str, old: str, new: str) -> None:
+    """Set `new` unless the stored hash is no longer `old` (compare and set)."""
+    session.execute(update(User).where(User.id == user_id, User.password_hash == old)
+                    .values(password_hash=new))

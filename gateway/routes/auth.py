@@ -21,6 +21,7 @@ from gateway.schemas import (
     RefreshTokenRequest,
     RegisterRequest,
     VerifyEmailRequest,
+    validate,
 )
 from gateway.state import state
 
@@ -117,7 +118,12 @@ def client_credentials(body: ClientTokenRequest) -> tuple[str, str]:
             raise ValidationError("send the client's credentials one way: Basic or body",
                                   {"fields": [{"field": "client_id",
                                                "message": "also in the Authorization header"}]})
-        return unquote_plus(basic.username or ""), unquote_plus(basic.password or "")
+        client_id = unquote_plus(basic.username or "")
+        secret = unquote_plus(basic.password or "")
+        # The body's rules, for the header too: a NUL or an endless id is a 400.
+        validate(ClientTokenRequest, {"grant_type": body.grant_type,
+                                      "client_id": client_id, "client_secret": secret})
+        return client_id, secret
     missing = [name for name in ("client_id", "client_secret") if getattr(body, name) is None]
     if missing:
         raise ValidationError("the client's credentials are missing", {"fields": [

@@ -31,7 +31,7 @@ the client reconnects with a fresh token and its Last-Event-ID.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from flask import Blueprint, Response, request
 from werkzeug.exceptions import TooManyRequests
@@ -92,14 +92,16 @@ def stream():
     per_user = int(gw.config.get("STREAM_MAX_PER_USER", DEFAULT_MAX_PER_USER))
     if not slots.take(principal.subject, per_user):
         raise TooManyRequests(f"at most {per_user} open streams per user; close one first")
-    hub.start()  # no-op once started (server.py starts it with the process)
-    hub.wait_ready(FEED_START_WAIT_S)  # at once after the feed's first subscription
-    heartbeat = float(gw.config.get("STREAM_HEARTBEAT_S", DEFAULT_HEARTBEAT_S))
-    # eventlet.wsgi gathers small chunks into 4 KiB writes by default: write each now.
-    request.environ["eventlet.minimum_write_chunk_size"] = 0
-    try:
+    try:  # from the slot on: whatever fails gives it back
+        hub.start()  # no-op once started (server.py starts it with the process)
+        hub.wait_ready(FEED_START_WAIT_S)  # at once after the feed's first subscription
+        heartbeat = float(gw.config.get("STREAM_HEARTBEAT_S", DEFAULT_HEARTBEAT_S))
+        # eventlet.wsgi gathers small chunks into 4 KiB writes by default: write each now.
+        request.environ["eventlet.minimum_write_chunk_size"] = 0
+        revocations = gw.revocations
         body = _messages(hub, principal, last_event_id(), heartbeat,
-                         token_expiry(token), request_id(), request.endpoint)
+                         token_expiry(token), request_id(), request.endpoint,
+                         revoked=lambda: revocations.covers(principal))
         response = Response(body, mimetype="text/event-stream", headers=STREAM_HEADERS)
     except BaseException:
         slots.give_back(principal.subject)
@@ -110,7 +112,8 @@ def stream():
 
 
 def _messages(hub: EventHub, principal: Principal, last_id: str | None, heartbeat: float,
-              expires_at: int | None, rid: str, endpoint: str | None) -> Iterator[bytes]:
+              expires_at: int | None, rid: str, endpoint: str | None,
+              revoked: Callable[[], bool] = lambda: False) -> Iterator[bytes]:
     """The stream's chunks. Runs after the view returned: no request context here.
 
     The subscription is made when the server starts sending (a generator closed before
@@ -119,6 +122,8 @@ def _messages(hub: EventHub, principal: Principal, last_id: str | None, heartbea
     """
     set_context(rid, SERVICE_NAME, endpoint)
     sub: Subscription = hub.subscribe(principal.subject, last_id, principal.session)
+    if revoked():  # revoked between the view's check and now: close_sessions missed it
+        sub.close()
     try:
         yield CONNECTED
         for message in sub.replay:

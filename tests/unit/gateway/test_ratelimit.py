@@ -4,6 +4,7 @@ Retry-After."""
 
 from __future__ import annotations
 
+import base64
 import uuid
 
 import pytest
@@ -198,3 +199,36 @@ def test_storage_is_pluggable(config, rpc, storage):
 def test_a_limit_that_does_not_parse_stops_the_start(config, rpc, setting):
     with pytest.raises(ValueError, match=setting):
         limited(config, rpc, **{setting: "thirty a minute"})
+
+
+def test_a_basic_header_on_login_does_not_move_the_guesses_to_another_count(config, rpc):
+    # Each guess once counted under the Basic header's made-up client id instead.
+    rpc.answers[("user_svc", "login")] = Unauthorized("wrong email or password")
+    client = limited(config, rpc, SIGN_IN_FAILURES_PER_CLIENT="2/minute")
+    for n in range(2):
+        header = {"Authorization": "Basic " + base64.b64encode(f"cl_{n}:x".encode()).decode()}
+        assert client.post("/auth/login", json=LOGIN, headers=header).status_code == 401
+    assert_429(client.post("/auth/login", json=LOGIN,
+                           headers={"Authorization": "Basic Y2xfOTp4"}))
+
+
+def test_an_address_that_signed_in_before_is_not_held_by_the_accounts_ceiling(config, rpc):
+    client = limited(config, rpc, SIGN_IN_FAILURES_PER_ACCOUNT="3/15 minutes")
+    home = from_address("10.0.5.1")
+    rpc.answers[("user_svc", "login")] = PAIR
+    assert client.post("/auth/login", json=LOGIN, **home).status_code == 200
+    rpc.answers[("user_svc", "login")] = Unauthorized("wrong email or password")
+    for n in range(3):  # a botnet fills the account's ceiling
+        client.post("/auth/login", json=LOGIN, **from_address(f"10.0.5.{10 + n}"))
+    assert_429(client.post("/auth/login", json=LOGIN, **from_address("10.0.5.99")))
+    rpc.answers[("user_svc", "login")] = PAIR
+    assert client.post("/auth/login", json=LOGIN, **home).status_code == 200  # the owner
+
+
+def test_an_ipv6_host_counts_as_its_64(config, rpc):
+    rpc.answers[("user_svc", "login")] = Unauthorized("wrong email or password")
+    client = limited(config, rpc, SIGN_IN_FAILURES_PER_CLIENT="2/minute")
+    for n in (1, 2):
+        assert client.post("/auth/login", json=LOGIN,
+                           **from_address(f"2001:db8:1:2::{n}")).status_code == 401
+    assert_429(client.post("/auth/login", json=LOGIN, **from_address("2001:db8:1:2::ffff")))

@@ -30,8 +30,8 @@ def test_a_revoked_session_or_client_is_covered_and_forgotten_after_a_token_life
     assert revocations.learn(answer(1010, {SESSION: 1005}, {CLIENT_ID: 1005}), 1010) == {
         SESSION}
     assert revocations.covers(ann) and revocations.covers(client)
-    # A token the client got after its revocation (it cannot, but) is not covered.
-    assert not revocations.covers(Principal(CLIENT_ID, "client", "client", issued_at=1006))
+    # A revoked client's every token: one issued in the instant of the revoke too.
+    assert revocations.covers(Principal(CLIENT_ID, "client", "client", issued_at=1006))
     assert revocations.since(1020) == 1010 - LOOK_BACK_S  # overlap: late commits are seen
     assert revocations.learn(answer(1020, {SESSION: 1005}), 1020) == set()  # not new
     revocations.learn(answer(3000), 3000)  # 900 s on: no token of theirs is valid now
@@ -127,6 +127,13 @@ def test_client_credentials_in_http_basic_get_a_token(client, rpc):
     assert response.status_code == 200, response.data
     # RFC 6749 2.3.1: form-urlencoded before base64.
     assert rpc.last().kwargs == {"client_id": CLIENT_ID, "client_secret": "cs_a b/c"}
+
+
+def test_a_basic_header_is_checked_like_the_body(client, rpc):
+    nul = client.post("/auth/token", data={"grant_type": "client_credentials"},
+                      headers=basic("cl_%00", "s"))  # a NUL once reached PostgreSQL: 500
+    assert nul.status_code == 400 and error_of(nul)["code"] == "validation_error"
+    assert rpc.calls == []
 
 
 def test_client_credentials_sent_two_ways_or_none_are_a_400(client, rpc):

@@ -5,6 +5,7 @@ import time
 import pytest
 from sqlalchemy import select
 
+from common.db import utc_now
 from common.tokens import TokenSettings, verify_access_token
 from user_svc import domain
 from user_svc.exceptions import (
@@ -266,3 +267,16 @@ def test_a_user_changes_their_name_and_nothing_else(users):
         users.update_profile(user["id"], name="x" * 101)
     with pytest.raises(UserNotFound):
         users.update_profile("6d1f0c4e-0000-4000-8000-00000000ffff", name="x")
+
+
+def test_a_refresh_token_added_to_a_revoked_family_does_not_revive_it(users, session):
+    from user_svc import store
+    user = users.register(email="ann@example.com", password="correct horse")
+    pair = users.login("ann@example.com", "correct horse")
+    family = session.scalars(select(RefreshToken.family_id)).first()
+    users.logout(pair["refresh_token"])
+    # A refresh that raced the logout committed its new token after the revoke.
+    late = store.add_refresh_token(session, user["id"], family, utc_now(), 3600)
+    session.commit()
+    with pytest.raises(InvalidRefreshToken):
+        users.refresh(late)
