@@ -129,10 +129,10 @@ def paths() -> dict:
             errors=(404,))},
         "/users/me": {
             "get": op("The caller's profile (" + user_only + ")", "users",
-                      {"200": answer("the profile", "User")}, checks_role=True,
+                      {"200": answer("the profile", "Profile")}, checks_role=True,
                       errors=(404,)),
             "patch": op("Change the caller's name (null clears it)", "users",
-                        {"200": answer("the profile", "User")}, checks_role=True,
+                        {"200": answer("the profile", "Profile")}, checks_role=True,
                         body="UpdateProfileRequest", errors=(404,))},
         "/products": {
             "get": op("A page of the catalog", "catalog",
