@@ -268,6 +268,16 @@ class UserRegistered(Event):
     verification_token: str | None = None
 
 
+@contract("user_svc", "user.password_reset_requested")
+class PasswordResetRequested(Event):
+    """Someone asked for a reset of this account's password: mail it the link (ours
+    beyond the design's catalogue: the reset mail needs an event to reach notify_svc)."""
+
+    user_id: str
+    email: str
+    reset_token: str  # single-use, valid PASSWORD_RESET_TTL_S; user_svc keeps its hash
+
+
 @dataclass(frozen=True, kw_only=True)
 class _NotificationOutcome(Event):
     notification_id: str

@@ -2,8 +2,8 @@
 
 - auth: RATE_LIMIT_AUTH (30/minute) per client address, one bucket shared by every
   /auth/* route.
-- registration: RATE_LIMIT_ACCOUNT (10/minute) per email registered, whatever the
-  address; it is registration's own bucket: sign-ups never count against signing in.
+- registration, and reset requests: RATE_LIMIT_ACCOUNT (10/minute) per email, whatever
+  the address, each its own bucket: neither ever counts against signing in.
 - sign-in (login, client token): gateway/signin_throttle.py, per (account, address)
   and per account, counted before the password is checked.
 - orders: RATE_LIMIT_ORDERS (60/minute) per user of the token on POST /orders (a
@@ -41,6 +41,8 @@ DEFAULTS = {"RATE_LIMIT_AUTH": "30/minute", "RATE_LIMIT_ACCOUNT": "10/minute",
             "SIGN_IN_FAILURES_PER_ACCOUNT": "100/15 minutes",
             "RATE_LIMIT_STORAGE_URI": "memory://"}
 REGISTER_VIEW = "auth.register"
+FORGOT_VIEW = "auth.forgot_password"
+THROTTLE = "gateway.signin"
 CLIENT_TOKEN_VIEW = "auth.client_token"
 SIGN_IN_VIEWS = ("auth.login", CLIENT_TOKEN_VIEW)
 ORDER_VIEW = "orders.create_order"
@@ -141,12 +143,17 @@ def install(app: Flask, config: dict) -> Limiter:
         exempt_when=lambda: account_key() is None, override_defaults=False)
     orders = limiter.limit(_limit(config, "RATE_LIMIT_ORDERS"), scope="orders",
                            key_func=user_key, override_defaults=False)
+    resets = limiter.limit(
+        _limit(config, "RATE_LIMIT_ACCOUNT"), scope="reset", key_func=account_key,
+        exempt_when=lambda: account_key() is None, override_defaults=False)
     views = app.view_functions
     views[REGISTER_VIEW] = registrations(views[REGISTER_VIEW])
+    views[FORGOT_VIEW] = resets(views[FORGOT_VIEW])
     views[ORDER_VIEW] = orders(views[ORDER_VIEW])
     throttle = SignInThrottle(
         limiter, parse_many(_limit(config, "SIGN_IN_FAILURES_PER_CLIENT")),
         parse_many(_limit(config, "SIGN_IN_FAILURES_PER_ACCOUNT")))
+    app.extensions[THROTTLE] = throttle
     for endpoint in SIGN_IN_VIEWS:
         views[endpoint] = throttle.wrap(views[endpoint], account_key, client_address,
                                         refused_sign_in)
@@ -161,6 +168,11 @@ def retry_after_s(app: Flask, exc: RateLimitExceeded) -> int:
     reset_at = current.window[0] if current is not None else (
         time.time() + exc.limit.limit.get_expiry())
     return max(1, math.ceil(reset_at - time.time()))
+
+
+def forgive_sign_ins(account: str) -> None:
+    """A password reset: the account's sign-in counts start over (this address's too)."""
+    current_app.extensions[THROTTLE].forgive(account, client_address())
 
 
 def refused_sign_in(limit, retry: int) -> Response:

@@ -124,6 +124,16 @@ class UpdateProfileRequest(Model):
     name: PersonName | None = None
 
 
+class ForgotPasswordRequest(Model):
+    # Only the shape: an unknown or malformed email gets the same 202 as a known one.
+    email: Annotated[Text, Field(min_length=1, max_length=254)]
+
+
+class ResetPasswordRequest(Model):
+    token: Secret
+    password: Password
+
+
 class VerifyEmailRequest(Model):
     """Body of /auth/verify: the token of the welcome mail's link."""
 
@@ -217,6 +227,13 @@ class PaymentListQuery(ListQuery):
     """ListQuery plus `?order_id=`."""
 
     order_id: Annotated[Uuid | None, BeforeValidator(_blank_is_none)] = None
+
+
+class UserListQuery(ListQuery):
+    """ListQuery plus `?q=`: part of an email or a name (`q=` means everyone)."""
+
+    q: Annotated[Annotated[Text, Field(max_length=100)] | None,
+                 BeforeValidator(_blank_is_none)] = None
 
 
 class NotificationListQuery(ListQuery):

@@ -103,9 +103,11 @@ def main() -> None:
     _stop_on_signals(eventlet.getcurrent(), received, on_stop=gateway.stream.close)
     gateway.stream.start()  # subscribed before the first stream: nothing is missed
     # Revoked sessions and clients, asked of user_svc every REVOCATION_POLL_S; a revoked
-    # session's open streams end at once.
+    # session's open streams end at once. Through /ready's pool, not the requests' one:
+    # while user_svc is away, each look would renew that pool's cached "not running" and
+    # turn the first requests after its return into 503s.
     eventlet.spawn_n(gateway.revocations.poll_forever,
-                     lambda since: gateway.rpc.call("user_svc", "revocations", since),
+                     lambda since: gateway.ready_rpc.call("user_svc", "revocations", since),
                      float(config.get("REVOCATION_POLL_S", DEFAULT_POLL_S)),
                      gateway.stream.close_sessions)
     log.info("gateway listening on http://%s:%s", host, port)

@@ -68,6 +68,14 @@ class SignInThrottle:
         strategy.clear(KNOWN, "signin-known", account, address)  # 30 days from now on
         strategy.hit(KNOWN, "signin-known", account, address)
 
+    def forgive(self, account: str, address: str) -> None:
+        """Clear the account's ceiling and this address's count (a password reset)."""
+        strategy = self.limiter.limiter
+        for item in self.per_account:
+            strategy.clear(item, "signin-account", account)
+        for item in self.per_client:
+            strategy.clear(item, "signin-client", account, address)
+
     def wrap(self, view: Callable, account_of: Callable[[], str | None],
              address_of: Callable[[], str],
              refuse: Callable[[RateLimitItem, int], Response]) -> Callable:

@@ -16,7 +16,11 @@ from datetime import datetime, timedelta
 
 WELCOME, ORDER_CONFIRMED, ORDER_CANCELLED = "welcome", "order_confirmed", "order_cancelled"
 ORDER_SHIPPED, ORDER_DELIVERED = "order_shipped", "order_delivered"
-KINDS = (WELCOME, ORDER_CONFIRMED, ORDER_CANCELLED, ORDER_SHIPPED, ORDER_DELIVERED)
+PASSWORD_RESET = "password_reset"
+KINDS = (WELCOME, ORDER_CONFIRMED, ORDER_CANCELLED, ORDER_SHIPPED, ORDER_DELIVERED,
+         PASSWORD_RESET)
+# Kinds about the account, not an order.
+ACCOUNT_KINDS = frozenset({WELCOME, PASSWORD_RESET})
 EMAIL, SMS = "email", "sms"
 CHANNELS = (EMAIL, SMS)
 PENDING, SENT, FAILED = "pending", "sent", "failed"

@@ -75,13 +75,15 @@ class SendError:
 
 def drafts(kind: str, settings: Settings, *, user_id: str, recipient: str,
            order: events.OrderSnapshot | None = None, name: str | None = None,
-           reason: str | None = None, verification_token: str | None = None) -> list[Draft]:
+           reason: str | None = None, verification_token: str | None = None,
+           reset_token: str | None = None) -> list[Draft]:
     """The email (rendered from the templates) and, for some kinds, the SMS of an event;
     `order` is the snapshot an `order.*` event carries."""
     fields = vars(order) if order is not None else None  # the dataclass's own dict, no copy
     context = render.mail_context(kind, settings.public_url, order=fields, name=name,
                                   email=recipient, reason=reason,
-                                  verification_token=verification_token)
+                                  verification_token=verification_token,
+                                  reset_token=reset_token)
     mail = render.render(kind, context)
     order_id = order.order_id if order is not None else None
     found = [Draft(kind, EMAIL, user_id, recipient, mail.subject, mail.text, mail.html,

@@ -42,7 +42,8 @@ class Rendered:
 
 def mail_context(kind: str, public_url: str, *, order: Mapping | None = None,
                  name: str | None = None, email: str | None = None,
-                 reason: str | None = None, verification_token: str | None = None) -> dict:
+                 reason: str | None = None, verification_token: str | None = None,
+                 reset_token: str | None = None) -> dict:
     """The variables of a kind's templates (order: the fields of an `order.*` event's
     snapshot, domain.order_view; verification_token: the welcome mail's link's)."""
     if kind not in domain.KINDS:
@@ -50,8 +51,10 @@ def mail_context(kind: str, public_url: str, *, order: Mapping | None = None,
     home = f"{public_url.rstrip('/')}/"
     context = {"kind": kind, "name": name, "email": email, "home_link": home,
                "verify_link": f"{home}#/verify?token={quote(verification_token, safe='')}"
-               if verification_token else None}
-    if kind != domain.WELCOME:
+               if verification_token else None,
+               "reset_link": f"{home}#/reset?token={quote(reset_token, safe='')}"
+               if reset_token else None}
+    if kind not in domain.ACCOUNT_KINDS:
         if order is None:
             raise ValueError(f"a {kind} notification needs its order")
         view = domain.order_view(order, public_url)

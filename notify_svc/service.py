@@ -84,6 +84,12 @@ class NotifyService:
         self._notify(event, domain.WELCOME, event.email,
                      verification_token=event.verification_token)
 
+    @event_handler("user_svc", "user.password_reset_requested")
+    def on_password_reset_requested(self, event: events.PasswordResetRequested):
+        """The single-use link to choose a new password."""
+        self._notify(event, domain.PASSWORD_RESET, event.email,
+                     reset_token=event.reset_token)
+
     @event_handler("order_svc", "order.confirmed")
     def on_order_confirmed(self, event: events.OrderConfirmed):
         """Paid: the confirmation with the order's lines."""

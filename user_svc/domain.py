@@ -123,6 +123,11 @@ def new_verification_token() -> str:
     return "ev_" + secrets.token_urlsafe(32)
 
 
+def new_reset_token() -> str:
+    """The token of a password-reset link (stored as its sha256)."""
+    return "pr_" + secrets.token_urlsafe(32)
+
+
 def verification_expiry(now: datetime, ttl_s: int) -> datetime:
     return now + timedelta(seconds=ttl_s)
 
@@ -182,3 +187,23 @@ def looks_like_uuid(value) -> bool:
 def from_epoch(seconds: float) -> datetime:
     """An aware UTC datetime of epoch `seconds` (the gateways speak epoch)."""
     return datetime.fromtimestamp(seconds, UTC)
+
+
+USER_LIST_MAX, USER_QUERY_MAX = 100, 100
+
+
+def check_user_query(query) -> str | None:
+    if query is not None and (not isinstance(query, str) or len(query) > USER_QUERY_MAX
+                              or "\x00" in query):
+        raise InvalidUserInput(f"q must be text of at most {USER_QUERY_MAX} characters",
+                               {"field": "q"})
+    if query is None:
+        return None
+    return query.strip() or None
+
+
+def check_limit(limit) -> int:
+    if type(limit) is not int or not 1 <= limit <= USER_LIST_MAX:
+        raise InvalidUserInput(f"limit must be an integer from 1 to {USER_LIST_MAX}",
+                               {"field": "limit"})
+    return limit

@@ -41,3 +41,8 @@ class ClientNotFound(NotFound):
 @remote
 class InvalidVerificationToken(ValidationError):
     """The verification link is unknown, spent or expired."""
+
+
+@remote
+class InvalidResetToken(ValidationError):
+    """The password-reset link is unknown, spent or expired."""

@@ -30,10 +30,18 @@ class User(Base):
     # sha256 of that link's token while it is unused, and until when it is valid.
     verification_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     verification_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # sha256 of the last password-reset link's token while it is unused, and its expiry.
+    reset_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    reset_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     def to_dict(self) -> dict:
         return {"id": self.id, "email": self.email, "name": self.name, "role": self.role,
                 "email_verified": self.email_verified}
+
+    def account_dict(self) -> dict:
+        """The account as GET /admin/users lists it."""
+        return {"id": self.id, "email": self.email, "name": self.name, "role": self.role,
+                "created_at": self.created_at.isoformat()}
 
 
 class RefreshToken(Base):

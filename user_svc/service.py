@@ -14,7 +14,7 @@ from nameko.dependency_providers import Config
 from sqlalchemy import func, text
 from sqlalchemy.exc import IntegrityError
 
-from common import events
+from common import cursors, events
 from common.db import DatabaseSession, new_id, one_statement, utc_now
 from common.entrypoints import on_start, rpc
 from common.logging import LogContext
@@ -29,6 +29,7 @@ from user_svc.exceptions import (
     InvalidClientCredentials,
     InvalidCredentials,
     InvalidRefreshToken,
+    InvalidResetToken,
     InvalidUserInput,
     InvalidVerificationToken,
     UserNotFound,
@@ -131,6 +132,43 @@ class UserService:
         user.email_verified, user.verification_hash = True, None
         self.db.commit()
 
+    @rpc
+    def request_password_reset(self, email):
+        """Mail a single-use reset link to the account of `email`, if there is one
+        (user.password_reset_requested); the same answer (None) either way, so the
+        caller learns nothing about which emails have accounts."""
+        try:
+            email = domain.normalize_email(email)
+        except InvalidUserInput:
+            return None
+        user = store.user_by_email(self.db, email)
+        if user is not None:
+            token = domain.new_reset_token()
+            user.reset_hash = domain.hash_secret(token)
+            user.reset_expires_at = domain.verification_expiry(
+                utc_now(), int(self.config["PASSWORD_RESET_TTL_S"]))
+            self.db.add(Outbox.of(events.PasswordResetRequested(
+                user_id=user.id, email=user.email, reset_token=token,
+                correlation_id=self.correlation_id)))
+        self.db.commit()
+
+    @rpc(expected_exceptions=(InvalidUserInput, InvalidResetToken))
+    def reset_password(self, token, password):
+        """Spend a reset link: the new password, every session of the account ended,
+        the email verified (the link reached its mailbox): {"email"} (the gateway
+        forgives that account's sign-in count). InvalidResetToken (400) if it is
+        unknown, spent or expired."""
+        password = domain.check_password(password)
+        user = store.user_by_reset(self.db, domain.hash_secret(token), utc_now()) \
+            if isinstance(token, str) else None
+        if user is None:
+            raise InvalidResetToken("this link is spent, expired or not one we sent")
+        user.password_hash = self._hash(password)
+        user.reset_hash, user.email_verified = None, True
+        store.revoke_sessions(self.db, user.id, utc_now())
+        self.db.commit()
+        return {"email": user.email}
+
     @rpc(expected_exceptions=(InvalidCredentials, InvalidUserInput, UserNotFound))
     def change_password(self, user_id, session, current_password, new_password):
         """Replace the password when `current_password` is right (else
@@ -204,6 +242,22 @@ class UserService:
                               secret_hash=domain.hash_secret(secret)))
         self.db.commit()
         return {"client_id": client_id, "client_secret": secret, "name": name, "role": role}
+
+    @rpc(expected_exceptions=InvalidUserInput)
+    def list_users(self, q=None, limit=20, cursor=None):
+        """Accounts newest first, `q` matching part of the email or name: {items: [{id,
+        email, name, role, created_at}], next_cursor}."""
+        query, limit = domain.check_user_query(q), domain.check_limit(limit)
+        try:
+            before = cursors.decode_position(cursor) if cursor else None
+        except cursors.InvalidCursor as exc:
+            raise InvalidUserInput(str(exc), {"field": "cursor"}) from None
+        with one_statement(self.db):
+            page = store.page_of_users(self.db, query, limit, before)
+        last = page[limit - 1] if len(page) > limit else None
+        return {"items": [user.account_dict() for user in page[:limit]],
+                "next_cursor": cursors.encode_position(last.created_at, last.id)
+                if last else None}
 
     @rpc
     def list_clients(self):

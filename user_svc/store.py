@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from user_svc.domain import RefreshState, hash_secret, new_refresh_token, refresh_expiry
@@ -24,6 +24,13 @@ def user_by_verification(session: Session, token_hash: str, now: datetime) -> Us
 
 def locked_user(session: Session, user_id: str) -> User | None:
     return session.scalars(select(User).where(User.id == user_id).with_for_update()).first()
+
+
+def user_by_reset(session: Session, token_hash: str, now: datetime) -> User | None:
+    """The user whose unused, unexpired reset link has this hash, locked."""
+    return session.scalars(
+        select(User).where(User.reset_hash == token_hash, User.reset_expires_at > now)
+        .with_for_update()).first()
 
 
 def email_exists(session: Session, email: str) -> bool:
@@ -113,3 +120,19 @@ def replace_password_hash(session: Session, user_id: str, old: str, new: str) ->
     """Set `new` unless the stored hash is no longer `old` (compare and set)."""
     session.execute(update(User).where(User.id == user_id, User.password_hash == old)
                     .values(password_hash=new))
+
+
+def page_of_users(session: Session, query: str | None, limit: int,
+                  before: tuple[datetime, str] | None) -> list[User]:
+    """`limit + 1` users, newest first, after the cursor position `before`; `query`
+    matches part of the email or the name, case-insensitively (taken literally: % and _
+    match themselves)."""
+    statement = (select(User).order_by(User.created_at.desc(), User.id.desc())
+                 .limit(limit + 1))
+    if query:
+        pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        statement = statement.where(or_(User.email.ilike(pattern, escape="\\"),
+                                        User.name.ilike(pattern, escape="\\")))
+    if before is not None:
+        statement = statement.where(tuple_(User.created_at, User.id) < before)
+    return list(session.scalars(statement))

@@ -15,6 +15,7 @@ REQUEST_MODELS = (
     schemas.UpdateProductRequest, schemas.RestockRequest, schemas.CreateOrderRequest,
     schemas.CancelOrderRequest, schemas.RetryNotificationRequest,
     schemas.VerifyEmailRequest, schemas.ChangePasswordRequest, schemas.UpdateProfileRequest,
+    schemas.ForgotPasswordRequest, schemas.ResetPasswordRequest,
 )
 
 ERROR_CODES = ["validation_error", "unauthorized", "forbidden", "not_found",
@@ -86,6 +87,9 @@ ANSWERS = {
                    "role": string(enum=["client", "admin"]),
                    "created_at": string(format="date-time")}),
     "ClientList": obj({"items": {"type": "array", "items": ref("Client")}}),
+    "Account": obj({"id": string(format="uuid"), "email": string(), "name": string(True),
+                    "role": string(enum=ROLES), "created_at": string(format="date-time")}),
+    "AccountPage": page("Account"),
     "Product": obj({"sku": string(), "name": string(), "description": string(True),
                     "price_cents": integer(minimum=1), "currency": string(),
                     "available": integer(minimum=0)}),

@@ -102,6 +102,14 @@ def paths() -> dict:
             "Rotate a refresh token (a spent one revokes its family: 401)", "auth",
             {"200": answer("a new token pair", "TokenPair")}, auth=False,
             body="RefreshTokenRequest", errors=(401,), limited=True)},
+        "/auth/password/forgot": {"post": op(
+            "Mail a single-use password-reset link (202 whatever the email)", "auth",
+            {"202": answer("accepted")}, auth=False, body="ForgotPasswordRequest",
+            limited=True)},
+        "/auth/password/reset": {"post": op(
+            "Spend a reset link: the new password, every session ended (spent, expired or "
+            "unknown link: 400)", "auth", {"204": answer("reset")}, auth=False,
+            body="ResetPasswordRequest", limited=True)},
         "/auth/password/change": {"post": op(
             "Change the password (" + user_only + "); the other sessions end, a wrong "
             "current password is 401", "auth", {"204": answer("changed")},
@@ -207,6 +215,10 @@ def _notifications(user_only: str) -> dict:
 def _admin() -> dict:
     service = path("service", string(description="a service name, e.g. order_svc"))
     return {
+        "/admin/users": {"get": op(
+            "Accounts newest first, ?q= matching part of an email or name (admins)",
+            "admin", {"200": answer("a page", "AccountPage")}, checks_role=True,
+            params=(*LIST, query("q", string(maxLength=100), "part of an email or name")))},
         "/admin/payments": {"get": op(
             "payment_svc's records, newest first (admins)", "admin",
             {"200": answer("a page", "PaymentPage")}, checks_role=True,

@@ -11,11 +11,12 @@ from gateway.auth import require_auth
 from gateway.body import json_body
 from gateway.routes import no_content, pick, query_args
 from gateway.routes.products import STOCK_FIELDS, path_sku
-from gateway.schemas import CreateClientRequest, PaymentListQuery
+from gateway.schemas import CreateClientRequest, PaymentListQuery, UserListQuery
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 CLIENT_FIELDS = ("client_id", "name", "role", "created_at")
+ACCOUNT_FIELDS = ("id", "email", "name", "role", "created_at")
 PAYMENT_FIELDS = ("id", "order_id", "status", "amount_cents", "refunded_cents", "attempts")
 
 
@@ -38,6 +39,18 @@ def path_client_id(client_id: str) -> str:
     if SUBJECTS["client"].fullmatch(client_id) is None:
         raise NotFound("no such API client")
     return client_id
+
+
+@bp.get("/users")
+@require_auth(role="admin")
+def users():
+    """Accounts newest first {id, email, name, role, created_at}; `?q=` matches part of
+    the email or the name; `?limit=&cursor=` pages."""
+    query = query_args(UserListQuery)
+    page = rpc.call("user_svc", "list_users", q=query.q, limit=query.limit,
+                    cursor=query.cursor)
+    return {"items": [pick(user, ACCOUNT_FIELDS) for user in page.get("items") or []],
+            "next_cursor": page.get("next_cursor")}
 
 
 @bp.get("/clients")

@@ -10,16 +10,18 @@ from urllib.parse import unquote_plus
 from flask import Blueprint, request
 
 from common.errors import Forbidden, ValidationError
-from gateway import rpc
+from gateway import ratelimit, rpc
 from gateway.auth import current_principal, require_auth
 from gateway.body import accepts_form, json_body, json_or_form_body
 from gateway.routes import USER_FIELDS, no_content, pick
 from gateway.schemas import (
     ChangePasswordRequest,
     ClientTokenRequest,
+    ForgotPasswordRequest,
     LoginRequest,
     RefreshTokenRequest,
     RegisterRequest,
+    ResetPasswordRequest,
     VerifyEmailRequest,
     validate,
 )
@@ -61,6 +63,24 @@ def refresh():
     body = json_body(RefreshTokenRequest)
     pair = rpc.call("user_svc", "refresh", refresh_token=body.refresh_token)
     return _tokens(pair, PAIR_FIELDS)
+
+
+@bp.post("/password/forgot")
+def forgot_password():
+    """Mail a reset link to the account of that email, if any: 202 either way."""
+    body = json_body(ForgotPasswordRequest)
+    rpc.call("user_svc", "request_password_reset", email=body.email)
+    return {}, 202
+
+
+@bp.post("/password/reset")
+def reset_password():
+    """Spend a reset link: 204; every session of the account ends, and its sign-in
+    count is forgiven (a reset unlocks what guessers ran up)."""
+    body = json_body(ResetPasswordRequest)
+    reset = rpc.call("user_svc", "reset_password", token=body.token, password=body.password)
+    ratelimit.forgive_sign_ins(f"email:{reset['email']}")
+    return no_content()
 
 
 @bp.post("/password/change")

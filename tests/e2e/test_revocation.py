@@ -85,3 +85,46 @@ def test_a_password_change_ends_the_other_sessions_within_5_s(cluster):
     assert cluster.post("/auth/login", json={"email": email, "password": "correct horse"}
                         ).status_code == 401
     assert login(cluster, email, "battery staple")
+
+
+def test_admins_find_accounts(cluster, admin):
+    marker = uuid.uuid4().hex[:8]
+    email = f"find-{marker}@example.com"
+    cluster.post("/auth/register", json={"email": email, "password": "correct horse",
+                                         "name": f"Findable {marker}"})
+    found = cluster.get("/admin/users", headers=admin, params={"q": marker.upper()}).json()
+    assert [u["email"] for u in found["items"]] == [email]
+    assert set(found["items"][0]) == {"id", "email", "name", "role", "created_at"}
+
+
+def test_a_forgotten_password_is_reset_by_mail_and_every_session_ends(cluster):
+    import email as email_lib
+    import email.policy
+    import re
+    import urllib.parse
+    address = f"reset-{uuid.uuid4().hex[:8]}@example.com"
+    cluster.post("/auth/register", json={"email": address, "password": "correct horse"})
+    session = login(cluster, address, "correct horse")
+    assert cluster.post("/auth/password/forgot", json={"email": "nobody@example.com"}
+                        ).status_code == 202
+    assert cluster.post("/auth/password/forgot", json={"email": address}).status_code == 202
+
+    def reset_mail():
+        for path in sorted(cluster.mail_dir.glob("*.eml")):
+            mail = email_lib.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            if address in str(mail["To"]) and "Reset" in str(mail["Subject"]):
+                return mail
+        return None
+
+    body = wait_for(reset_mail, timeout=30, message="the reset mail").get_body(
+        ("plain",)).get_content()
+    token = urllib.parse.unquote(re.search(r"#/reset\?token=(\S+)", body).group(1))
+    assert cluster.post("/auth/password/reset", json={"token": token,
+                                                      "password": "battery staple"}
+                        ).status_code == 204
+    wait_for(lambda: cluster.get("/users/me", headers=session).status_code == 401,
+             timeout=5, interval=0.1, message="the old session refused")
+    spent = cluster.post("/auth/password/reset", json={"token": token,
+                                                       "password": "another one!"})
+    assert spent.status_code == 400
+    assert login(cluster, address, "battery staple")

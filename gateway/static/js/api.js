@@ -127,6 +127,16 @@ export function register(email, password, name) {
   return api("POST", "/auth/register", {body: {email, password, ...(name ? {name} : {})}});
 }
 
+/** Ask for a password-reset mail (the answer is the same for any email). */
+export function forgotPassword(email) {
+  return api("POST", "/auth/password/forgot", {body: {email}});
+}
+
+/** Spend a reset mail's link with the new password. */
+export function resetPassword(token, password) {
+  return api("POST", "/auth/password/reset", {body: {token, password}});
+}
+
 /** Spend the welcome mail's link: resolves once the address is confirmed. */
 export function verifyEmail(token) {
   return api("POST", "/auth/verify", {body: {token}});

@@ -10,7 +10,7 @@ import {count} from "./cart.js";
 import {announce, errorBox, h, mount} from "./dom.js";
 import {onLive, startLive, stopLive} from "./stream.js";
 import {adminView} from "./views/admin.js";
-import {loginView, registerView, verifyView} from "./views/auth.js";
+import {forgotView, loginView, registerView, resetView, verifyView} from "./views/auth.js";
 import {cartView} from "./views/cart.js";
 import {notificationsView} from "./views/notifications.js";
 import {orderView} from "./views/order.js";
@@ -23,6 +23,8 @@ const ROUTES = [
   {name: "login", pattern: /^\/login$/, view: loginView, title: "Log in"},
   {name: "register", pattern: /^\/register$/, view: registerView, title: "Register"},
   {name: "verify", pattern: /^\/verify$/, view: verifyView, title: "Confirm your email"},
+  {name: "forgot", pattern: /^\/forgot$/, view: forgotView, title: "Forgot your password"},
+  {name: "reset", pattern: /^\/reset$/, view: resetView, title: "Choose a new password"},
   {name: "orders", pattern: /^\/orders$/, view: ordersView, title: "Your orders", auth: true},
   {name: "orders", pattern: /^\/orders\/([0-9a-fA-F-]{36})$/, view: orderView, title: "Order",
    auth: true},

@@ -18,7 +18,7 @@ DESIGN_CATALOGUE = {
     "delivery.delivered": "delivery_svc", "user.registered": "user_svc",
     "notification.sent": "notify_svc", "notification.failed": "notify_svc",
     # Ours beyond the design: a customer's cancel stopped the parcel (docs/events.md).
-    "delivery.cancelled": "delivery_svc",
+    "delivery.cancelled": "delivery_svc", "user.password_reset_requested": "user_svc",
 }
 
 

@@ -25,6 +25,7 @@ PUBLIC = {
     ("POST", "/auth/register"), ("POST", "/auth/login"), ("POST", "/auth/refresh"),
     ("POST", "/auth/logout"), ("POST", "/auth/token"),  # how one gets a token
     ("POST", "/auth/verify"),  # the welcome mail's link: the token is the credential
+    ("POST", "/auth/password/forgot"), ("POST", "/auth/password/reset"),  # ditto, by mail
 }
 # Catalog writes are the admin's too, outside /admin.
 ADMIN_ONLY_OUTSIDE_ADMIN = {("POST", "/products"), ("PATCH", "/products/<sku>"),

@@ -146,3 +146,31 @@ def test_client_credentials_sent_two_ways_or_none_are_a_400(client, rpc):
     fields = {f["field"] for f in error_of(none)["details"]["fields"]}
     assert fields == {"client_id", "client_secret"}
     assert rpc.calls == []
+
+
+def test_admins_list_accounts_with_a_query(client, rpc, make_token):
+    account = {"id": "11111111-1111-4111-8111-111111111111", "email": "ann@example.com",
+               "name": "Ann", "role": "customer", "created_at": "2026-11-30T12:00:00+00:00"}
+    rpc.answers[("user_svc", "list_users")] = {"items": [{**account, "password_hash": "x"}],
+                                               "next_cursor": None}
+    response = client.get("/admin/users?q=ann&limit=5", headers=bearer(make_token(role="admin")))
+    assert response.status_code == 200
+    assert response.get_json() == {"items": [account], "next_cursor": None}
+    assert rpc.last().kwargs == {"q": "ann", "limit": 5, "cursor": None}
+    assert client.get("/admin/users", headers=bearer(make_token())).status_code == 403
+    too_long = client.get("/admin/users?q=" + "x" * 101, headers=bearer(make_token(role="admin")))
+    assert too_long.status_code == 400
+
+
+def test_forgot_is_202_for_any_email_and_reset_forgives_the_sign_in_count(client, rpc):
+    rpc.answers[("user_svc", "request_password_reset")] = None
+    for email in ("ann@example.com", "nobody@example.com"):
+        answer = client.post("/auth/password/forgot", json={"email": email})
+        assert answer.status_code == 202
+    rpc.answers[("user_svc", "reset_password")] = {"email": "ann@example.com"}
+    answer = client.post("/auth/password/reset", json={"token": "pr_x",
+                                                        "password": "battery staple"})
+    assert answer.status_code == 204
+    assert rpc.last().kwargs == {"token": "pr_x", "password": "battery staple"}
+    short = client.post("/auth/password/reset", json={"token": "pr_x", "password": "short"})
+    assert short.status_code == 400

@@ -47,7 +47,7 @@ def test_only_shipping_news_goes_by_sms():
     assert {k: domain.channels(k) for k in domain.KINDS} == {
         "welcome": ("email",), "order_confirmed": ("email",),
         "order_cancelled": ("email",), "order_shipped": ("email", "sms"),
-        "order_delivered": ("email", "sms")}
+        "order_delivered": ("email", "sms"), "password_reset": ("email",)}
 
 
 def test_the_order_view_formats_every_line_in_the_order_currency():

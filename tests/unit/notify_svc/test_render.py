@@ -97,3 +97,11 @@ def test_the_message_is_multipart_alternative_with_a_stable_message_id():
         "<n-1@order-platform>")
     assert "€1,246.50" in parsed.get_body(("plain",)).get_content()
     assert ORDER_ID in parsed.get_body(("html",)).get_content()
+
+
+def test_the_reset_mail_carries_its_single_use_link():
+    mail = rendered("password_reset", email="ann@example.com", reset_token="pr_a/b")
+    assert mail.subject == "Reset your Order Platform password"
+    link = f"{URL}/#/reset?token=pr_a%2Fb"
+    assert link in mail.text and f'href="{link}"' in mail.html
+    assert "ann@example.com" in mail.text

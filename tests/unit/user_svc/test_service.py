@@ -14,6 +14,7 @@ from user_svc.exceptions import (
     InvalidClientCredentials,
     InvalidCredentials,
     InvalidRefreshToken,
+    InvalidResetToken,
     InvalidUserInput,
     InvalidVerificationToken,
     UserNotFound,
@@ -280,3 +281,68 @@ def test_a_refresh_token_added_to_a_revoked_family_does_not_revive_it(users, ses
     session.commit()
     with pytest.raises(InvalidRefreshToken):
         users.refresh(late)
+
+
+def test_admins_find_accounts_by_part_of_an_email_or_name_page_by_page(users):
+    for email, name in [("ann@example.com", "Ann Lee"), ("bob@shop.example", "Bob"),
+                        ("carl_100%@example.com", None)]:
+        users.register(email=email, password="correct horse", name=name)
+    first = users.list_users(limit=2)
+    second = users.list_users(limit=2, cursor=first["next_cursor"])
+    emails = [u["email"] for u in first["items"] + second["items"]]
+    assert emails == ["carl_100%@example.com", "bob@shop.example", "ann@example.com"]
+    assert second["next_cursor"] is None
+    assert set(first["items"][0]) == {"id", "email", "name", "role", "created_at"}
+    assert [u["email"] for u in users.list_users(q="LEE")["items"]] == ["ann@example.com"]
+    assert [u["email"] for u in users.list_users(q="shop")["items"]] == ["bob@shop.example"]
+    # % and _ are themselves, not wildcards.
+    assert [u["email"] for u in users.list_users(q="_100%")["items"]] == [
+        "carl_100%@example.com"]
+    assert users.list_users(q="%")["items"][0]["email"] == "carl_100%@example.com"
+    assert len(users.list_users(q="%")["items"]) == 1
+
+
+@pytest.mark.parametrize("query, field", [
+    ({"q": "x" * 101}, "q"), ({"q": 5}, "q"), ({"limit": 0}, "limit"),
+    ({"limit": "3"}, "limit"), ({"cursor": "garbage"}, "cursor")])
+def test_bad_account_queries_name_the_field(users, query, field):
+    with pytest.raises(InvalidUserInput) as raised:
+        users.list_users(**query)
+    assert raised.value.details == {"field": field}
+
+
+def test_a_reset_link_sets_a_new_password_once_and_ends_every_session(users, session):
+    user = users.register(email="ann@example.com", password="correct horse")
+    pair = users.login("ann@example.com", "correct horse")
+    before = time.time() - 1
+    assert users.request_password_reset("nobody@example.com") is None  # same answer
+    assert users.request_password_reset("not an email") is None
+    users.request_password_reset(" ANN@example.com ")
+    (row,) = session.scalars(select(Outbox).where(
+        Outbox.event_type == "user.password_reset_requested")).all()
+    token = row.payload["reset_token"]
+    assert token.startswith("pr_") and row.payload["email"] == "ann@example.com"
+    with pytest.raises(InvalidUserInput):
+        users.reset_password(token, "short")
+    assert users.reset_password(token, "battery staple") == {"email": "ann@example.com"}
+    with pytest.raises(InvalidResetToken):
+        users.reset_password(token, "another one")  # spent
+    session.rollback()  # what the worker's teardown does
+    assert users.revocations(before)["sessions"]  # every session ended
+    with pytest.raises(InvalidRefreshToken):
+        users.refresh(pair["refresh_token"])
+    assert users.login("ann@example.com", "battery staple")["access_token"]
+    assert users.get_user(user["id"])["email_verified"] is True  # the link reached it
+
+
+def test_an_expired_reset_link_changes_nothing(users, session):
+    user = users.register(email="bob@example.com", password="correct horse")
+    users.request_password_reset("bob@example.com")
+    token = session.scalars(select(Outbox).where(
+        Outbox.event_type == "user.password_reset_requested")).one().payload["reset_token"]
+    stored = session.get(User, user["id"])
+    stored.reset_expires_at = stored.created_at
+    session.commit()
+    with pytest.raises(InvalidResetToken):
+        users.reset_password(token, "battery staple")
+    assert users.login("bob@example.com", "correct horse")["access_token"]

@@ -1,6 +1,6 @@
 /** Log in and register, the two forms that start a session; and the welcome mail's link. */
 
-import {login, register, verifyEmail} from "../api.js";
+import {forgotPassword, login, register, resetPassword, verifyEmail} from "../api.js";
 import {announce, errorBox, h, mount} from "../dom.js";
 
 function field(id, label, attrs, hint) {
@@ -38,7 +38,8 @@ export function loginView(root, {query, navigate}) {
                                          required: true}),
     message,
     h("div", {class: "actions"}, h("button", {type: "submit"}, "Log in"),
-      h("a", {href: "#/register"}, "New here? Register")));
+      h("a", {href: "#/register"}, "New here? Register"),
+      h("a", {href: "#/forgot"}, "Forgot your password?")));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     submitting(form, message, async () => {
@@ -90,4 +91,43 @@ export async function verifyView(root, {query}) {
           h("p", {}, "This link was already used, has expired, or is not one we sent."),
           errorBox(err), h("p", {}, h("a", {href: "#/"}, "Back to the shop")));
   }
+}
+
+/** `#/forgot`: ask for a reset link by mail. */
+export function forgotView(root) {
+  const message = h("div");
+  const form = h("form", {class: "form-card", "aria-labelledby": "forgot-title"},
+    field("forgot-email", "Email", {type: "email", autocomplete: "username", required: true}),
+    message,
+    h("div", {class: "actions"}, h("button", {type: "submit"}, "Mail me a link")));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    submitting(form, message, async () => {
+      await forgotPassword(form.querySelector("#forgot-email").value);
+      mount(message, h("p", {role: "status"},
+        "If an account has this address, a link to choose a new password is on its way."));
+    });
+  });
+  mount(root, h("h1", {id: "forgot-title", tabindex: -1}, "Forgot your password?"), form);
+}
+
+/** `#/reset?token=...`, the reset mail's link: choose a new password. */
+export function resetView(root, {query, navigate}) {
+  const message = h("div");
+  const form = h("form", {class: "form-card", "aria-labelledby": "reset-title"},
+    field("reset-password", "New password", {type: "password", autocomplete: "new-password",
+                                             required: true, minlength: 8},
+          "At least 8 characters."),
+    message,
+    h("div", {class: "actions"}, h("button", {type: "submit"}, "Set the new password")));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    submitting(form, message, async () => {
+      await resetPassword(query.get("token") || "",
+                          form.querySelector("#reset-password").value);
+      announce("Your password is changed. Log in with it.");
+      navigate("/login");
+    });
+  });
+  mount(root, h("h1", {id: "reset-title", tabindex: -1}, "Choose a new password"), form);
 }
