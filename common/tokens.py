@@ -22,6 +22,8 @@ ALGORITHM = "HS256"
 REQUIRED_CLAIMS = ["sub", "role", "typ", "iss", "aud", "iat", "exp", "jti"]
 ROLES = ("customer", "admin", "client")
 ROLES_OF = {"user": ("customer", "admin"), "client": ("client", "admin")}
+# What an API client of role `client` may be given beyond the public routes (README).
+SCOPES = ("inventory:read", "inventory:write", "catalog:write")
 # What user_svc issues: users are UUIDs, API clients `cl_` + 16 hex (domain.py).
 SUBJECTS = {"user": re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"),
             "client": re.compile(r"cl_[0-9a-f]{16}")}
@@ -55,6 +57,8 @@ class Principal:
     kind: str  # "user" or "client"
     email: str | None = None
     session: str | None = None  # a user's session id (`sid`): its refresh-token family
+    # An API client's scopes (`scope`, space-separated): admin routes it may call.
+    scopes: frozenset[str] = field(default=frozenset(), compare=False)
     # When its token was issued (epoch s), for revocations by subject; not identity.
     issued_at: int | None = field(default=None, compare=False)
 
@@ -72,6 +76,8 @@ def issue_access_token(settings: TokenSettings, principal: Principal, now: int) 
         claims["email"] = principal.email
     if principal.session:
         claims["sid"] = principal.session
+    if principal.scopes:
+        claims["scope"] = " ".join(sorted(principal.scopes))
     return jwt.encode(claims, settings.secret, algorithm=ALGORITHM)
 
 
@@ -89,6 +95,7 @@ def verify_access_token(settings: TokenSettings, token: str) -> Principal:
         raise InvalidToken("invalid token")
     return Principal(subject=claims["sub"], role=claims["role"], kind=claims["typ"],
                      email=claims.get("email"), session=claims.get("sid"),
+                     scopes=frozenset((claims.get("scope") or "").split()),
                      issued_at=claims["iat"])
 
 
@@ -98,6 +105,10 @@ def well_shaped(claims: dict) -> bool:
     if not isinstance(kind, str) or kind not in SUBJECTS or claims["role"] not in ROLES_OF[kind]:
         return False
     if not isinstance(subject, str) or SUBJECTS[kind].fullmatch(subject) is None:
+        return False
+    scope = claims.get("scope")
+    if scope is not None and (kind != "client" or not isinstance(scope, str)
+                              or not set(scope.split()) <= set(SCOPES)):
         return False
     session = claims.get("sid")
     if session is not None and (not isinstance(session, str) or SUBJECTS["user"].fullmatch(

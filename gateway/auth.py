@@ -74,8 +74,10 @@ def principal_from(token: str) -> Principal:
     return principal
 
 
-def require_auth(role: str | Iterable[str] | None = None) -> Callable:
-    """Decorator: the view needs a valid token, and one of `role` if given.
+def require_auth(role: str | Iterable[str] | None = None, scope: str | None = None
+                 ) -> Callable:
+    """Decorator: the view needs a valid token, and one of `role` if given, or else an
+    API client's `scope` (common.tokens.SCOPES) when one is named.
 
     The verified Principal is put in `flask.g.principal`.
     """
@@ -85,8 +87,10 @@ def require_auth(role: str | Iterable[str] | None = None) -> Callable:
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
             principal = principal_from(bearer_token())
-            if roles is not None and principal.role not in roles:
-                raise Forbidden("this action needs the role " + " or ".join(sorted(roles)))
+            if roles is not None and principal.role not in roles and not (
+                    scope is not None and scope in principal.scopes):
+                raise Forbidden("this action needs the role " + " or ".join(sorted(roles))
+                                + (f" or the scope {scope}" if scope else ""))
             g.principal = principal
             return view(*args, **kwargs)
 

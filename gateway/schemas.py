@@ -166,6 +166,8 @@ class ClientTokenRequest(Model):
 class CreateClientRequest(Model):
     name: Annotated[Text, Field(min_length=1, max_length=100)]
     role: Literal["client", "admin"] = "client"
+    # What a `client` may call beyond the public routes (common.tokens.SCOPES).
+    scopes: list[Literal["inventory:read", "inventory:write", "catalog:write"]] = []
 
 
 class ListQuery(BaseModel):

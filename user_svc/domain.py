@@ -23,6 +23,7 @@ from enum import Enum
 import bcrypt
 from email_validator import EmailNotValidError, validate_email
 
+from common.tokens import SCOPES
 from user_svc.exceptions import InvalidUserInput
 
 PASSWORD_MIN, PASSWORD_MAX = 8, 128
@@ -207,3 +208,11 @@ def check_limit(limit) -> int:
         raise InvalidUserInput(f"limit must be an integer from 1 to {USER_LIST_MAX}",
                                {"field": "limit"})
     return limit
+
+
+def check_scopes(scopes) -> list[str]:
+    """The API client's scopes, sorted, each one of common.tokens.SCOPES."""
+    if not isinstance(scopes, list | tuple) or not all(s in SCOPES for s in scopes):
+        raise InvalidUserInput(f"scopes must be a list of: {', '.join(SCOPES)}",
+                               {"field": "scopes"})
+    return sorted(set(scopes))

@@ -73,11 +73,13 @@ class ApiClient(Base):
     secret_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # OAuth2-style, space-separated (common.tokens.SCOPES): what a `client` may call.
+    scopes: Mapped[str] = mapped_column(String(255), default="")
 
     def to_dict(self) -> dict:
         """The client as GET /admin/clients lists it (never its secret)."""
         return {"client_id": self.client_id, "name": self.name, "role": self.role,
-                "created_at": self.created_at.isoformat()}
+                "scopes": self.scopes.split(), "created_at": self.created_at.isoformat()}
 
 
 class Outbox(OutboxMixin, Base):

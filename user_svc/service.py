@@ -232,16 +232,19 @@ class UserService:
         self.db.commit()
 
     @rpc(expected_exceptions=InvalidUserInput)
-    def create_client(self, name, role="client"):
-        """Create an API client; its secret is returned this once and stored hashed."""
+    def create_client(self, name, role="client", scopes=()):
+        """Create an API client with `scopes` (common.tokens.SCOPES); its secret is
+        returned this once and stored hashed."""
         name, role = domain.check_name(name), domain.check_client_role(role)
+        scopes = domain.check_scopes(scopes)
         if not name:
             raise InvalidUserInput("name is required", {"field": "name"})
         client_id, secret = domain.new_client_credentials()
         self.db.add(ApiClient(client_id=client_id, name=name, role=role,
-                              secret_hash=domain.hash_secret(secret)))
+                              secret_hash=domain.hash_secret(secret), scopes=" ".join(scopes)))
         self.db.commit()
-        return {"client_id": client_id, "client_secret": secret, "name": name, "role": role}
+        return {"client_id": client_id, "client_secret": secret, "name": name, "role": role,
+                "scopes": scopes}
 
     @rpc(expected_exceptions=InvalidUserInput)
     def list_users(self, q=None, limit=20, cursor=None):
@@ -304,8 +307,9 @@ class UserService:
         if client is None or not valid:
             raise InvalidClientCredentials("invalid client credentials")
         settings = self._tokens()
-        token = issue_access_token(settings, Principal(client.client_id, client.role, "client"),
-                                   int(time.time()))
+        principal = Principal(client.client_id, client.role, "client",
+                              scopes=frozenset(client.scopes.split()))
+        token = issue_access_token(settings, principal, int(time.time()))
         return {"access_token": token, "token_type": "Bearer",
                 "expires_in": settings.access_ttl_s}
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pydantic.json_schema import models_json_schema
 
+from common.tokens import SCOPES
 from gateway import schemas
 
 # Every request body model, under its class name.
@@ -82,9 +83,11 @@ ANSWERS = {
     "ClientToken": obj({"access_token": string(), "token_type": string(const="Bearer"),
                         "expires_in": integer(minimum=1)}),
     "NewClient": obj({"client_id": string(), "client_secret": string(), "name": string(),
-                      "role": string(enum=["client", "admin"])}),
+                      "role": string(enum=["client", "admin"]),
+                      "scopes": {"type": "array", "items": string(enum=list(SCOPES))}}),
     "Client": obj({"client_id": string(), "name": string(),
                    "role": string(enum=["client", "admin"]),
+                   "scopes": {"type": "array", "items": string(enum=list(SCOPES))},
                    "created_at": string(format="date-time")}),
     "ClientList": obj({"items": {"type": "array", "items": ref("Client")}}),
     "Account": obj({"id": string(format="uuid"), "email": string(), "name": string(True),

@@ -15,7 +15,7 @@ from gateway.schemas import CreateClientRequest, PaymentListQuery, UserListQuery
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-CLIENT_FIELDS = ("client_id", "name", "role", "created_at")
+CLIENT_FIELDS = ("client_id", "name", "role", "scopes", "created_at")
 ACCOUNT_FIELDS = ("id", "email", "name", "role", "created_at")
 PAYMENT_FIELDS = ("id", "order_id", "status", "amount_cents", "refunded_cents", "attempts")
 
@@ -28,9 +28,11 @@ def create_client():
     The secret is in this answer only: user_svc keeps just its hash.
     """
     body = json_body(CreateClientRequest)
-    client = rpc.call("user_svc", "create_client", name=body.name, role=body.role)
+    client = rpc.call("user_svc", "create_client", name=body.name, role=body.role,
+                      scopes=list(body.scopes))
     shaped = pick(client, ("client_id", "client_secret"),
-                  name=client.get("name", body.name), role=client.get("role", body.role))
+                  name=client.get("name", body.name), role=client.get("role", body.role),
+                  scopes=client.get("scopes", sorted(body.scopes)))
     return shaped, 201
 
 
@@ -70,7 +72,7 @@ def revoke_client(client_id: str):
 
 
 @bp.get("/inventory/<sku>")
-@require_auth(role="admin")
+@require_auth(role="admin", scope="inventory:read")
 def inventory(sku: str):
     """Stock of one product: {sku, on_hand, reserved, available}; 404."""
     stock = rpc.call("inventory_svc", "get_stock", sku=path_sku(sku))

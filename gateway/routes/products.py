@@ -79,7 +79,7 @@ def get_product(sku: str):
 
 
 @bp.post("")
-@require_auth(role="admin")
+@require_auth(role="admin", scope="catalog:write")
 def create_product():
     """Add a product with its initial stock: 201 the product, Location; 409 duplicate sku."""
     body = json_body(CreateProductRequest)
@@ -90,7 +90,7 @@ def create_product():
 
 
 @bp.patch("/<sku>")
-@require_auth(role="admin")
+@require_auth(role="admin", scope="catalog:write")
 def update_product(sku: str):
     """Change the name, description or price sent (only those): 200 the product."""
     sku = path_sku(sku)
@@ -100,7 +100,7 @@ def update_product(sku: str):
 
 
 @bp.post("/<sku>/restock")
-@require_auth(role="admin")
+@require_auth(role="admin", scope="inventory:write")
 def restock(sku: str):
     """Add `quantity` units on hand: 200 {sku, on_hand, reserved, available}."""
     sku = path_sku(sku)

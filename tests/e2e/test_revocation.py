@@ -128,3 +128,22 @@ def test_a_forgotten_password_is_reset_by_mail_and_every_session_ends(cluster):
                                                        "password": "another one!"})
     assert spent.status_code == 400
     assert login(cluster, address, "battery staple")
+
+
+def test_a_warehouse_client_reads_inventory_and_restocks_and_nothing_more(cluster, admin):
+    sku = f"WH-{uuid.uuid4().hex[:8].upper()}"
+    assert cluster.post("/products", headers=admin, json={
+        "sku": sku, "name": "Crate", "price_cents": 500, "stock": 1}).status_code == 201
+    created = cluster.post("/admin/clients", headers=admin, json={
+        "name": "warehouse", "scopes": ["inventory:read", "inventory:write"]}).json()
+    assert created["scopes"] == ["inventory:read", "inventory:write"]
+    raw = f"{created['client_id']}:{created['client_secret']}".encode()
+    token = cluster.post("/auth/token", data={"grant_type": "client_credentials"}, headers={
+        "Authorization": "Basic " + base64.b64encode(raw).decode()}).json()["access_token"]
+    headers = bearer(token)
+    assert cluster.post(f"/products/{sku}/restock", headers=headers,
+                        json={"quantity": 4}).json()["on_hand"] == 5
+    assert cluster.get(f"/admin/inventory/{sku}", headers=headers).json()["available"] == 5
+    assert cluster.patch(f"/products/{sku}", headers=headers,
+                         json={"price_cents": 1}).status_code == 403
+    assert cluster.get("/admin/payments", headers=headers).status_code == 403

@@ -105,3 +105,15 @@ def test_secrets_stay_strings(monkeypatch):
     monkeypatch.setenv("ADMIN_PASSWORD", "yes")
     config = load_config()
     assert config["JWT_SECRET"] == "12345" and config["ADMIN_PASSWORD"] == "yes"
+
+
+def test_a_clients_scopes_ride_in_its_token_and_only_known_ones_for_clients():
+    warehouse = Principal("cl_0123456789abcdef", "client", "client",
+                          scopes=frozenset({"inventory:read", "inventory:write"}))
+    token = issue_access_token(SETTINGS, warehouse, int(time.time()))
+    assert verify_access_token(SETTINGS, token).scopes == warehouse.scopes
+    for bad in ({"typ": "client", "role": "client", "sub": "cl_0123456789abcdef",
+                 "scope": "inventory:read root"},
+                {"scope": "inventory:read"}):  # a user with a scope: never issued
+        with pytest.raises(InvalidToken):
+            verify_access_token(SETTINGS, signed(**bad))

@@ -128,8 +128,8 @@ def test_admin_creates_a_client(client, rpc, make_token):
     response = client.post("/admin/clients", json={"name": "shop"},
                            headers=bearer(make_token(role="admin")))
     assert response.status_code == 201
-    assert response.get_json() == CLIENT
-    assert rpc.last().kwargs == {"name": "shop", "role": "client"}
+    assert response.get_json() == {**CLIENT, "scopes": []}
+    assert rpc.last().kwargs == {"name": "shop", "role": "client", "scopes": []}
 
 
 def test_admin_client_role_is_checked(client, rpc, make_token):
@@ -142,4 +142,4 @@ def test_admin_client_role_is_checked(client, rpc, make_token):
     response = client.post("/admin/clients", json={"name": "ops", "role": "admin"},
                            headers=headers)
     assert response.status_code == 201
-    assert rpc.last().kwargs == {"name": "ops", "role": "admin"}
+    assert rpc.last().kwargs == {"name": "ops", "role": "admin", "scopes": []}

@@ -101,7 +101,7 @@ def test_a_revoked_sessions_live_stream_ends(client, settings, hub):
 def test_admins_list_and_revoke_api_clients(client, rpc, make_token):
     admin = bearer(make_token(role="admin"))
     listed = {"client_id": CLIENT_ID, "name": "warehouse", "role": "client",
-              "created_at": "2026-11-30T12:00:00+00:00"}
+              "scopes": ["inventory:read"], "created_at": "2026-11-30T12:00:00+00:00"}
     rpc.answers[("user_svc", "list_clients")] = {"items": [{**listed, "secret_hash": "x"}]}
     response = client.get("/admin/clients", headers=admin)
     assert response.status_code == 200 and response.get_json() == {"items": [listed]}
@@ -174,3 +174,24 @@ def test_forgot_is_202_for_any_email_and_reset_forgives_the_sign_in_count(client
     assert rpc.last().kwargs == {"token": "pr_x", "password": "battery staple"}
     short = client.post("/auth/password/reset", json={"token": "pr_x", "password": "short"})
     assert short.status_code == 400
+
+
+def test_a_scoped_client_calls_its_admin_routes_and_no_others(client, rpc, settings):
+    from common.tokens import issue_access_token
+    warehouse = issue_access_token(settings, Principal(
+        CLIENT_ID, "client", "client", scopes=frozenset({"inventory:read", "inventory:write"})),
+        int(time.time()))
+    plain = issue_access_token(settings, Principal(CLIENT_ID, "client", "client"),
+                               int(time.time()))
+    stock = {"sku": "TEA", "on_hand": 5, "reserved": 0, "available": 5}
+    rpc.answers[("inventory_svc", "restock")] = stock
+    rpc.answers[("inventory_svc", "get_stock")] = stock
+    assert client.post("/products/TEA/restock", json={"quantity": 5},
+                       headers=bearer(warehouse)).status_code == 200
+    assert client.get("/admin/inventory/TEA", headers=bearer(warehouse)).status_code == 200
+    for path, method in (("/products", "post"), ("/admin/payments", "get")):
+        answer = getattr(client, method)(path, json={} if method == "post" else None,
+                                         headers=bearer(warehouse))
+        assert answer.status_code == 403, (path, answer.data)
+    refused = client.post("/products/TEA/restock", json={"quantity": 5}, headers=bearer(plain))
+    assert refused.status_code == 403 and "inventory:write" in error_of(refused)["message"]

@@ -204,7 +204,7 @@ def test_admins_list_and_revoke_api_clients(users):
     users.revoke_client(gone["client_id"])  # again: nothing more
     listed = users.list_clients()["items"]
     assert [c["client_id"] for c in listed] == [kept["client_id"]]
-    assert set(listed[0]) == {"client_id", "name", "role", "created_at"}  # no secret
+    assert set(listed[0]) == {"client_id", "name", "role", "scopes", "created_at"}  # no secret
     assert set(users.revocations(before)["subjects"]) == {gone["client_id"]}
     with pytest.raises(InvalidClientCredentials):
         users.issue_client_token(gone["client_id"], gone["client_secret"])
@@ -346,3 +346,16 @@ def test_an_expired_reset_link_changes_nothing(users, session):
     with pytest.raises(InvalidResetToken):
         users.reset_password(token, "battery staple")
     assert users.login("bob@example.com", "correct horse")["access_token"]
+
+
+def test_a_warehouse_client_gets_its_scopes_in_its_tokens(users, config):
+    created = users.create_client(name="warehouse",
+                                  scopes=["inventory:write", "inventory:read"])
+    assert created["scopes"] == ["inventory:read", "inventory:write"]
+    token = users.issue_client_token(created["client_id"], created["client_secret"])
+    principal = verify_access_token(TokenSettings.from_config(config), token["access_token"])
+    assert principal.scopes == {"inventory:read", "inventory:write"}
+    for bad in (["root"], "inventory:read", [5]):
+        with pytest.raises(InvalidUserInput) as raised:
+            users.create_client(name="x", scopes=bad)
+        assert raised.value.details == {"field": "scopes"}
