@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Iterable
+from urllib.parse import unquote_plus
 
 import jwt
 from flask import g, request
@@ -35,6 +36,15 @@ def bearer_token() -> str:
         raise Unauthorized("missing or malformed Authorization header; "
                            "expected 'Bearer <access_token>'")
     return match.group(1)
+
+
+def basic_credentials() -> tuple[str, str] | None:
+    """The (id, secret) of an `Authorization: Basic` header, each form-urlencoded first
+    as RFC 6749 section 2.3.1 has OAuth2 clients send them, or None."""
+    basic = request.authorization
+    if basic is None or basic.type != "basic":
+        return None
+    return unquote_plus(basic.username or ""), unquote_plus(basic.password or "")
 
 
 def bearer_or_query_token(param: str = "access_token") -> str:

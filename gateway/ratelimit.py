@@ -22,14 +22,13 @@ import ipaddress
 import json
 import math
 import time
-from urllib.parse import unquote_plus
 
 from flask import Flask, Response, current_app, g, request
 from flask_limiter import Limiter, RateLimitExceeded
 from limits import parse_many
 
 from common.errors import Unauthorized
-from gateway.auth import bearer_token, principal_from
+from gateway.auth import basic_credentials, bearer_token, principal_from
 from gateway.body import FORM
 from gateway.errors import error_response
 from gateway.signin_throttle import SignInThrottle
@@ -65,12 +64,11 @@ def account_key() -> str | None:
     """`email:<normalized>` or `client:<id>` named by the body (or a Basic header), or
     None (not limited here: the view answers 400 for a body without one)."""
     if "account_key" not in g:
-        basic = request.authorization
-        if (request.endpoint == CLIENT_TOKEN_VIEW and basic is not None
-                and basic.type == "basic" and basic.username):
-            # HTTP Basic (RFC 6749 2.3.1) names the client on /auth/token only: anywhere
-            # else a Basic header must not move a guess to another account's count.
-            g.account_key = _account_of({"client_id": unquote_plus(basic.username)})
+        basic = basic_credentials() if request.endpoint == CLIENT_TOKEN_VIEW else None
+        if basic is not None and basic[0]:
+            # HTTP Basic names the client on /auth/token only: anywhere else a Basic
+            # header must not move a guess to another account's count.
+            g.account_key = _account_of({"client_id": basic[0]})
         else:
             g.account_key = _account_of(_peek_body())
     return g.account_key

@@ -5,13 +5,11 @@ user_svc owns accounts and tokens; these views validate input and shape answers.
 
 from __future__ import annotations
 
-from urllib.parse import unquote_plus
-
-from flask import Blueprint, request
+from flask import Blueprint
 
 from common.errors import Forbidden, ValidationError
 from gateway import ratelimit, rpc
-from gateway.auth import current_principal, require_auth
+from gateway.auth import basic_credentials, current_principal, require_auth
 from gateway.body import accepts_form, json_body, json_or_form_body
 from gateway.routes import USER_FIELDS, no_content, pick
 from gateway.schemas import (
@@ -132,14 +130,13 @@ def client_token():
 
 def client_credentials(body: ClientTokenRequest) -> tuple[str, str]:
     """(client_id, client_secret) of the Basic header or of the body, or a 400."""
-    basic = request.authorization
-    if basic is not None and basic.type == "basic":
+    basic = basic_credentials()
+    if basic is not None:
         if body.client_id is not None or body.client_secret is not None:
             raise ValidationError("send the client's credentials one way: Basic or body",
                                   {"fields": [{"field": "client_id",
                                                "message": "also in the Authorization header"}]})
-        client_id = unquote_plus(basic.username or "")
-        secret = unquote_plus(basic.password or "")
+        client_id, secret = basic
         # The body's rules, for the header too: a NUL or an endless id is a 400.
         validate(ClientTokenRequest, {"grant_type": body.grant_type,
                                       "client_id": client_id, "client_secret": secret})
