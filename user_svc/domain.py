@@ -129,7 +129,8 @@ def new_reset_token() -> str:
     return "pr_" + secrets.token_urlsafe(32)
 
 
-def verification_expiry(now: datetime, ttl_s: int) -> datetime:
+def link_expiry(now: datetime, ttl_s: int) -> datetime:
+    """Until when a mailed link (verification, reset) made `now` works."""
     return now + timedelta(seconds=ttl_s)
 
 

@@ -61,6 +61,13 @@ class UserService:
         # Same cost as real hashes, so an unknown email costs what a wrong password does.
         return domain.dummy_hash(int(self.config["BCRYPT_ROUNDS"]))
 
+    def _locked_user(self, user_id) -> User:
+        """The user's row, locked; UserNotFound if there is none."""
+        user = store.locked_user(self.db, user_id) if domain.looks_like_uuid(user_id) else None
+        if user is None:
+            raise UserNotFound("no such user")
+        return user
+
     def _tokens(self) -> TokenSettings:
         return TokenSettings.from_config(self.config)
 
@@ -87,7 +94,7 @@ class UserService:
         token = domain.new_verification_token()
         user = User(id=new_id(), email=email, name=name, password_hash=password_hash,
                     email_verified=False, verification_hash=domain.hash_secret(token),
-                    verification_expires_at=domain.verification_expiry(
+                    verification_expires_at=domain.link_expiry(
                         utc_now(), int(self.config["EMAIL_VERIFY_TTL_S"])))
         self.db.add(user)
         self.db.add(Outbox.of(events.UserRegistered(
@@ -125,7 +132,7 @@ class UserService:
     def verify_email(self, token):
         """Spend the welcome mail's link: the account's email is verified. A token that
         is unknown, spent or expired is InvalidVerificationToken (400)."""
-        user = store.user_by_verification(self.db, domain.hash_secret(token), utc_now()) \
+        user = store.user_by_link(self.db, "verify", domain.hash_secret(token), utc_now()) \
             if isinstance(token, str) else None
         if user is None:
             raise InvalidVerificationToken("this link is spent, expired or not one we sent")
@@ -145,7 +152,7 @@ class UserService:
         if user is not None:
             token = domain.new_reset_token()
             user.reset_hash = domain.hash_secret(token)
-            user.reset_expires_at = domain.verification_expiry(
+            user.reset_expires_at = domain.link_expiry(
                 utc_now(), int(self.config["PASSWORD_RESET_TTL_S"]))
             self.db.add(Outbox.of(events.PasswordResetRequested(
                 user_id=user.id, email=user.email, reset_token=token,
@@ -159,13 +166,13 @@ class UserService:
         forgives that account's sign-in count). InvalidResetToken (400) if it is
         unknown, spent or expired."""
         password = domain.check_password(password)
-        user = store.user_by_reset(self.db, domain.hash_secret(token), utc_now()) \
+        user = store.user_by_link(self.db, "reset", domain.hash_secret(token), utc_now()) \
             if isinstance(token, str) else None
         if user is None:
             raise InvalidResetToken("this link is spent, expired or not one we sent")
         user.password_hash = self._hash(password)
         user.reset_hash, user.email_verified = None, True
-        store.revoke_sessions(self.db, user.id, utc_now())
+        store.revoke_sessions(self.db, user.id)
         self.db.commit()
         return {"email": user.email}
 
@@ -174,25 +181,21 @@ class UserService:
         """Replace the password when `current_password` is right (else
         InvalidCredentials, 401); every other session of the account ends (the gateways
         refuse their tokens within seconds), the caller's `session` goes on."""
-        user = store.locked_user(self.db, user_id) if domain.looks_like_uuid(user_id) else None
-        if user is None:
-            raise UserNotFound("no such user")
+        user = self._locked_user(user_id)
         new_password = domain.check_password(new_password)
         matches = isinstance(current_password, str) and tpool.execute(
             domain.password_matches, current_password, user.password_hash)
         if not matches:
             raise InvalidCredentials("the current password is wrong")
         user.password_hash = self._hash(new_password)
-        store.revoke_sessions(self.db, user.id, utc_now(), keep=session)
+        store.revoke_sessions(self.db, user.id, keep=session)
         self.db.commit()
 
     @rpc(expected_exceptions=(InvalidUserInput, UserNotFound))
     def update_profile(self, user_id, **changes):
         """Change what a user may change of their profile (`name`; None clears it): the
         profile."""
-        user = store.locked_user(self.db, user_id) if domain.looks_like_uuid(user_id) else None
-        if user is None:
-            raise UserNotFound("no such user")
+        user = self._locked_user(user_id)
         unknown = set(changes) - {"name"}
         if unknown:
             raise InvalidUserInput(f"cannot change {', '.join(sorted(unknown))}",
@@ -211,7 +214,7 @@ class UserService:
         record = store.locked_refresh_token(self.db, refresh_token)
         outcome = domain.decide_refresh(store.refresh_state(record), now)
         if outcome is domain.RefreshOutcome.REUSE:
-            store.revoke_family(self.db, record.family_id, now)
+            store.revoke_family(self.db, record.family_id)
             self.db.commit()
             log.warning("refresh token reused: family %s revoked", record.family_id)
         if outcome is not domain.RefreshOutcome.ROTATE or store.family_revoked(
@@ -228,7 +231,7 @@ class UserService:
         record = store.locked_refresh_token(self.db, refresh_token) \
             if isinstance(refresh_token, str) else None
         if record is not None:
-            store.revoke_family(self.db, record.family_id, utc_now())
+            store.revoke_family(self.db, record.family_id)
         self.db.commit()
 
     @rpc(expected_exceptions=InvalidUserInput)

@@ -15,22 +15,22 @@ def user_by_email(session: Session, email: str) -> User | None:
     return session.scalars(select(User).where(User.email == email)).first()
 
 
-def user_by_verification(session: Session, token_hash: str, now: datetime) -> User | None:
-    """The user whose unused, unexpired verification link has this hash, locked."""
+# A mailed single-use link's columns: (its token's sha256, until when it works).
+LINKS = {"verify": (User.verification_hash, User.verification_expires_at),
+         "reset": (User.reset_hash, User.reset_expires_at)}
+
+
+def user_by_link(session: Session, link: str, token_hash: str, now: datetime) -> User | None:
+    """The user whose unused, unexpired `link` ("verify" or "reset") has this hash,
+    locked."""
+    hash_column, expires_column = LINKS[link]
     return session.scalars(
-        select(User).where(User.verification_hash == token_hash,
-                           User.verification_expires_at > now).with_for_update()).first()
+        select(User).where(hash_column == token_hash, expires_column > now)
+        .with_for_update()).first()
 
 
 def locked_user(session: Session, user_id: str) -> User | None:
     return session.scalars(select(User).where(User.id == user_id).with_for_update()).first()
-
-
-def user_by_reset(session: Session, token_hash: str, now: datetime) -> User | None:
-    """The user whose unused, unexpired reset link has this hash, locked."""
-    return session.scalars(
-        select(User).where(User.reset_hash == token_hash, User.reset_expires_at > now)
-        .with_for_update()).first()
 
 
 def email_exists(session: Session, email: str) -> bool:
@@ -62,10 +62,9 @@ def add_refresh_token(session: Session, user_id: str, family_id: str, now: datet
     return token
 
 
-def revoke_family(session: Session, family_id: str, now: datetime) -> None:
+def revoke_family(session: Session, family_id: str) -> None:
     """Revoke the family's tokens, stamped with the database's clock as the UPDATE runs
-    (after any lock wait), which the gateways' look-back covers (gateway/revocations.py);
-    `now` is kept for the callers' symmetry."""
+    (after any lock wait), which the gateways' look-back covers (gateway/revocations.py)."""
     session.execute(update(RefreshToken)
                     .where(RefreshToken.family_id == family_id,
                            RefreshToken.revoked_at.is_(None))
@@ -99,9 +98,9 @@ def clients(session: Session) -> list[ApiClient]:
                                 .order_by(ApiClient.created_at, ApiClient.client_id)))
 
 
-def revoke_sessions(session: Session, user_id: str, now: datetime,
-                    keep: str | None = None) -> None:
-    """Revoke every refresh-token family (session) of the user but `keep`."""
+def revoke_sessions(session: Session, user_id: str, keep: str | None = None) -> None:
+    """Revoke every refresh-token family (session) of the user but `keep` (stamped as
+    revoke_family's are)."""
     query = (update(RefreshToken)
              .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None)))
     if keep is not None:
