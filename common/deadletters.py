@@ -8,9 +8,9 @@ keeps a replayed message that had in fact been processed from acting twice.
 
 from __future__ import annotations
 
-from kombu import Connection
 from kombu.messaging import Producer
 
+from common.broker import connect
 from common.messaging import (
     ATTEMPTS_HEADER,
     ERROR_HEADER,
@@ -18,6 +18,8 @@ from common.messaging import (
     ORIGINAL_QUEUE_HEADER,
     dead_letter_queue,
 )
+
+TIMEOUT_S = 5.0
 
 
 def _describe(message) -> dict:
@@ -35,11 +37,13 @@ def _describe(message) -> dict:
     }
 
 
-def inspect(amqp_uri: str, service: str, limit: int = 100) -> dict:
-    """`{count, messages}`: the queue depth and up to `limit` messages, left in place."""
-    with Connection(amqp_uri) as conn:
+def inspect(config: dict, service: str, limit: int = 100) -> dict:
+    """`{count, messages}`: the queue depth and up to `limit` messages, left in place.
+
+    `config`: AMQP_URI and AMQP_QUEUE_TYPE (the queue is declared if missing)."""
+    with connect(config["AMQP_URI"], TIMEOUT_S) as conn:
         channel = conn.channel()
-        queue = dead_letter_queue(service).bind(channel)
+        queue = dead_letter_queue(service, config).bind(channel)
         queue.declare()
         messages = []
         # Unacked gets return to the queue when the channel closes, in order.
@@ -53,12 +57,16 @@ def inspect(amqp_uri: str, service: str, limit: int = 100) -> dict:
     return {"count": count + len(messages), "messages": messages}
 
 
-def replay(amqp_uri: str, service: str) -> int:
-    """Send every dead letter back to its handler's queue; return how many."""
+def replay(config: dict, service: str) -> int:
+    """Send every dead letter back to its handler's queue; return how many.
+
+    Each publish is mandatory and confirmed before its dead letter is acked: a queue
+    that cannot take it (gone, its node down) raises, and the letter stays."""
     replayed = 0
-    with Connection(amqp_uri, transport_options={"confirm_publish": True}) as conn:
+    with connect(config["AMQP_URI"], TIMEOUT_S,
+                 transport_options={"confirm_publish": True}) as conn:
         channel = conn.channel()
-        queue = dead_letter_queue(service).bind(channel)
+        queue = dead_letter_queue(service, config).bind(channel)
         queue.declare()
         producer = Producer(channel)
         while (message := queue.get(no_ack=False)) is not None:
@@ -69,16 +77,17 @@ def replay(amqp_uri: str, service: str) -> int:
             producer.publish(message.body, exchange="", routing_key=target, headers=headers,
                              content_type=message.content_type,
                              content_encoding=message.content_encoding,
-                             delivery_mode=2, message_id=message.properties.get("message_id"))
+                             delivery_mode=2, message_id=message.properties.get("message_id"),
+                             mandatory=True)
             message.ack()
             replayed += 1
     return replayed
 
 
-def purge(amqp_uri: str, service: str) -> int:
+def purge(config: dict, service: str) -> int:
     """Drop every dead letter of `service`; return how many."""
-    with Connection(amqp_uri) as conn:
-        queue = dead_letter_queue(service).bind(conn.channel())
+    with connect(config["AMQP_URI"], TIMEOUT_S) as conn:
+        queue = dead_letter_queue(service, config).bind(conn.channel())
         queue.declare()
         return queue.purge() or 0
 
@@ -90,8 +99,8 @@ class DeadLetterAdmin:
     admin page never hangs on it.
     """
 
-    def __init__(self, amqp_uri: str, timeout: float = 5.0):
-        self.amqp_uri, self.timeout = amqp_uri, timeout
+    def __init__(self, config: dict, timeout: float = 5.0):
+        self.config, self.timeout = config, timeout
 
     def _bounded(self, operation, *args):
         import eventlet
@@ -100,7 +109,7 @@ class DeadLetterAdmin:
 
         try:
             with eventlet.Timeout(self.timeout):
-                return operation(self.amqp_uri, *args)
+                return operation(self.config, *args)
         except (eventlet.Timeout, OSError, ConnectionError) as exc:
             raise ServiceUnavailable("message broker unreachable") from exc
 

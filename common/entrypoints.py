@@ -6,8 +6,10 @@ import logging
 
 import eventlet
 import nameko.rpc
+from kombu import Queue
 from nameko.extensions import Entrypoint
 
+from common.broker import connection_queue_arguments, queue_arguments
 from common.messaging import BROKER_ERRORS
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,19 @@ class OnStart(Entrypoint):
 on_start = OnStart.decorator
 
 
+class RpcConsumer(nameko.rpc.RpcConsumer):
+    """nameko's consumer of `rpc-<service>`, the queue declared as AMQP_QUEUE_TYPE says
+    (nameko declares a classic queue, which a cluster loses with its node)."""
+
+    def setup(self):
+        if self.queue is None:
+            super().setup()
+            queue = self.queue
+            self.queue = Queue(queue.name, exchange=queue.exchange,
+                               routing_key=queue.routing_key, durable=True,
+                               queue_arguments=queue_arguments(self.container.config))
+
+
 class Rpc(nameko.rpc.Rpc):
     """nameko's @rpc, but a reply the broker cannot take does not kill the service.
 
@@ -61,7 +76,10 @@ class Rpc(nameko.rpc.Rpc):
     it is logged and dropped: the caller's RPC times out, and the request message, not
     acked, comes back after the reconnect; the methods that change state are
     idempotent for exactly that (create_order always carries an idempotency key).
+    Its queue has the configured type (RpcConsumer).
     """
+
+    rpc_consumer = RpcConsumer()
 
     def handle_result(self, message, worker_ctx, result, exc_info):
         try:
@@ -73,3 +91,28 @@ class Rpc(nameko.rpc.Rpc):
 
 
 rpc = Rpc.decorator
+
+
+def connection_reply_queue(queue: Queue) -> Queue:
+    """nameko's reply queue, made to follow its connection: exclusive, auto-deleted,
+    classic. nameko declares a durable one; in a cluster it stays on the node that was
+    first connected to, and while that node is down the caller cannot declare it again
+    and stalls. An exclusive queue is declared anew on whatever node a reconnect
+    reaches (a reply in flight at that moment is lost: the call times out)."""
+    return Queue(queue.name, exchange=queue.exchange, routing_key=queue.routing_key,
+                 durable=False, exclusive=True, auto_delete=True,
+                 queue_arguments=connection_queue_arguments())
+
+
+class ReplyListener(nameko.rpc.ReplyListener):
+    """A service's RPC reply queue, following its connection (connection_reply_queue)."""
+
+    def setup(self):
+        super().setup()
+        self.queue = connection_reply_queue(self.queue)
+
+
+class RpcProxy(nameko.rpc.RpcProxy):
+    """nameko's RpcProxy, its replies on a queue that follows the connection."""
+
+    rpc_reply_listener = ReplyListener()

@@ -8,6 +8,7 @@ envelope, so one request can be followed through every service's log.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from contextlib import contextmanager
 
@@ -16,6 +17,10 @@ from nameko.extensions import DependencyProvider
 from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
 
 CORRELATION_KEY = "correlation_id"
+
+# `scheme://user:password@`: libraries log broker and database URLs, and nameko hides
+# only the first password of a `;`-separated failover list.
+URL_PASSWORD = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s;\"]*:)[^@\s;/\"]+@")
 
 # Greenlet-local: every nameko worker and every gateway request is its own greenlet.
 _current = local()
@@ -72,6 +77,14 @@ class JsonFormatter(_JsonFormatter):
         kwargs.setdefault("rename_fields", {"asctime": "ts", "levelname": "level",
                                             "name": "logger"})
         super().__init__(*args, **kwargs)
+
+    def format(self, record: logging.LogRecord) -> str:
+        return hide_passwords(super().format(record))
+
+
+def hide_passwords(text: str) -> str:
+    """`text` with the password of every `scheme://user:password@` URL in it as `***`."""
+    return URL_PASSWORD.sub(r"\1***@", text)
 
 
 _process_service: str | None = None

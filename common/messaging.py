@@ -36,7 +36,7 @@ from functools import partial
 from amqp.exceptions import ConnectionError as AmqpConnectionError
 from amqp.exceptions import RecoverableConnectionError
 from eventlet.semaphore import Semaphore
-from kombu import Connection, Exchange, Queue
+from kombu import Exchange, Queue
 from kombu.exceptions import OperationalError as KombuOperationalError
 from kombu.message import Message
 from nameko.amqp.publish import Publisher
@@ -47,6 +47,7 @@ from nameko.extensions import SharedExtension
 from nameko.messaging import QueueConsumer
 
 from common import events
+from common.broker import connect, queue_arguments
 from common.logging import CORRELATION_KEY
 
 log = logging.getLogger(__name__)
@@ -75,19 +76,33 @@ def dead_letter_exchange(service: str) -> Exchange:
     return Exchange(f"{service}.dlx", type="topic", durable=True)
 
 
-def dead_letter_queue(service: str) -> Queue:
+def dead_letter_queue(service: str, config: dict) -> Queue:
     """The service's one dead-letter queue; routing keys are the original queue names."""
     return Queue(f"{service}.dead-letters", exchange=dead_letter_exchange(service),
-                 routing_key="#", durable=True)
+                 routing_key="#", durable=True, queue_arguments=queue_arguments(config))
 
 
-def retry_queue(queue_name: str, delay_ms: int) -> Queue:
+def retry_queue(queue_name: str, delay_ms: int, config: dict) -> Queue:
     """A TTL queue whose expired messages go back to `queue_name` only."""
-    return Queue(f"{queue_name}.retry.{delay_ms}ms", durable=True, queue_arguments={
-        "x-message-ttl": delay_ms,
-        "x-dead-letter-exchange": "",
-        "x-dead-letter-routing-key": queue_name,
-    })
+    return Queue(f"{queue_name}.retry.{delay_ms}ms", durable=True, queue_arguments=(
+        queue_arguments(config, {
+            "x-message-ttl": delay_ms,
+            "x-dead-letter-exchange": "",
+            "x-dead-letter-routing-key": queue_name,
+        }, dead_letters=True)))
+
+
+def event_queue(name: str, exchange: Exchange, event_type: str, service: str,
+                config: dict) -> Queue:
+    """A handler's durable queue, dead-lettering into the service's dead-letter exchange.
+
+    Arguments of an existing queue cannot change (PRECONDITION_FAILED): these are
+    declared from the first release on, the type since AMQP_QUEUE_TYPE (common.queues
+    moves an older vhost's queues to it)."""
+    return Queue(name, exchange=exchange, routing_key=event_type, durable=True,
+                 auto_delete=False, exclusive=False, queue_arguments=queue_arguments(
+                     config, {"x-dead-letter-exchange": dead_letter_exchange(service).name,
+                              "x-dead-letter-routing-key": name}))
 
 
 def describe_error(exc: BaseException) -> str:
@@ -161,18 +176,15 @@ class ReliableEventHandler(EventHandler):
             "EVENT_RETRY_DELAYS_MS", DEFAULT_RETRY_DELAYS_MS))]
         name = self.queue.name
         self.dlx = dead_letter_exchange(service)
-        # Arguments of an existing queue cannot change (PRECONDITION_FAILED): these are
-        # declared from the first release on.
-        self.queue = Queue(
-            name, exchange=self.queue.exchange, routing_key=self.event_type, durable=True,
-            auto_delete=False, exclusive=False,
-            queue_arguments={"x-dead-letter-exchange": self.dlx.name,
-                             "x-dead-letter-routing-key": name})
-        self.retry_queues = [retry_queue(name, d) for d in sorted(set(self.retry_delays_ms))]
-        self.publisher = Publisher(config["AMQP_URI"], use_confirms=True)
-        with Connection(config["AMQP_URI"]) as conn:
+        self.queue = event_queue(name, self.queue.exchange, self.event_type, service, config)
+        self.retry_queues = [retry_queue(name, d, config)
+                             for d in sorted(set(self.retry_delays_ms))]
+        # Mandatory: a retry or dead letter no queue took raises, and the original is
+        # requeued instead of acked (`_settle`).
+        self.publisher = Publisher(config["AMQP_URI"], use_confirms=True, mandatory=True)
+        with connect(config["AMQP_URI"], timeout=10) as conn:
             channel = conn.channel()
-            for entity in (self.dlx, dead_letter_queue(service), *self.retry_queues):
+            for entity in (self.dlx, dead_letter_queue(service, config), *self.retry_queues):
                 entity.bind(channel).declare()
 
     def unpack_message_headers(self, message):

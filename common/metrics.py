@@ -42,6 +42,7 @@ from nameko.timer import Timer
 from prometheus_client import Counter, Gauge, Histogram, make_wsgi_app
 from sqlalchemy import func, select
 
+from common.broker import connect
 from common.db import utc_now
 from common.logging import set_context
 from common.messaging import dead_letter_queue
@@ -202,9 +203,9 @@ class Metrics(DependencyProvider):
         One connection kept open (RabbitMQ logs every connection; a new one every few
         seconds per service would flood its log), a short-lived channel per sample.
         """
-        name = dead_letter_queue(self.service).name
+        name = dead_letter_queue(self.service, self.container.config).name
         if self._amqp is None:
-            self._amqp = Connection(self.amqp_uri, connect_timeout=2)
+            self._amqp = connect(self.amqp_uri, timeout=2)
         try:
             channel = self._amqp.channel()
             try:

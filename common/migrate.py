@@ -4,6 +4,7 @@
     python -m common.migrate user_svc                 # one service
     python -m common.migrate --seed                   # ... and load each service's demo data
     python -m common.migrate --revision user_svc -m "add column"   # autogenerate
+    python -m common.migrate --no-broker              # the databases only
 
 Each service keeps its migrations in `<service>/migrations/`; its env.py calls
 `run_env(Base.metadata)`. Run as the superuser of POSTGRES_URL: each service gets its
@@ -11,7 +12,8 @@ own login role (the user of its DB_URIS URL) that owns its database and is the o
 role allowed to connect (common.dbroles), and its migrations run as that role. Safe
 to run again: existing databases are kept and an up-to-date schema is left alone.
 A service with a `seed` module (exposing `seed_from_config(config)`) gets its demo data
-with `--seed`; seeding is idempotent too.
+with `--seed`; seeding is idempotent too. The broker's part follows the databases
+(common.queues: policies, the unrouted-event queue, queues moved to AMQP_QUEUE_TYPE).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from alembic.config import Config
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
 
+from common import queues
 from common.config import ROOT, database_url, load_config
 from common.dbroles import admin_url, provision
 
@@ -116,6 +119,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="autogenerate a new revision for the one service named")
     parser.add_argument("-m", "--message", default="change")
     parser.add_argument("--seed", action="store_true", help="also load demo data")
+    parser.add_argument("--no-broker", action="store_true",
+                        help="skip the broker's part (policies, queue types)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[migrate] %(message)s")
     config = load_config()
@@ -131,6 +136,11 @@ def main(argv: list[str] | None = None) -> None:
         migrate(service, database_url(config, service), admin_url(config))
         if args.seed:
             seed(service, config)
+    if not args.no_broker:
+        try:
+            queues.setup(config)
+        except queues.QueueInUse as exc:
+            raise SystemExit(f"[migrate] broker: {exc}") from None
 
 
 if __name__ == "__main__":

@@ -5,8 +5,9 @@ the row through the session with a Core INSERT) and commits once; the `OutboxRel
 (declared on the service) publishes unpublished rows to the service's nameko event
 exchange in batches. A batch is one database transaction with one statement, which
 marks the oldest unpublished rows published and returns them; they are then published
-as one AMQP transaction (one broker round trip, see common.publishing), then the
-database transaction commits. A failed publish rolls back: the rows stay unpublished.
+as one confirmed batch (one broker round trip, see common.publishing), then the
+database transaction commits. A failed publish rolls back: the rows stay unpublished;
+a message the broker returned or nacked keeps its row unpublished, the rest commit.
 A crash between commit and publish leaves the row unpublished, so the next relay
 (this process after restart, or another process of the service) sends it: events are
 delivered at least once, and consumers dedupe by `event_id` (common.inbox).
@@ -131,18 +132,29 @@ def take_batch_statement(table, batch_size: int):
 def publish_pending(connection, model, publisher: BatchPublisher, config: dict,
                     batch_size: int) -> int:
     """Mark up to `batch_size` unpublished rows published, oldest first, and publish
-    them as one batch; return how many. One statement, one AMQP transaction.
+    them as one batch; return how many the broker took. One statement, one confirmed
+    batch (a second statement when the broker refused some).
 
     `connection`: a Connection or Session in a transaction, which the caller commits
     after this returns, or rolls back if it raises (the publish failed: the rows stay
     unpublished).
     """
-    rows = connection.execute(take_batch_statement(model.__table__, batch_size)).all()
+    table = model.__table__
+    rows = connection.execute(take_batch_statement(table, batch_size)).all()
     if not rows:
         return 0
     # RETURNING follows no order: events leave oldest first.
-    publisher.publish_batch([_outgoing(row, config) for row in sorted(rows, key=_row_id)])
-    return len(rows)
+    refused = publisher.publish_batch([_outgoing(row, config)
+                                       for row in sorted(rows, key=_row_id)])
+    if refused:
+        # The broker returned or nacked these (no queue could take them): they stay
+        # unpublished, and the next batch sends them again.
+        log.warning("broker did not take %d of %d events (%s), keeping them to send "
+                    "again", len(refused), len(rows), ", ".join(sorted(
+                        {row.event_type for row in rows if row.event_id in refused})))
+        connection.execute(update(table).where(table.c.event_id.in_(sorted(refused)))
+                           .values(published_at=None))
+    return len(rows) - len(refused)
 
 
 def _row_id(row) -> int:

@@ -21,14 +21,22 @@ from __future__ import annotations
 import logging
 import sys
 import time
+import uuid
 from contextlib import contextmanager
 
 import eventlet
 from eventlet.semaphore import Semaphore
-from kombu import Connection
+from kombu import Queue
 from nameko.exceptions import RpcTimeout, UnknownService
-from nameko.standalone.rpc import ClusterRpcProxy
+from nameko.rpc import RPC_REPLY_QUEUE_TEMPLATE, get_rpc_exchange
+from nameko.standalone.rpc import (
+    ClusterRpcProxy,
+    PollingQueueConsumer,
+    SingleThreadedReplyListener,
+)
 
+from common.broker import connect, ensure_connected
+from common.entrypoints import connection_reply_queue
 from common.errors import ServiceUnavailable, UpstreamTimeout
 from common.logging import CORRELATION_KEY, new_correlation_id
 
@@ -117,9 +125,8 @@ class RpcPool:
 
     def _consumers(self, service: str) -> int:
         try:
-            with eventlet.Timeout(self.timeout), Connection(
-                    self.config["AMQP_URI"], connect_timeout=self.timeout) as conn:
-                conn.ensure_connection(max_retries=0)  # fail now, not after kombu's retry
+            with eventlet.Timeout(self.timeout), connect(
+                    self.config["AMQP_URI"], self.timeout) as conn:
                 ok = conn.channel().queue_declare(f"rpc-{service}", passive=True)
                 return ok.consumer_count
         except eventlet.Timeout as exc:
@@ -133,7 +140,8 @@ class RpcPool:
     def _take(self) -> ClusterRpcProxy:
         if self._idle:
             return self._idle.pop()
-        standalone = ClusterRpcProxy(self.config, timeout=self.timeout)
+        standalone = ClusterRpcProxy(self.config, timeout=self.timeout,
+                                     reply_listener_cls=StandaloneReplyListener)
         try:
             with eventlet.Timeout(self.timeout):
                 standalone.start()
@@ -152,6 +160,33 @@ class RpcPool:
     def close(self) -> None:
         while self._idle:
             self._discard(self._idle.pop())
+
+
+class FailoverPollingConsumer(PollingQueueConsumer):
+    """nameko's standalone reply consumer, connecting to the first broker address of
+    AMQP_URI that answers (kombu's own first connect tries two, 2 s apart)."""
+
+    def _setup_consumer(self):
+        ensure_connected(self.connection, self.provider.container.config["AMQP_URI"])
+        super()._setup_consumer()
+
+
+class StandaloneReplyListener(SingleThreadedReplyListener):
+    """A standalone proxy's reply queue: exclusive to its connection, so it is declared
+    on whatever node that connection reached (nameko's is durable and stays on the
+    node first used, see common.entrypoints.connection_reply_queue)."""
+
+    def __init__(self, timeout=None):
+        super().__init__(timeout=timeout)
+        self.queue_consumer = FailoverPollingConsumer(timeout=timeout)
+
+    def setup(self):
+        reply_id = str(uuid.uuid4())
+        self.routing_key = reply_id
+        self.queue = connection_reply_queue(Queue(
+            RPC_REPLY_QUEUE_TEMPLATE.format(self.container.service_name, reply_id),
+            exchange=get_rpc_exchange(self.container.config), routing_key=reply_id))
+        self.queue_consumer.register_provider(self)
 
 
 def call_service(proxy, method: str, *args, timeout: float, **kwargs):

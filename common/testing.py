@@ -24,7 +24,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from common import events
+from common import events, queues
 from common.config import ROOT, load_config
 from common.dbroles import admin_url
 from common.migrate import create_database, drop_database, migrate, upgrade
@@ -143,8 +143,11 @@ def temporary_vhost(management_uri: str, amqp_uri: str):
     requests.put(f"{base}/permissions/{quote(name, safe='')}/{amqp.username or 'guest'}",
                  json={"configure": ".*", "write": ".*", "read": ".*"}, auth=auth,
                  timeout=10).raise_for_status()
+    uri = f"{amqp.scheme}://{amqp.netloc}/{quote(name, safe='')}"
     try:
-        yield f"{amqp.scheme}://{amqp.netloc}/{quote(name, safe='')}"
+        queues.prepare({**load_config(), "AMQP_URI": uri,
+                        "RABBIT_MANAGEMENT_URI": management_uri})
+        yield uri
     finally:
         requests.delete(f"{base}/vhosts/{quote(name, safe='')}", auth=auth, timeout=10)
 

@@ -42,10 +42,11 @@ from dataclasses import dataclass, field
 import eventlet
 from eventlet.event import Event as Signal
 from eventlet.queue import Empty, Full, LightQueue
-from kombu import Connection, Queue, binding
+from kombu import Queue, binding
 from nameko.events import get_event_exchange
 
 from common import events
+from common.broker import connect, connection_queue_arguments
 
 log = logging.getLogger(__name__)
 
@@ -355,7 +356,7 @@ class BrokerFeed:
         bindings = [binding(get_event_exchange(source, self.config), routing_key=event_type)
                     for source, event_type in SUBSCRIBED]
         return Queue(self.queue_name, bindings=bindings, exclusive=True, auto_delete=True,
-                     durable=False)
+                     durable=False, queue_arguments=connection_queue_arguments())
 
     def start(self) -> None:
         if self._thread is None:
@@ -392,21 +393,22 @@ class BrokerFeed:
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
 
     def _consume(self) -> None:
-        with Connection(self.amqp_uri, heartbeat=AMQP_HEARTBEAT_S, connect_timeout=5) as conn:
-            conn.ensure_connection(max_retries=0)  # our loop retries, not kombu's
-            with conn.Consumer(queues=[self.queue()], on_message=self._on_message,
-                               accept=["json"], no_ack=True):
-                self.connected = True
-                if not self._ready.ready():
-                    self._ready.send(True)
-                log.info("stream feed: consuming %s", self.queue_name)
-                last_beat = time.monotonic()
-                while self._running:
-                    with contextlib.suppress(TimeoutError):  # socket.timeout: nothing came
-                        conn.drain_events(timeout=DRAIN_TIMEOUT_S)
-                    if time.monotonic() - last_beat >= DRAIN_TIMEOUT_S:
-                        conn.heartbeat_check()
-                        last_beat = time.monotonic()
+        # Every address once (our loop retries, not kombu's): a reconnect after the
+        # node went away reaches another, where the exclusive queue is declared anew.
+        with connect(self.amqp_uri, 5, heartbeat=AMQP_HEARTBEAT_S) as conn, conn.Consumer(
+                queues=[self.queue()], on_message=self._on_message, accept=["json"],
+                no_ack=True):
+            self.connected = True
+            if not self._ready.ready():
+                self._ready.send(True)
+            log.info("stream feed: consuming %s", self.queue_name)
+            last_beat = time.monotonic()
+            while self._running:
+                with contextlib.suppress(TimeoutError):  # socket.timeout: nothing came
+                    conn.drain_events(timeout=DRAIN_TIMEOUT_S)
+                if time.monotonic() - last_beat >= DRAIN_TIMEOUT_S:
+                    conn.heartbeat_check()
+                    last_beat = time.monotonic()
         self.connected = False
 
     def _on_message(self, message) -> None:

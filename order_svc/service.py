@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 
 from nameko.dependency_providers import Config
-from nameko.rpc import RpcProxy
 from nameko.timer import timer
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
@@ -18,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from common import cursors, events
 from common.batching import batch_event_handler
 from common.db import DatabaseSession, one_statement, utc_now
-from common.entrypoints import rpc
+from common.entrypoints import RpcProxy, rpc
 from common.errors import ServiceUnavailable, UpstreamTimeout
 from common.inbox import InboxClaims
 from common.logging import LogContext

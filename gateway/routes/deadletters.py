@@ -24,7 +24,7 @@ SHOWN_PER_SERVICE = 100
 def admin() -> DeadLetterAdmin:
     current = state()
     if current.dead_letters is None:
-        current.dead_letters = DeadLetterAdmin(current.config["AMQP_URI"],
+        current.dead_letters = DeadLetterAdmin(current.config,
                                                timeout=float(current.config.get(
                                                    "RPC_TIMEOUT_S", 5)))
     return current.dead_letters

@@ -2,6 +2,7 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
+from common import queues
 from common.testing import fresh_database, truncate_all
 from tests.integration.support import Base, Behaviour
 
@@ -20,6 +21,14 @@ def common_db(common_db_url):
     with Session(engine) as session:
         yield session
     engine.dispose()
+
+
+@pytest.fixture
+def rabbit_config(rabbit_config, base_config):
+    """nameko's vhost of this test, prepared as `make migrate` prepares the platform's
+    (policies and the unrouted-event queue: common.queues)."""
+    queues.prepare({**base_config, "AMQP_URI": rabbit_config["AMQP_URI"]})
+    return rabbit_config
 
 
 @pytest.fixture

@@ -117,7 +117,7 @@ def test_a_failed_batch_is_rerun_one_by_one_and_only_the_bad_event_is_dead_lette
     wait_for(lambda: handled(common_db) == ["a", "b", "c", "d", "first"],
              message="the good events handled")
     found = wait_for(lambda: (letters := deadletters.inspect(
-        batch_config["AMQP_URI"], "batch_svc"))["count"] == 1 and letters,
+        batch_config, "batch_svc"))["count"] == 1 and letters,
         message="the poison event dead-lettered")
     (letter,) = found["messages"]
     assert letter["queue"] == QUEUE and letter["attempts"] == 3  # EVENT_MAX_ATTEMPTS

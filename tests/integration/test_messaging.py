@@ -21,7 +21,7 @@ def publish(config, payload, headers=None):
 
 
 def dead_letters(config):
-    return deadletters.inspect(config["AMQP_URI"], "consumer_svc")
+    return deadletters.inspect(config, "consumer_svc")
 
 
 def test_a_handler_that_always_fails_ends_in_the_dlq_after_n_attempts(
@@ -87,7 +87,7 @@ def test_a_dead_letter_is_replayed_to_its_handler_once_fixed(container_factory, 
     wait_for(lambda: dead_letters(config)["count"] == 1, message="the dead letter")
 
     Behaviour.mode = "ok"  # the fix is deployed
-    assert deadletters.replay(config["AMQP_URI"], "consumer_svc") == 1
+    assert deadletters.replay(config, "consumer_svc") == 1
 
     wait_for(lambda: effect_count(common_db, event.event_id) == 1, message="the replayed effect")
     assert dead_letters(config)["count"] == 0
@@ -100,7 +100,7 @@ def test_purge_empties_the_dead_letter_queue(container_factory, config, common_d
         publish(config, registered(f"p{n}").to_payload())
     wait_for(lambda: dead_letters(config)["count"] == 3, message="three dead letters")
 
-    assert deadletters.purge(config["AMQP_URI"], "consumer_svc") == 3
+    assert deadletters.purge(config, "consumer_svc") == 3
     assert dead_letters(config)["count"] == 0
 
 

@@ -167,13 +167,14 @@ def test_a_core_insert_into_the_outbox_wakes_the_relay_too(container_factory, co
 class Recorder:
     """A BatchPublisher stand-in that keeps the batches, or fails them."""
 
-    def __init__(self, fail=False):
-        self.batches, self.fail = [], fail
+    def __init__(self, fail=False, refuse=()):
+        self.batches, self.fail, self.refuse = [], fail, set(refuse)
 
     def publish_batch(self, batch):
         if self.fail:
             raise ConnectionError("broker gone")
         self.batches.append([event.message_id for event in batch])
+        return {event.message_id for event in batch} & self.refuse
 
 
 def relay_statements(engine):
@@ -285,3 +286,19 @@ def test_an_rpc_after_the_database_dropped_every_pooled_connection_succeeds(
     assert [e.event_id for e in Behaviour.calls].count(after) == 1
     assert "outbox relay cannot publish yet" not in caplog.text
     assert unpublished(common_db) == []
+
+
+def test_an_event_the_broker_refused_keeps_its_row_and_the_rest_are_marked(
+        config, common_db, common_db_url):
+    rows = [registered(f"refused-{n}") for n in range(3)]
+    for row in rows:
+        commit_outbox_row(common_db, row)
+    engine = create_engine(common_db_url)
+    try:
+        with engine.begin() as conn:
+            taken = publish_pending(conn, Outbox, Recorder(refuse={rows[1].event_id}),
+                                    config, batch_size=10)
+    finally:
+        engine.dispose()
+    assert taken == 2
+    assert [r.event_id for r in unpublished(common_db)] == [rows[1].event_id]

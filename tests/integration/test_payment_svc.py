@@ -138,4 +138,4 @@ def test_a_cancelled_capture_is_refunded_once(config, provider, db):
     with ServiceRpcProxy("payment_svc", config, timeout=10) as payments:
         payment = payments.get_payment("o4")
         assert (payment["status"], payment["refunded_cents"]) == ("REFUNDED", 1250)
-    assert deadletters.inspect(config["AMQP_URI"], "payment_svc")["count"] == 0
+    assert deadletters.inspect(config, "payment_svc")["count"] == 0
