@@ -18,7 +18,8 @@ subprocess.check_call([sys.executable, '-m', 'pip', 'install', *deps])"
 # The project itself. config.yml and the migrations are read from /app at run time.
 COPY . .
 RUN pip install . \
-    && useradd --system --no-create-home --shell /usr/sbin/nologin app
-USER app
+    && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin app
+# Numeric, so that Kubernetes can tell it is not root (runAsNonRoot: deploy/helm).
+USER 10001
 
 CMD ["nameko", "run", "--config", "config.yml", "user_svc.service"]

@@ -14,7 +14,7 @@ ARGS   ?=
 # notice (eventlet/__init__.py reads it for nothing else). nameko 2.x runs on eventlet.
 export EVENTLET_TESTS := 1
 
-.PHONY: help venv run test migrate seed check bench bench-ab profile lint shell logs stop clean
+.PHONY: help venv run test test-cluster migrate seed check bench bench-ab profile lint shell logs stop clean
 
 help: ## Show the targets (default)
 	@echo "Usage: make <target> [ARGS=...]"
@@ -43,10 +43,14 @@ $(STAMP): pyproject.toml
 run: $(STAMP) ## Start broker+DB if needed, migrate, run every service and the gateway (foreground; Ctrl-C stops)
 	@bash scripts/run.sh
 
-test: $(STAMP) ## Run tests/unit, tests/integration, tests/e2e in parallel (extra pytest args: ARGS="...")
+test: $(STAMP) ## Run ruff, then unit, integration and e2e in parallel, then faults and cluster (ARGS="...")
 	@bash scripts/test.sh $(ARGS)
 
-migrate: $(STAMP) ## Create each service's database and apply its Alembic migrations (idempotent)
+test-cluster: $(STAMP) ## Only the cluster tier: three private RabbitMQ nodes, one lost under load (~2 min)
+	@bash scripts/ensure_infra.sh
+	TEST_TIER=cluster $(VENV)/bin/pytest tests/cluster $(ARGS)
+
+migrate: $(STAMP) ## Databases, roles, Alembic migrations, then broker policies and queue types (idempotent)
 	@bash scripts/ensure_infra.sh
 	$(VENV)/bin/python -m common.migrate
 

@@ -13,6 +13,8 @@ with the port from `METRICS_PORTS[<service>]` in config.yml (`METRICS_PORT_<SERV
   METRICS_SAMPLE_INTERVAL_S by a background thread (one COUNT on a partial index,
   through the service's OutboxRelay's engine: no database connections of its own);
 * `service_dead_letters`: messages waiting in `<service>.dead-letters`, sampled too;
+* `GET /health` on the same port answers 200 `ok` at once, for a probe (Kubernetes:
+  deploy/helm): the process is up and its container started.
 * `order_saga_step_duration_seconds{status}` (order_svc only): from an order being
   placed to each status it reaches, observed by order_svc/workflow.py.
 
@@ -107,6 +109,16 @@ def listen(host: str, port: int):
         return eventlet.listen((host, 0), reuse_port=False)
 
 
+def with_health(metrics_app):
+    """The metrics WSGI app, with `/health` answered without rendering any series."""
+    def app(environ, start_response):
+        if environ.get("PATH_INFO") == "/health":
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [b"ok\n"]
+        return metrics_app(environ, start_response)
+    return app
+
+
 class Metrics(DependencyProvider):
     """Counts and times every entrypoint, samples the backlogs, serves /metrics."""
 
@@ -135,7 +147,8 @@ class Metrics(DependencyProvider):
             log.info("%s metrics on http://%s:%s/metrics", self.service, self.host, self.port)
             # log_output=False: a scrape every few seconds is not worth an access line.
             self._threads.append(self.container.spawn_managed_thread(
-                lambda: eventlet.wsgi.server(sock, make_wsgi_app(), log_output=False),
+                lambda: eventlet.wsgi.server(sock, with_health(make_wsgi_app()),
+                                             log_output=False),
                 identifier="metrics_server"))
         self._threads.append(self.container.spawn_managed_thread(
             self._sample_forever, identifier="metrics_sampler"))

@@ -25,6 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from common import events, queues
+from common.broker import addresses
 from common.config import ROOT, load_config
 from common.dbroles import admin_url
 from common.migrate import create_database, drop_database, migrate, upgrade
@@ -133,17 +134,19 @@ def free_port() -> int:
 
 @contextmanager
 def temporary_vhost(management_uri: str, amqp_uri: str):
-    """A RabbitMQ vhost for one test session; yields its AMQP URI and deletes it after."""
+    """A RabbitMQ vhost for one test session, prepared as `make migrate` prepares one
+    (common.queues); yields its AMQP URI (every address of a `;`-separated list, on
+    the new vhost) and deletes it after."""
     api = urlparse(management_uri)
     auth = (api.username or "guest", api.password or "guest")
     base = f"{api.scheme}://{api.hostname}:{api.port or 15672}/api"
     name = f"test_{tier()}_{uuid.uuid4().hex[:8]}"
-    amqp = urlparse(amqp_uri)
+    nodes = [urlparse(address) for address in addresses(amqp_uri)]
     requests.put(f"{base}/vhosts/{quote(name, safe='')}", auth=auth, timeout=10).raise_for_status()
-    requests.put(f"{base}/permissions/{quote(name, safe='')}/{amqp.username or 'guest'}",
+    requests.put(f"{base}/permissions/{quote(name, safe='')}/{nodes[0].username or 'guest'}",
                  json={"configure": ".*", "write": ".*", "read": ".*"}, auth=auth,
                  timeout=10).raise_for_status()
-    uri = f"{amqp.scheme}://{amqp.netloc}/{quote(name, safe='')}"
+    uri = ";".join(f"{node.scheme}://{node.netloc}/{quote(name, safe='')}" for node in nodes)
     try:
         queues.prepare({**load_config(), "AMQP_URI": uri,
                         "RABBIT_MANAGEMENT_URI": management_uri})

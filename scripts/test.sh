@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# `make test`: the tiers tests/unit, tests/integration, tests/e2e run in parallel, then
-# tests/faults alone; one
-# pytest process each (TEST_TIER=<tier> tells the fixtures which databases/vhosts are theirs),
+# `make test`: `ruff check` first (a lint error fails the run before any test), then the
+# tiers tests/unit, tests/integration, tests/e2e in parallel, then tests/faults and
+# tests/cluster, each alone; one pytest process each (TEST_TIER=<tier> tells the fixtures which databases/vhosts are theirs),
 # logs in .run/test-<tier>.log; then every log in order, a summary, and one closing line
 # "N passed, N failed[, N skipped]". Arguments are passed to every tier's pytest.
 #
@@ -10,9 +10,10 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # The first three share nothing and run at once; the fault tier restarts the machine's
-# RabbitMQ and PostgreSQL, so it runs alone, after them.
+# RabbitMQ and PostgreSQL, so it runs alone, after them; the cluster tier starts three
+# RabbitMQ nodes of its own and kills one, alone too, last.
 PARALLEL_TIERS=(unit integration e2e)
-SERIAL_TIERS=(faults)
+SERIAL_TIERS=(faults cluster)
 TIERS=("${PARALLEL_TIERS[@]}" "${SERIAL_TIERS[@]}")
 TIER_TIMEOUT_S="${TEST_TIER_TIMEOUT_S:-1800}"
 
@@ -24,6 +25,9 @@ if [[ ! -x .venv/bin/pytest ]]; then
     exit 1
 fi
 mkdir -p .run
+
+log "ruff check ."
+.venv/bin/ruff check . || { err "ruff found problems (above): no tests run"; exit 1; }
 
 bash scripts/ensure_infra.sh || { err "broker or database not available: no tests run"; exit 1; }
 

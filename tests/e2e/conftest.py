@@ -69,56 +69,64 @@ def cluster_env() -> dict:
 
 
 @pytest.fixture(scope="session")
-def cluster(base_config, tmp_path_factory, cluster_env):
+def broker(base_config) -> dict:
+    """The cluster's broker settings: a vhost of its own on config's RabbitMQ (the
+    cluster tier has three nodes of its own instead)."""
+    management = base_config["RABBIT_MANAGEMENT_URI"]
+    with temporary_vhost(management, base_config["AMQP_URI"]) as amqp:
+        yield {"AMQP_URI": amqp, "RABBIT_MANAGEMENT_URI": management}
+
+
+@pytest.fixture(scope="session")
+def cluster(base_config, tmp_path_factory, cluster_env, broker):
     log_dir = str(tmp_path_factory.mktemp("cluster-logs"))
     mail_dir = tmp_path_factory.mktemp("mail")
-    with temporary_vhost(base_config["RABBIT_MANAGEMENT_URI"], base_config["AMQP_URI"]) as amqp:
-        port, smtp_port = free_port(), free_port()
-        env = {**os.environ, "AMQP_URI": amqp, "GATEWAY_HOST": "127.0.0.1",
-               "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_port),
-               "NOTIFY_RETRY_DELAYS_S": "[0.5, 1, 2]",
-               "DELIVERY_SHIP_AFTER_S": "5", "DELIVERY_DELIVER_AFTER_S": "2",
-               "GATEWAY_PORT": str(port), "BCRYPT_ROUNDS": "4", "ADMIN_EMAIL": ADMIN_EMAIL,
-               "ADMIN_PASSWORD": ADMIN_PASSWORD, "PYTHONUNBUFFERED": "1",
-               "JWT_SECRET": base_config["JWT_SECRET"],
-               # Fast retries and short provider delays: the saga settles in seconds.
-               "EVENT_RETRY_DELAYS_MS": "[200, 500, 1000]",
-               "PAYMENT_RETRY_DELAYS_MS": "[50, 100, 200]", "PAYMENT_SLOW_S": "0.5",
-               "EVENTLET_TESTS": "1",
-               # The suite logs in and registers hundreds of times from 127.0.0.1, the
-               # admin many times: generous limits here; test_ratelimits.py runs a gateway
-               # of its own with small ones.
-               "RATE_LIMIT_AUTH": "100000/minute", "RATE_LIMIT_ACCOUNT": "100000/minute",
-               "RATE_LIMIT_ORDERS": "100000/minute", "SIGN_IN_FAILURES_PER_CLIENT": "100000/minute",
-               "SIGN_IN_FAILURES_PER_ACCOUNT": "100000/minute",
-               # Bursts of 20 concurrent orders (the oversell race) must all be taken;
-               # test_overload.py runs a gateway of its own with a tiny admission limit.
-               "GATEWAY_MAX_IN_FLIGHT": "64",
-               **cluster_env}
-        db_uris = {}
-        for service in base_config["SERVICES"]:
-            # Each service logs in as its own role, as with `make run` (common.dbroles).
-            url = env[f"DATABASE_URL_{service.upper()}"] = migrated_role_database(service)
-            db_uris[f"{service}:Base"] = url
-        for service in base_config["SERVICES"]:
-            seed(service, {**base_config, "DB_URIS": db_uris})  # as `make run` does
-        # Each service's metrics on a free port (a `make run` may hold the default ones).
-        metrics_ports = {service: free_port() for service in base_config["SERVICES"]}
-        env.update({f"METRICS_PORT_{service.upper()}": str(metrics_port)
-                    for service, metrics_port in metrics_ports.items()})
-        env.setdefault("METRICS_SAMPLE_INTERVAL_S", "0.5")
-        cluster = Cluster(url=f"http://127.0.0.1:{port}", env=env, mail_dir=mail_dir,
-                          metrics_ports=metrics_ports)
-        cluster.processes["mail"] = mail_sink(smtp_port, mail_dir, env, log_dir).start()
-        for service in base_config["SERVICES"]:
-            cluster.processes[service] = service_process(service, env, log_dir).start()
-        cluster.processes["gateway"] = gateway_process(env, log_dir).start()
-        try:
-            cluster.wait_ready()
-            yield cluster
-        finally:
-            for process in cluster.processes.values():
-                process.stop()
+    port, smtp_port = free_port(), free_port()
+    env = {**os.environ, **broker, "GATEWAY_HOST": "127.0.0.1",
+           "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_port),
+           "NOTIFY_RETRY_DELAYS_S": "[0.5, 1, 2]",
+           "DELIVERY_SHIP_AFTER_S": "5", "DELIVERY_DELIVER_AFTER_S": "2",
+           "GATEWAY_PORT": str(port), "BCRYPT_ROUNDS": "4", "ADMIN_EMAIL": ADMIN_EMAIL,
+           "ADMIN_PASSWORD": ADMIN_PASSWORD, "PYTHONUNBUFFERED": "1",
+           "JWT_SECRET": base_config["JWT_SECRET"],
+           # Fast retries and short provider delays: the saga settles in seconds.
+           "EVENT_RETRY_DELAYS_MS": "[200, 500, 1000]",
+           "PAYMENT_RETRY_DELAYS_MS": "[50, 100, 200]", "PAYMENT_SLOW_S": "0.5",
+           "EVENTLET_TESTS": "1",
+           # The suite logs in and registers hundreds of times from 127.0.0.1, the
+           # admin many times: generous limits here; test_ratelimits.py runs a gateway
+           # of its own with small ones.
+           "RATE_LIMIT_AUTH": "100000/minute", "RATE_LIMIT_ACCOUNT": "100000/minute",
+           "RATE_LIMIT_ORDERS": "100000/minute", "SIGN_IN_FAILURES_PER_CLIENT": "100000/minute",
+           "SIGN_IN_FAILURES_PER_ACCOUNT": "100000/minute",
+           # Bursts of 20 concurrent orders (the oversell race) must all be taken;
+           # test_overload.py runs a gateway of its own with a tiny admission limit.
+           "GATEWAY_MAX_IN_FLIGHT": "64",
+           **cluster_env}
+    db_uris = {}
+    for service in base_config["SERVICES"]:
+        # Each service logs in as its own role, as with `make run` (common.dbroles).
+        url = env[f"DATABASE_URL_{service.upper()}"] = migrated_role_database(service)
+        db_uris[f"{service}:Base"] = url
+    for service in base_config["SERVICES"]:
+        seed(service, {**base_config, "DB_URIS": db_uris})  # as `make run` does
+    # Each service's metrics on a free port (a `make run` may hold the default ones).
+    metrics_ports = {service: free_port() for service in base_config["SERVICES"]}
+    env.update({f"METRICS_PORT_{service.upper()}": str(metrics_port)
+                for service, metrics_port in metrics_ports.items()})
+    env.setdefault("METRICS_SAMPLE_INTERVAL_S", "0.5")
+    cluster = Cluster(url=f"http://127.0.0.1:{port}", env=env, mail_dir=mail_dir,
+                      metrics_ports=metrics_ports)
+    cluster.processes["mail"] = mail_sink(smtp_port, mail_dir, env, log_dir).start()
+    for service in base_config["SERVICES"]:
+        cluster.processes[service] = service_process(service, env, log_dir).start()
+    cluster.processes["gateway"] = gateway_process(env, log_dir).start()
+    try:
+        cluster.wait_ready()
+        yield cluster
+    finally:
+        for process in cluster.processes.values():
+            process.stop()
 
 
 def login(cluster, email, password) -> dict:
