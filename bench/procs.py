@@ -20,7 +20,7 @@ def cluster_processes(amqp_uri: str) -> dict[str, list[psutil.Process]]:
     for proc in psutil.process_iter(["cmdline", "name"]):
         cmd = " ".join(proc.info["cmdline"] or [])
         if (proc.info["name"] or "") in ("sh", "dash", "bash"):
-            continue  # honcho's `sh -c` wrappers carry the same command line
+            continue  # a process manager's `sh -c` wrapper carries the same command line
         try:
             if proc.environ().get("AMQP_URI", default) != amqp_uri:
                 continue

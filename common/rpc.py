@@ -42,6 +42,9 @@ from common.logging import CORRELATION_KEY, new_correlation_id
 
 log = logging.getLogger(__name__)
 
+# How long `_still_connected` reads an idle proxy's socket: nothing is expected on it.
+IDLE_CHECK_S = 0.001
+
 # Connection-level failures: broker gone, socket reset, channel closed.
 _CONNECTION_ERRORS = (OSError, ConnectionError)
 try:  # amqp's own error tree (kombu's transport)
@@ -138,8 +141,11 @@ class RpcPool:
             raise ServiceUnavailable("message broker unreachable") from exc
 
     def _take(self) -> ClusterRpcProxy:
-        if self._idle:
-            return self._idle.pop()
+        while self._idle:
+            standalone = self._idle.pop()
+            if self._still_connected(standalone):
+                return standalone
+            self._discard(standalone)
         standalone = ClusterRpcProxy(self.config, timeout=self.timeout,
                                      reply_listener_cls=StandaloneReplyListener)
         try:
@@ -150,6 +156,24 @@ class RpcPool:
             self._discard(standalone)
             raise ServiceUnavailable("message broker unreachable") from exc
         return standalone
+
+    @staticmethod
+    def _still_connected(standalone: ClusterRpcProxy) -> bool:
+        """Whether an idle proxy's connection survived (one non-blocking read).
+
+        Its reply queue is exclusive to that connection: after a broker restart or a
+        node's loss the queue is gone, and a call through the proxy would send its
+        request and wait out the timeout for a reply with nowhere to go. Reading the
+        socket once sees the broker's close (or the reset) at once.
+        """
+        connection = standalone._reply_listener.queue_consumer.connection
+        try:
+            connection.drain_events(timeout=IDLE_CHECK_S)
+        except TimeoutError:
+            return True  # nothing to read: the connection is as it was
+        except Exception:
+            return False
+        return True  # a stray frame (a late reply) was read and dropped
 
     def _discard(self, standalone: ClusterRpcProxy) -> None:
         try:

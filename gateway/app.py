@@ -20,6 +20,7 @@ from gateway import body, context, errors, metrics, ratelimit, routes, security
 from gateway.admission import Admission
 from gateway.admission import install as admission_hooks
 from gateway.catalog import CatalogCache
+from gateway.proxies import TrustedProxies, parse_networks
 from gateway.revocations import Revocations
 from gateway.routes.health import ping_broker
 from gateway.state import EXTENSION, GatewayState
@@ -73,4 +74,7 @@ def create_app(config: dict | None = None, rpc=None, *, ready_rpc=None,
     routes.register(app)
     ratelimit.install(app, config)  # after the routes: it wraps some of their views
     app.wsgi_app = body.ChunkedInput(app.wsgi_app, max_body)  # chunked bodies are capped too
+    # Outermost: every layer above sees the client behind the trusted proxies.
+    app.wsgi_app = TrustedProxies(app.wsgi_app,
+                                  parse_networks(config.get("TRUSTED_PROXIES") or ""))
     return app

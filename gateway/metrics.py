@@ -40,6 +40,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from common.errors import Forbidden
+from gateway.proxies import parse_networks
 
 EXTENSION = "gateway.metrics"
 UNMATCHED = "<unmatched>"
@@ -92,13 +93,6 @@ class AdmissionCollector:
             limit.add_metric([service], gate.limit)
             shed.add_metric([service], gate.shed)
         yield from (in_flight, limit, shed)
-
-
-def parse_networks(value) -> list:
-    """CIDRs from a comma-separated string or a list (config.yml accepts both)."""
-    items = value.split(",") if isinstance(value, str) else list(value or [])
-    return [ipaddress.ip_network(str(item).strip(), strict=False)
-            for item in items if str(item).strip()]
 
 
 def _route() -> str:

@@ -48,8 +48,9 @@ ORDER_VIEW = "orders.create_order"
 
 
 def client_address() -> str:
-    """The peer address (a reverse proxy in front must be trusted explicitly: it is not);
-    an IPv6 peer counts as its /64, which one host usually holds whole."""
+    """The client's address (the peer, or the client behind TRUSTED_PROXIES:
+    gateway/proxies.py); an IPv6 client counts as its /64, which one host usually
+    holds whole."""
     address = request.remote_addr or "unknown"
     try:
         parsed = ipaddress.ip_address(address)

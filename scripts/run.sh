@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make run`: broker + DB up, migrations applied, every Procfile process started under honcho,
+# `make run`: broker + DB up, migrations applied, every Procfile process started under
+# supervisord (tools/supervise.py: a crashed process is restarted, the rest keep running),
 # then wait until the gateway's /ready answers 200 and print where to go. Stays in the
 # foreground; Ctrl-C (SIGINT) or SIGTERM (`make stop`) stops everything it started.
 #
@@ -14,7 +15,7 @@ ADMIN_EMAIL="${ADMIN_EMAIL:-admin@example.com}"
 READY_WAIT_S="${RUN_READY_WAIT_S:-90}"
 STOP_WAIT_S=20
 PIDFILE=.run/run.pid
-# Services write through honcho's pipes: without this their logs arrive in late bursts.
+# Services write through supervisord's pipes: without this their logs arrive in late bursts.
 export PYTHONUNBUFFERED=1
 # eventlet prints a multi-line deprecation notice at every import, in every process; this
 # variable only silences that notice (eventlet/__init__.py reads it for nothing else).
@@ -72,13 +73,13 @@ mkdir -p .run
 echo $$ >"$PIDFILE"
 
 # ---------------------------------------------------------------- signals
-child=""     # what we are waiting for right now: ensure_infra, migrate, then honcho
+child=""     # what we are waiting for right now: ensure_infra, migrate, then supervisord
 stopping=0
 stop_started=0
 
 on_signal() {
     if (( stopping )); then
-        log "$1 again: still stopping (honcho kills what is left after 5 s)"
+        log "$1 again: still stopping (supervisord kills what is left after 15 s)"
         return
     fi
     stopping=1
@@ -152,17 +153,15 @@ for proc in $procs; do
     var="SCALE_$(echo "$proc" | tr '[:lower:]' '[:upper:]')"
     if [[ -n "${!var:-}" ]]; then scale="${scale:+$scale,}$proc=${!var}"; fi
 done
-scale_args=()
-if [[ -n "$scale" ]]; then scale_args=(-c "$scale"); fi
-log "starting: honcho start -f Procfile ${scale_args[*]} ($procs)"
-# Everything honcho prints also goes to .run/run.log (new each run) for `make logs`. tee
-# ignores SIGINT/SIGTERM: it ends when honcho closes the pipe, so the last words of the
-# stopping processes still reach the terminal and the file.
+log "starting under supervisord: $procs${scale:+ (scale: $scale)}; a process that crashes is restarted"
+# Everything supervisord prints also goes to .run/run.log (new each run) for `make logs`.
+# tee ignores SIGINT/SIGTERM: it ends when supervisord closes the pipe, so the last words
+# of the stopping processes still reach the terminal and the file.
 : >.run/run.log
-.venv/bin/honcho start -f Procfile "${scale_args[@]}" \
+.venv/bin/python -m tools.supervise --scale "$scale" \
     > >(trap '' INT TERM; exec tee -a .run/run.log) 2>&1 &
-honcho_pid=$!
-child=$honcho_pid
+supervisor_pid=$!
+child=$supervisor_pid
 
 banner() {
     local line="=================================================================="
@@ -183,7 +182,7 @@ banner() {
 
 log "waiting up to ${READY_WAIT_S}s for $BASE_URL/ready"
 deadline=$((SECONDS + READY_WAIT_S))
-while (( ! stopping )) && kill -0 "$honcho_pid" 2>/dev/null; do
+while (( ! stopping )) && kill -0 "$supervisor_pid" 2>/dev/null; do
     if http_get "$BASE_URL/ready" >/dev/null; then
         banner "up: $BASE_URL"
         break
@@ -207,5 +206,5 @@ if (( stopping )); then
     log "stopped"
     exit 0
 fi
-err "honcho exited on its own with code $rc: a process stopped (its output is above)"
+err "supervisord exited on its own with code $rc (its output is above)"
 exit "$rc"

@@ -2,7 +2,8 @@
 
     tail -F .run/run.log | python -m tools.prettylog [--id REQUEST_ID] [--raw]
 
-honcho prefixes every line with the time and the process (`12:00:01 order_svc.1 | ...`);
+`make run` (tools/supervise.py) prefixes every line with the time and the process
+(`12:00:01 order_svc.1 | ...`);
 the services and the gateway write one JSON object per line. Each JSON line becomes
 
     12:00:01 order_svc.1     INFO  order 1a2b: PENDING -> RESERVED  [on_inventory_reserved 5f3e9c1a]
@@ -21,7 +22,7 @@ import re
 import sys
 from collections.abc import Iterable, Iterator
 
-# "12:00:01 order_svc.1 | payload" (honcho pads the process name to align the bars)
+# "12:00:01 order_svc.1 | payload" (the process name padded to align the bars)
 HONCHO = re.compile(r"^(?P<time>\d\d:\d\d:\d\d) (?P<proc>\S+)\s*\| ?(?P<rest>.*)$")
 SHOWN = ("ts", "level", "logger", "message", "service", "entrypoint", "correlation_id",
          "exc_info", "taskName")

@@ -19,7 +19,7 @@ from tools.check import wait_until_clean
 pytestmark = pytest.mark.fault
 
 # The e2e tier's cluster and users, shared (pytest finds fixtures by these names).
-cluster, admin, customer = e2e.cluster, e2e.admin, e2e.customer
+cluster, admin, customer, broker = e2e.cluster, e2e.admin, e2e.customer, e2e.broker
 
 
 @dataclass

@@ -87,3 +87,29 @@ def test_an_unreachable_broker_gives_service_unavailable(rabbit_config):
     with pytest.raises(ServiceUnavailable):
         pool.call("echo_svc", "whoami")
     assert time.monotonic() - started < 2.5
+
+
+def test_an_idle_proxy_whose_connection_dropped_is_replaced_not_waited_on(
+        container_factory, rabbit_config):
+    # Reply queues are exclusive to their connection: after a broker restart (or a
+    # node's loss) an idle proxy's queue is gone, and a call through it would wait out
+    # the timeout for a reply with nowhere to go. The pool sees the dropped connection.
+    from urllib.parse import urlparse
+
+    from common.testing import TcpProxy
+
+    container_factory(Echo, rabbit_config).start()
+    amqp = urlparse(rabbit_config["AMQP_URI"])
+    with TcpProxy(amqp.hostname, amqp.port or 5672).start() as proxy:
+        through = rabbit_config["AMQP_URI"].replace(f"{amqp.hostname}:{amqp.port or 5672}",
+                                                    f"127.0.0.1:{proxy.port}")
+        pool = RpcPool({"AMQP_URI": through}, size=1, timeout=3.0, liveness_ttl=0)
+        try:
+            assert pool.call("echo_svc", "whoami", correlation_id="before") == "before"
+            proxy.cut()
+            proxy.restore()
+            started = time.monotonic()
+            assert pool.call("echo_svc", "whoami", correlation_id="after") == "after"
+            assert time.monotonic() - started < 1.5
+        finally:
+            pool.close()

@@ -20,7 +20,7 @@ COMPOSE_FILE = ROOT / "compose.yaml"
 PROCFILE = ROOT / "Procfile"
 CONFIG_FILE = ROOT / "config.yml"
 
-# Same line format as honcho's Procfile parser.
+# The Procfile line format (tools.supervise reads it the same way).
 PROCFILE_LINE = re.compile(r"^([A-Za-z0-9_-]+):\s*(.+)$")
 
 INFRA_SERVICES = {"rabbitmq", "postgres", "mailpit"}

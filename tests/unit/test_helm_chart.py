@@ -56,7 +56,10 @@ def render(*args: str) -> list[dict]:
 
 
 def containers(docs: list[dict]):
+    """(object, container) of every process of the platform (not the chart's Redis)."""
     for doc in docs:
+        if doc["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "redis":
+            continue
         spec = doc.get("spec", {}).get("template", {}).get("spec", {})
         for container in spec.get("containers", []):
             yield doc, container
@@ -71,6 +74,18 @@ def test_the_chart_lints_and_every_object_matches_the_kubernetes_schema(mode):
             assert doc["metadata"]["name"] and doc["spec"], doc
             continue
         kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+
+
+def test_every_gateway_replica_shares_the_rate_limit_counters():
+    def storage(*args):
+        (gateway,) = [c for doc, c in containers(render(*args))
+                      if doc["metadata"]["name"].endswith("-gateway")]
+        return {e["name"]: e.get("value") for e in gateway["env"]}["RATE_LIMIT_STORAGE_URI"]
+
+    assert storage() == "redis://shop-order-platform-redis:6379/0"
+    assert storage("--set", "redis.enabled=false",
+                   "--set", "config.RATE_LIMIT_STORAGE_URI=redis://mine:6379/1"
+                   ) == "redis://mine:6379/1"
 
 
 def test_one_deployment_per_procfile_process_with_its_command():

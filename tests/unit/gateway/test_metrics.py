@@ -6,7 +6,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway import create_app
-from gateway.metrics import GatewayMetrics, parse_networks
+from gateway.metrics import GatewayMetrics
+from gateway.proxies import parse_networks
 
 
 def series(response) -> dict[tuple, float]:

@@ -102,6 +102,10 @@ pre-install,pre-upgrade
 - name: METRICS_PORT_{{ upper $service }}
   value: {{ $spec.metricsPort | quote }}
 {{- end }}
+{{- if and .Values.redis.enabled (not (hasKey .Values.config "RATE_LIMIT_STORAGE_URI")) }}
+- name: RATE_LIMIT_STORAGE_URI
+  value: "redis://{{ include "op.fullname" . }}-redis:6379/0"
+{{- end }}
 {{- range $name, $value := .Values.config }}
 - name: {{ $name }}
   value: {{ $value | quote }}

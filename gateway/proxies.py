@@ -1,0 +1,67 @@
+"""The client's address behind reverse proxies you trust (TRUSTED_PROXIES).
+
+Behind a load balancer every request comes from the balancer's address: the rate
+limits, the sign-in throttle, the metrics allow-list and the logs would all see one
+client. `TrustedProxies` wraps the WSGI app and, when the peer is in one of the
+TRUSTED_PROXIES networks, takes the client from `X-Forwarded-For`: read from the right
+(the hop nearest to us), skipping the addresses that are trusted proxies too, the first
+other address is the client (nginx's `real_ip_recursive on`). A peer outside those
+networks is the client itself, whatever it claims in the header: a client that
+reaches the gateway directly cannot pick its own address. No networks (the default):
+the peer is always the client.
+
+    app.wsgi_app = TrustedProxies(app.wsgi_app, parse_networks("10.0.0.0/8,::1/128"))
+
+The peer's own address stays in the environ as `gateway.proxy_addr`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+PEER_KEY = "gateway.proxy_addr"
+
+
+def parse_networks(value) -> list:
+    """CIDRs from a comma-separated string or a list (config.yml accepts both)."""
+    items = value.split(",") if isinstance(value, str) else list(value or [])
+    return [ipaddress.ip_network(str(item).strip(), strict=False)
+            for item in items if str(item).strip()]
+
+
+def is_in(address: str, networks: list) -> bool:
+    try:
+        parsed = ipaddress.ip_address(address.strip().strip("[]"))
+    except ValueError:
+        return False
+    if parsed.version == 6 and parsed.ipv4_mapped is not None:
+        parsed = parsed.ipv4_mapped
+    return any(parsed in network for network in networks)
+
+
+def client_of(peer: str, forwarded_for: str | None, networks: list) -> str:
+    """The client's address for a request from `peer` carrying `forwarded_for`."""
+    if not networks or not forwarded_for or not is_in(peer, networks):
+        return peer
+    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not is_in(hop, networks):
+            try:
+                return str(ipaddress.ip_address(hop.strip("[]")))
+            except ValueError:
+                return peer  # a malformed hop: believe nothing further out
+    return hops[0] if hops else peer  # every hop trusted: the farthest one
+
+
+class TrustedProxies:
+    """WSGI middleware: REMOTE_ADDR becomes the client behind trusted proxies."""
+
+    def __init__(self, app, networks: list):
+        self.app, self.networks = app, networks
+
+    def __call__(self, environ, start_response):
+        peer = environ.get("REMOTE_ADDR", "")
+        client = client_of(peer, environ.get("HTTP_X_FORWARDED_FOR"), self.networks)
+        if client != peer:
+            environ = {**environ, "REMOTE_ADDR": client, PEER_KEY: peer}
+        return self.app(environ, start_response)
