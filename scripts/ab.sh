@@ -11,7 +11,9 @@
 # saturation with 16 clients; about 3 minutes with the cluster's start and stop).
 # Writes bench/results/ab/<time>/{A-n,B-n}.{json,md,png} and ab.md (the A/B table).
 #
-# Settings: AB_PORT (gateway port of the benched clusters, default 8150), AB_ARGS.
+# Settings: AB_PORT (gateway port of the benched clusters, default 8150), AB_ARGS,
+# AB_ENV_A / AB_ENV_B (NAME=value ... added to that side's environment: the same code
+# under two settings, e.g. BASE=HEAD AB_ENV_A="AMQP_QUEUE_TYPE=classic").
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 here="$(pwd)"
@@ -34,12 +36,12 @@ mkdir -p "$out"
 log "A = $ref ($sha, $tree), B = the working tree ($(git rev-parse --short HEAD) + changes)"
 log "profile: $args; $runs runs each, alternated; results in $out"
 
-bench_side() {  # side n dir
+bench_side() {  # side n dir [NAME=value ...]
     if timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null; then
         log "port $port is taken: stop what listens there or set AB_PORT"; return 1
     fi
-    log "run $1-$2 ($3)"
-    GATEWAY_PORT="$port" BENCH_URL="http://127.0.0.1:$port" BENCH_FRESH=1 \
+    log "run $1-$2 ($3${4:+, $4})"
+    env ${4:-} GATEWAY_PORT="$port" BENCH_URL="http://127.0.0.1:$port" BENCH_FRESH=1 \
         BENCH_CLUSTER_DIR="$3" bash scripts/bench.sh $args --label "$1-$2" --out "$out/$1-$2" \
         > "$out/$1-$2.log" 2>&1 || log "run $1-$2 failed or found violations: see $out/$1-$2.log"
     tail -n 4 "$out/$1-$2.log" | sed 's/^/    /'
@@ -47,11 +49,11 @@ bench_side() {  # side n dir
 
 started=$SECONDS
 for n in $(seq 1 "$runs"); do
-    bench_side A "$n" "$here/$tree"
-    bench_side B "$n" "$here"
+    bench_side A "$n" "$here/$tree" "${AB_ENV_A:-}"
+    bench_side B "$n" "$here" "${AB_ENV_B:-}"
 done
 {
-    echo "A = $ref ($sha), B = working tree at $(git rev-parse --short HEAD) with its changes;"
+    echo "A = $ref ($sha)${AB_ENV_A:+ with $AB_ENV_A}, B = working tree at $(git rev-parse --short HEAD) with its changes${AB_ENV_B:+ and $AB_ENV_B};"
     echo "profile: \`$args\`; $(date '+%Y-%m-%d %H:%M'), $(( (SECONDS - started) / 60 )) min"
     echo
 } > "$out/ab.md.head"
