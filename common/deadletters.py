@@ -1,16 +1,52 @@
-"""List, replay and purge a service's dead-letter queue (admin operations).
+"""Dead letters kept in the service's own table, where looking at them changes nothing.
 
-Dead letters carry the headers written by common.messaging: what failed
-(`x-error`), after how many attempts, and the queue to replay into. Replay sends each
-message back to that queue alone with its attempt count reset; the handler's inbox
-keeps a replayed message that had in fact been processed from acting twice.
+common.messaging sends a message that failed for good to `<service>.dead-letters`, with
+what failed (`x-error`), after how many attempts, and the queue it came from. Reading a
+queue means taking its messages and giving them back, which raises a quorum queue's
+delivery count each time (RabbitMQ 4 drops a message past its delivery limit), so the
+`DeadLetterStore` of each service moves them out instead: it consumes the queue into
+the service's `dead_letters` table (one row per message, kept once even if delivered
+twice), acking each message after its row is committed. Listing reads the table;
+replay publishes the rows back to their queues (mandatory, confirmed) and deletes the
+ones the broker took, in one transaction; purge deletes them.
+
+    class DeadLetter(DeadLetterMixin, Base): pass                 # models.py
+    class MyService(DeadLetterRpc):                               # service.py
+        dead_letters = DeadLetterStore(Base, DeadLetter)
+
+`DeadLetterRpc` gives the service `list_dead_letters`, `replay_dead_letters` and
+`purge_dead_letters`, which the gateway's /admin/dead-letters calls. The handler's inbox
+keeps a replayed message that had in fact been handled from acting twice.
 """
 
 from __future__ import annotations
 
-from kombu.messaging import Producer
+import json
+import logging
+import random
+
+import eventlet
+from kombu import Exchange
+from nameko.extensions import DependencyProvider
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Identity,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    delete,
+    func,
+    select,
+)
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from common.broker import connect
+from common.db import engine_for, utc_now
+from common.entrypoints import rpc
+from common.logging import set_context
 from common.messaging import (
     ATTEMPTS_HEADER,
     ERROR_HEADER,
@@ -18,106 +54,214 @@ from common.messaging import (
     ORIGINAL_QUEUE_HEADER,
     dead_letter_queue,
 )
+from common.publishing import BatchPublisher, OutgoingEvent
 
-TIMEOUT_S = 5.0
+log = logging.getLogger(__name__)
 
-
-def _describe(message) -> dict:
-    body = message.decode() if message.body else None
-    headers = message.headers or {}
-    payload = body if isinstance(body, dict) else {}
-    return {
-        "event_type": payload.get("event_type"),
-        "event_id": payload.get("event_id"),
-        "error": headers.get(ERROR_HEADER),
-        "attempts": headers.get(ATTEMPTS_HEADER),
-        "queue": headers.get(ORIGINAL_QUEUE_HEADER) or message.delivery_info.get("routing_key"),
-        "failed_at": headers.get(FAILED_AT_HEADER),
-        "payload": body,
-    }
+PREFETCH = 50
+MAX_BACKOFF_S = 5.0
+REPLAY_BATCH = 200
+# Headers of the failure, not of the message: a replayed message starts afresh.
+FAILURE_HEADERS = (ATTEMPTS_HEADER, ERROR_HEADER, FAILED_AT_HEADER, ORIGINAL_QUEUE_HEADER,
+                   "x-death", "x-first-death-exchange", "x-first-death-queue",
+                   "x-first-death-reason", "x-last-death-exchange", "x-last-death-queue",
+                   "x-last-death-reason")
+LISTED = ("event_type", "event_id", "error", "attempts", "queue", "failed_at")
 
 
-def inspect(config: dict, service: str, limit: int = 100) -> dict:
-    """`{count, messages}`: the queue depth and up to `limit` messages, left in place.
+class DeadLetterMixin:
+    """Columns of a service's `dead_letters` table."""
 
-    `config`: AMQP_URI and AMQP_QUEUE_TYPE (the queue is declared if missing)."""
-    with connect(config["AMQP_URI"], TIMEOUT_S) as conn:
-        channel = conn.channel()
-        queue = dead_letter_queue(service, config).bind(channel)
-        queue.declare()
-        messages = []
-        # Unacked gets return to the queue when the channel closes, in order.
-        while len(messages) < limit:
-            message = queue.get(no_ack=False)
-            if message is None:
-                break
-            messages.append(_describe(message))
-        count = queue.queue_declare(passive=True).message_count
-        channel.close()
-    return {"count": count + len(messages), "messages": messages}
+    __tablename__ = "dead_letters"
+
+    @declared_attr.directive
+    def __table_args__(cls):
+        # One row per message and queue, however often the broker delivers it.
+        return (UniqueConstraint("queue", "message_id", name="uq_dead_letters_message"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    queue: Mapped[str] = mapped_column(String(255))
+    message_id: Mapped[str | None] = mapped_column(String(64))
+    event_type: Mapped[str | None] = mapped_column(String(64))
+    event_id: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int | None] = mapped_column(Integer)
+    failed_at: Mapped[str | None] = mapped_column(String(40))
+    body: Mapped[str] = mapped_column(Text)
+    headers: Mapped[dict] = mapped_column(JSONB)
+    kept_at = mapped_column(DateTime(timezone=True), default=utc_now)
 
 
-def replay(config: dict, service: str) -> int:
-    """Send every dead letter back to its handler's queue; return how many.
+def letter_row(body: bytes, headers: dict, properties: dict, routing_key: str) -> dict:
+    """The `dead_letters` row of a dead-lettered message (pure)."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        payload = None
+    payload = payload if isinstance(payload, dict) else {}
+    attempts = headers.get(ATTEMPTS_HEADER)
+    return {"queue": headers.get(ORIGINAL_QUEUE_HEADER) or routing_key,
+            "message_id": properties.get("message_id") or payload.get("event_id"),
+            "event_type": payload.get("event_type"), "event_id": payload.get("event_id"),
+            "error": headers.get(ERROR_HEADER),
+            "attempts": int(attempts) if attempts is not None else None,
+            "failed_at": headers.get(FAILED_AT_HEADER), "body": text,
+            # JSON-safe (an AMQP header may hold a timestamp).
+            "headers": json.loads(json.dumps(
+                {k: v for k, v in headers.items() if k not in FAILURE_HEADERS},
+                default=str))}
 
-    Each publish is mandatory and confirmed before its dead letter is acked: a queue
-    that cannot take it (gone, its node down) raises, and the letter stays."""
+
+def keep(connection, model, row: dict) -> None:
+    """Insert a dead letter's row unless that message is kept already."""
+    connection.execute(insert(model).values(**row, kept_at=utc_now())
+                       .on_conflict_do_nothing(constraint="uq_dead_letters_message"))
+
+
+def page(connection, model, limit: int = 100) -> dict:
+    """`{count, messages}`: how many are kept, and the oldest `limit` of them."""
+    count = connection.scalar(select(func.count()).select_from(model))
+    rows = connection.execute(select(model.__table__).order_by(model.id).limit(limit)).all()
+    return {"count": count, "messages": [{k: getattr(r, k) for k in LISTED} for r in rows]}
+
+
+def replay(connection, model, publisher: BatchPublisher, batch: int = REPLAY_BATCH) -> int:
+    """Publish kept letters back to their queues, oldest first, and delete those the
+    broker took; return how many. A letter the broker refused stays kept."""
     replayed = 0
-    with connect(config["AMQP_URI"], TIMEOUT_S,
-                 transport_options={"confirm_publish": True}) as conn:
-        channel = conn.channel()
-        queue = dead_letter_queue(service, config).bind(channel)
-        queue.declare()
-        producer = Producer(channel)
-        while (message := queue.get(no_ack=False)) is not None:
-            headers = {k: v for k, v in (message.headers or {}).items()
-                       if k not in (ATTEMPTS_HEADER, ERROR_HEADER, FAILED_AT_HEADER)}
-            target = headers.pop(ORIGINAL_QUEUE_HEADER, None) or \
-                message.delivery_info.get("routing_key")
-            producer.publish(message.body, exchange="", routing_key=target, headers=headers,
-                             content_type=message.content_type,
-                             content_encoding=message.content_encoding,
-                             delivery_mode=2, message_id=message.properties.get("message_id"),
-                             mandatory=True)
-            message.ack()
-            replayed += 1
-    return replayed
+    last_id = 0
+    while True:
+        rows = connection.execute(
+            select(model.__table__).where(model.id > last_id).order_by(model.id).limit(batch)
+            .with_for_update(skip_locked=True)).all()
+        if not rows:
+            return replayed
+        last_id = rows[-1].id
+        refused = publisher.publish_batch([_outgoing(row) for row in rows])
+        taken = [row.id for row in rows if _message_id(row) not in refused]
+        connection.execute(delete(model).where(model.id.in_(taken)))
+        replayed += len(taken)
 
 
-def purge(config: dict, service: str) -> int:
-    """Drop every dead letter of `service`; return how many."""
-    with connect(config["AMQP_URI"], TIMEOUT_S) as conn:
-        queue = dead_letter_queue(service, config).bind(conn.channel())
-        queue.declare()
-        return queue.purge() or 0
+def purge(connection, model) -> int:
+    """Delete every kept letter; return how many."""
+    return connection.execute(delete(model)).rowcount or 0
 
 
-class DeadLetterAdmin:
-    """The three operations bound to one broker, with a deadline (for the gateway).
+def _message_id(row) -> str:
+    return row.message_id or f"dead-letter-{row.id}"
 
-    A broker that does not answer within `timeout` raises ServiceUnavailable, so an
-    admin page never hangs on it.
-    """
 
-    def __init__(self, config: dict, timeout: float = 5.0):
-        self.config, self.timeout = config, timeout
+def _outgoing(row) -> OutgoingEvent:
+    try:
+        payload = json.loads(row.body)
+    except ValueError:
+        payload = row.body
+    # The default exchange: back to the one queue that failed it, no other consumer.
+    return OutgoingEvent(payload, Exchange(""), row.queue, dict(row.headers or {}),
+                         _message_id(row))
 
-    def _bounded(self, operation, *args):
-        import eventlet
 
-        from common.errors import ServiceUnavailable
+class DeadLetterStore(DependencyProvider):
+    """Consumes the service's dead-letter queue into its table (module doc), in a
+    background thread of the container, on a connection of its own."""
 
+    def __init__(self, declarative_base, model):
+        self.declarative_base = declarative_base
+        self.model = model
+        self._running = False
+        self._thread = None
+
+    def setup(self):
+        config = self.container.config
+        self.config = config
+        self.engine = engine_for(config, self.container.service_name, self.declarative_base)
+        self.queue = dead_letter_queue(self.container.service_name, config)
+
+    def start(self):
+        self._running = True
+        self._thread = self.container.spawn_managed_thread(self._run)
+
+    def stop(self):
+        self._running = False
+        if self._thread is not None:
+            self._thread.kill()
+        self.engine.dispose()
+
+    kill = stop
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+    def page(self, limit: int = 100) -> dict:
+        with self.engine.connect() as conn:
+            return page(conn, self.model, limit)
+
+    def count(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.scalar(select(func.count()).select_from(self.model))
+
+    def replay(self) -> int:
+        publisher = BatchPublisher(self.config)
         try:
-            with eventlet.Timeout(self.timeout):
-                return operation(self.config, *args)
-        except (eventlet.Timeout, OSError, ConnectionError) as exc:
-            raise ServiceUnavailable("message broker unreachable") from exc
+            with self.engine.begin() as conn:
+                return replay(conn, self.model, publisher)
+        finally:
+            publisher.close()
 
-    def inspect(self, service: str, limit: int = 100) -> dict:
-        return self._bounded(inspect, service, limit)
+    def purge(self) -> int:
+        with self.engine.begin() as conn:
+            return purge(conn, self.model)
 
-    def replay(self, service: str) -> int:
-        return self._bounded(replay, service)
+    def _run(self):
+        set_context(service=self.container.service_name, entrypoint="dead_letter_store")
+        backoff = 0.2
+        while self._running:
+            try:
+                self._consume()
+            except Exception as exc:  # broker or database away: wait, reconnect
+                log.warning("dead-letter store: %s: %s; retrying in %.1fs",
+                            type(exc).__name__, exc, backoff)
+                eventlet.sleep(backoff * random.uniform(0.8, 1.2))
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+            else:
+                backoff = 0.2
 
-    def purge(self, service: str) -> int:
-        return self._bounded(purge, service)
+    def _consume(self):
+        # on_message: the raw message, never decoded (a body that does not parse must be
+        # kept too, not fail the consumer).
+        with connect(self.config["AMQP_URI"], 10) as conn, conn.Consumer(
+                [self.queue], on_message=self._keep, prefetch_count=PREFETCH, no_ack=False):
+            while self._running:
+                try:
+                    conn.drain_events(timeout=1)
+                except TimeoutError:
+                    conn.heartbeat_check()
+
+    def _keep(self, message):
+        row = letter_row(message.body, message.headers or {}, message.properties,
+                         message.delivery_info.get("routing_key", ""))
+        with self.engine.begin() as conn:
+            keep(conn, self.model, row)
+        message.ack()  # after the commit: a crash in between delivers it again, kept once
+
+
+class DeadLetterRpc:
+    """The RPC methods of a service's dead letters (its `dead_letters` store)."""
+
+    @rpc
+    def list_dead_letters(self, limit: int = 100) -> dict:
+        """`{count, messages: [{event_type, event_id, error, attempts, queue, failed_at}]}`,
+        oldest first, at most `limit` messages."""
+        return self.dead_letters.page(max(1, min(int(limit), 1000)))
+
+    @rpc
+    def replay_dead_letters(self) -> int:
+        """Send every kept letter back to its handler's queue; how many were sent."""
+        return self.dead_letters.replay()
+
+    @rpc
+    def purge_dead_letters(self) -> int:
+        """Drop every kept letter; how many."""
+        return self.dead_letters.purge()

@@ -12,7 +12,8 @@ with the port from `METRICS_PORTS[<service>]` in config.yml (`METRICS_PORT_<SERV
 * `service_outbox_backlog`: outbox rows not yet published, sampled every
   METRICS_SAMPLE_INTERVAL_S by a background thread (one COUNT on a partial index,
   through the service's OutboxRelay's engine: no database connections of its own);
-* `service_dead_letters`: messages waiting in `<service>.dead-letters`, sampled too;
+* `service_dead_letters`: dead letters kept in the service's table (common.deadletters),
+  sampled too;
 * `GET /health` on the same port answers 200 `ok` at once, for a probe (Kubernetes:
   deploy/helm): the process is up and its container started.
 * `order_saga_step_duration_seconds{status}` (order_svc only): from an order being
@@ -31,12 +32,10 @@ from __future__ import annotations
 
 import logging
 import time
-from contextlib import suppress
 from datetime import datetime
 
 import eventlet
 import eventlet.wsgi
-from kombu import Connection
 from nameko.events import EventHandler
 from nameko.extensions import DependencyProvider
 from nameko.rpc import Rpc
@@ -44,10 +43,9 @@ from nameko.timer import Timer
 from prometheus_client import Counter, Gauge, Histogram, make_wsgi_app
 from sqlalchemy import func, select
 
-from common.broker import connect
 from common.db import utc_now
+from common.deadletters import DeadLetterStore
 from common.logging import set_context
-from common.messaging import dead_letter_queue
 from common.outbox import OutboxRelay
 
 log = logging.getLogger(__name__)
@@ -125,7 +123,6 @@ class Metrics(DependencyProvider):
     def __init__(self):
         self._started: dict = {}
         self._threads: list = []
-        self._amqp: Connection | None = None
         self.port: int | None = None
 
     def setup(self):
@@ -135,10 +132,11 @@ class Metrics(DependencyProvider):
         self.configured_port = metrics_port(config, self.service)
         self.interval = float(config.get("METRICS_SAMPLE_INTERVAL_S",
                                          DEFAULT_SAMPLE_INTERVAL_S))
-        self.amqp_uri = config["AMQP_URI"]
         # The relay already holds a pool on the outbox's database: share it.
         self.relay = next((d for d in self.container.dependencies
                            if isinstance(d, OutboxRelay)), None)
+        self.store = next((d for d in self.container.dependencies
+                           if isinstance(d, DeadLetterStore)), None)
 
     def start(self):
         if self.configured_port:
@@ -159,7 +157,6 @@ class Metrics(DependencyProvider):
         for thread in self._threads:
             thread.kill()
         self._threads = []
-        self._close_amqp()
 
     kill = stop
 
@@ -191,7 +188,7 @@ class Metrics(DependencyProvider):
         failing: set[str] = set()  # log a sampler's failure once, not every interval
         while True:
             for name, sample, gauge in (("outbox", self.outbox_backlog, OUTBOX_BACKLOG),
-                                        ("dead letters", self.dead_letter_depth, DEAD_LETTERS)):
+                                        ("dead letters", self.dead_letter_count, DEAD_LETTERS)):
                 try:
                     gauge.labels(self.service).set(sample())
                     failing.discard(name)
@@ -210,33 +207,7 @@ class Metrics(DependencyProvider):
             return conn.scalar(select(func.count()).select_from(model)
                                .where(model.published_at.is_(None)))
 
-    def dead_letter_depth(self) -> int:
-        """Messages in `<service>.dead-letters` (0 while the queue does not exist).
+    def dead_letter_count(self) -> int:
+        """Dead letters kept in the service's table (common.deadletters; 0 without one)."""
+        return self.store.count() if self.store is not None else 0
 
-        One connection kept open (RabbitMQ logs every connection; a new one every few
-        seconds per service would flood its log), a short-lived channel per sample.
-        """
-        name = dead_letter_queue(self.service, self.container.config).name
-        if self._amqp is None:
-            self._amqp = connect(self.amqp_uri, timeout=2)
-        try:
-            channel = self._amqp.channel()
-            try:
-                # passive: count only, never create the queue
-                return channel.queue_declare(queue=name, passive=True).message_count
-            finally:
-                with suppress(Exception):  # after a 404 the broker closed it already
-                    channel.close()
-        except self._amqp.channel_errors as exc:
-            if getattr(exc, "code", None) == 404:
-                return 0
-            raise
-        except Exception:
-            self._close_amqp()  # reconnect next time
-            raise
-
-    def _close_amqp(self):
-        if self._amqp is not None:
-            with suppress(Exception):
-                self._amqp.release()
-            self._amqp = None

@@ -30,6 +30,7 @@ import amqp
 import requests
 
 from common.broker import (
+    QUEUE_TYPES,
     addresses,
     connect,
     policies,
@@ -117,6 +118,7 @@ def mismatched(config: dict, api: ManagementApi | None = None) -> list[dict]:
             if q.get("durable") and not q.get("exclusive")
             and not q["name"].startswith(SKIPPED_PREFIXES)
             and not q["name"].endswith(MIGRATING_SUFFIX)
+            and q.get("type", "classic") in QUEUE_TYPES  # not a stream: it stays one
             and q.get("type", "classic") != wanted]
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import DateTime, Index, String, Uuid, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from common.db import new_id, utc_now
+from common.deadletters import DeadLetterMixin
 from common.inbox import InboxMixin
 from common.outbox import OutboxMixin
 
@@ -45,6 +46,10 @@ class Shipment(Base):
                 "carrier": self.carrier, "tracking_number": self.tracking_number,
                 "shipped_at": self.shipped_at.isoformat() if self.shipped_at else None,
                 "delivered_at": self.delivered_at.isoformat() if self.delivered_at else None}
+
+
+class DeadLetter(DeadLetterMixin, Base):
+    """Messages that failed for good, kept out of the broker (common.deadletters)."""
 
 
 class Outbox(OutboxMixin, Base):

@@ -11,7 +11,7 @@ from nameko.dependency_providers import Config
 from nameko.timer import timer
 from sqlalchemy import select, text, tuple_
 
-from common import events
+from common import deadletters, events
 from common.db import DatabaseSession, one_statement, utc_now
 from common.entrypoints import rpc
 from common.inbox import InboxClaims
@@ -21,7 +21,7 @@ from common.metrics import Metrics
 from common.outbox import OutboxRelay
 from delivery_svc import shipping
 from delivery_svc.exceptions import ShipmentNotFound
-from delivery_svc.models import Base, Inbox, Outbox, Shipment
+from delivery_svc.models import Base, DeadLetter, Inbox, Outbox, Shipment
 
 # nameko fixes a timer's interval when the class is defined, before config exists.
 SWEEP_INTERVAL_S = 0.5
@@ -35,11 +35,14 @@ def store_id(value) -> bool:
         return False
 
 
-class DeliveryService:
+# Through the module: `nameko run` takes every class named in this module that has
+# entrypoints for a service, the mixin too.
+class DeliveryService(deadletters.DeadLetterRpc):
     name = "delivery_svc"
 
     db = DatabaseSession(Base)
     relay = OutboxRelay(Base, Outbox)
+    dead_letters = deadletters.DeadLetterStore(Base, DeadLetter)
     inbox = InboxClaims(Inbox)
     metrics = Metrics()
     correlation_id = LogContext()

@@ -42,8 +42,6 @@ class GatewayState:
     catalog: Any = None
     # Per-service in-flight limits of the views' RPCs (gateway.admission.Admission).
     admission: Any = None
-    # Dead-letter operations (common.deadletters.DeadLetterAdmin); built on first use.
-    dead_letters: Any = None
 
     def close(self) -> None:
         """End the open streams and stop the pools' proxies (each pool once)."""

@@ -6,17 +6,21 @@
     ... sub.replay, then sub.next(timeout) until sub.closed ...
     hub.unsubscribe(sub)
 
-BrokerFeed is one green thread consuming an exclusive, auto-delete queue
-`gateway-stream-<uuid4>` bound to `order_svc.events` (the transitions: `order.reserved`,
-`order.confirmed`, `order.shipped`, `order.delivered`, `order.cancelled`) and
-`notify_svc.events` (`notification.sent`, `notification.failed`), and to inventory_svc's
-stock events for the catalog cache's listener (gateway.catalog). The exchanges are
-declared exactly as nameko declares them (`nameko.events.get_event_exchange`), so it
-does not matter who comes up first. Every gateway process has its own queue, so every
-process sees every event (a broadcast), whichever process a user's stream is on. When
-the broker goes away the feed logs, waits (growing backoff with jitter, at most
-MAX_BACKOFF_S) and reconnects with a new queue; it never takes the gateway down. Events
-published while it was disconnected are not seen by this process.
+BrokerFeed is one green thread reading `gateway.stream-events`, a RabbitMQ stream (an
+append-only log that readers do not consume: each keeps its own offset) bound to
+`order_svc.events` (the transitions: `order.reserved`, `order.confirmed`,
+`order.shipped`, `order.delivered`, `order.cancelled`) and `notify_svc.events`
+(`notification.sent`, `notification.failed`), and to inventory_svc's stock events for
+the catalog cache's listener (gateway.catalog). The exchanges are declared exactly as
+nameko declares them (`nameko.events.get_event_exchange`), so it does not matter who
+comes up first. Every gateway process reads the whole stream, so every process sees
+every event (a broadcast), whichever process a user's stream is on; the stream keeps
+about STREAM_BUFFER_TTL_S of events. A process starts reading that far back, so its
+replay buffers hold what every other process's hold, and a client reconnecting with
+`Last-Event-ID` to another gateway replica gets what it missed there too. When the
+broker goes away the feed logs, waits (growing backoff with jitter, at most
+MAX_BACKOFF_S) and reconnects, reading on from the offset after the last event it
+saw: events published meanwhile are not lost to it. It never takes the gateway down.
 
 EventHub turns each event into an SSE message for the event's `user_id` and hands it to
 that user's subscriptions only (one per open stream). It also keeps, per user, a ring
@@ -34,10 +38,10 @@ import json
 import logging
 import random
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import eventlet
 from eventlet.event import Event as Signal
@@ -46,7 +50,7 @@ from kombu import Queue, binding
 from nameko.events import get_event_exchange
 
 from common import events
-from common.broker import connect, connection_queue_arguments
+from common.broker import connect
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +66,11 @@ SUBSCRIBED = (
     ("inventory_svc", events.InventoryReserved.TYPE),
     ("inventory_svc", events.InventoryReleased.TYPE),
 )
-QUEUE_PREFIX = "gateway-stream-"
+STREAM_QUEUE = "gateway.stream-events"
+# Retention works on whole segments: small ones, so that the age limit takes hold.
+STREAM_SEGMENT_BYTES = 1_000_000
+STREAM_MAX_BYTES = 200_000_000
+FEED_PREFETCH = 500  # a stream is read with a prefetch window (and acks, which only credit)
 
 DEFAULT_BUFFER_SIZE = 100  # messages kept per user for Last-Event-ID replays
 DEFAULT_BUFFER_TTL_S = 300.0  # ... and for at most this long
@@ -345,18 +353,31 @@ class BrokerFeed:
         self.config = config
         self.on_payload = on_payload
         self.queue_name: str | None = None
+        self.ttl_s = float(config.get("STREAM_BUFFER_TTL_S", DEFAULT_BUFFER_TTL_S))
+        self.next_offset: int | None = None
         self.connected = False
         self._running = False
         self._thread = None
         self._ready = Signal()
 
     def queue(self) -> Queue:
-        """A new exclusive, auto-delete queue bound to every subscribed event type."""
-        self.queue_name = f"{QUEUE_PREFIX}{uuid.uuid4()}"
+        """The shared stream, bound to every subscribed event type, read from the offset
+        after the last event this feed saw (at first: STREAM_BUFFER_TTL_S ago)."""
+        self.queue_name = STREAM_QUEUE
         bindings = [binding(get_event_exchange(source, self.config), routing_key=event_type)
                     for source, event_type in SUBSCRIBED]
-        return Queue(self.queue_name, bindings=bindings, exclusive=True, auto_delete=True,
-                     durable=False, queue_arguments=connection_queue_arguments())
+        return Queue(STREAM_QUEUE, bindings=bindings, durable=True, exclusive=False,
+                     auto_delete=False, queue_arguments={
+                         "x-queue-type": "stream", "x-max-age": f"{max(1, int(self.ttl_s))}s",
+                         "x-stream-max-segment-size-bytes": STREAM_SEGMENT_BYTES,
+                         "x-max-length-bytes": STREAM_MAX_BYTES},
+                     consumer_arguments={"x-stream-offset": self.offset()})
+
+    def offset(self):
+        """Where the next read starts: the offset after the last event seen, or a time."""
+        if self.next_offset is not None:
+            return self.next_offset
+        return datetime.now(UTC) - timedelta(seconds=self.ttl_s)
 
     def start(self) -> None:
         if self._thread is None:
@@ -394,10 +415,10 @@ class BrokerFeed:
 
     def _consume(self) -> None:
         # Every address once (our loop retries, not kombu's): a reconnect after the
-        # node went away reaches another, where the exclusive queue is declared anew.
+        # node went away reaches another, and reads on from the next offset.
         with connect(self.amqp_uri, 5, heartbeat=AMQP_HEARTBEAT_S) as conn, conn.Consumer(
                 queues=[self.queue()], on_message=self._on_message, accept=["json"],
-                no_ack=True):
+                no_ack=False, prefetch_count=FEED_PREFETCH):
             self.connected = True
             if not self._ready.ready():
                 self._ready.send(True)
@@ -412,12 +433,17 @@ class BrokerFeed:
         self.connected = False
 
     def _on_message(self, message) -> None:
+        offset = (message.headers or {}).get("x-stream-offset")
+        if offset is not None:
+            self.next_offset = int(offset) + 1
         try:
             payload = message.decode()
         except Exception as exc:  # a bad message is skipped, not fatal
             log.warning("stream feed: undecodable message skipped (%s)", exc)
-            return
-        try:
-            self.on_payload(payload)
-        except Exception:
-            log.exception("stream feed: delivering an event failed")
+        else:
+            try:
+                self.on_payload(payload)
+            except Exception:
+                log.exception("stream feed: delivering an event failed")
+        if offset is not None:
+            message.ack()  # a stream's ack gives credit for the next message, no more

@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from common.db import new_id, utc_now
+from common.deadletters import DeadLetterMixin
 from common.inbox import InboxMixin
 from common.outbox import OutboxMixin
 
@@ -108,6 +109,10 @@ class ReservationLine(Base):
     quantity: Mapped[int] = mapped_column(Integer)
 
     __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
+
+
+class DeadLetter(DeadLetterMixin, Base):
+    """Messages that failed for good, kept out of the broker (common.deadletters)."""
 
 
 class Outbox(OutboxMixin, Base):

@@ -15,7 +15,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from common import cursors, events
+from common import cursors, deadletters, events
 from common.db import DatabaseSession, one_statement, utc_now
 from common.entrypoints import rpc
 from common.errors import field_checker
@@ -26,7 +26,7 @@ from common.metrics import Metrics
 from common.outbox import OutboxRelay
 from inventory_svc import domain, reservations, saga_store, store
 from inventory_svc.exceptions import DuplicateSku, InvalidProductInput, ProductNotFound
-from inventory_svc.models import Base, Inbox, Outbox, Product, Reservation, Stock
+from inventory_svc.models import Base, DeadLetter, Inbox, Outbox, Product, Reservation, Stock
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +44,14 @@ checked = field_checker(InvalidProductInput)
 SKU_CURSOR = partial(cursors.decode_key, check=domain.check_sku)
 
 
-class InventoryService:
+# Through the module: `nameko run` takes every class named in this module that has
+# entrypoints for a service, the mixin too.
+class InventoryService(deadletters.DeadLetterRpc):
     name = "inventory_svc"
 
     db = DatabaseSession(Base)
     relay = OutboxRelay(Base, Outbox)
+    dead_letters = deadletters.DeadLetterStore(Base, DeadLetter)
     inbox = InboxClaims(Inbox)
     metrics = Metrics()
     correlation_id = LogContext()

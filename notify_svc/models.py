@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from common.db import new_id, utc_now
+from common.deadletters import DeadLetterMixin
 from common.inbox import InboxMixin
 from common.outbox import OutboxMixin
 
@@ -68,6 +69,10 @@ class Notification(Base):
         Index("ix_notifications_due", "next_attempt_at",
               postgresql_where=text("status <> 'sent'")),
     )
+
+
+class DeadLetter(DeadLetterMixin, Base):
+    """Messages that failed for good, kept out of the broker (common.deadletters)."""
 
 
 class Outbox(OutboxMixin, Base):

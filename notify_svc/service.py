@@ -19,7 +19,7 @@ from nameko.dependency_providers import Config
 from nameko.timer import timer
 from sqlalchemy import text
 
-from common import cursors, events
+from common import cursors, deadletters, events
 from common.db import DatabaseSession, one_statement
 from common.entrypoints import rpc
 from common.errors import field_checker
@@ -37,7 +37,7 @@ from notify_svc.exceptions import (
     NotificationNotFound,
 )
 from notify_svc.mailer import Mailer
-from notify_svc.models import Base, Inbox, Outbox
+from notify_svc.models import Base, DeadLetter, Inbox, Outbox
 
 # nameko fixes a timer's interval when the class is defined, before config exists.
 SWEEP_INTERVAL_S = 1.0
@@ -48,11 +48,14 @@ SWEEP_BATCH = 50
 checked = field_checker(InvalidNotificationQuery)
 
 
-class NotifyService:
+# Through the module: `nameko run` takes every class named in this module that has
+# entrypoints for a service, the mixin too.
+class NotifyService(deadletters.DeadLetterRpc):
     name = "notify_svc"
 
     db = DatabaseSession(Base)
     relay = OutboxRelay(Base, Outbox)
+    dead_letters = deadletters.DeadLetterStore(Base, DeadLetter)
     metrics = Metrics()
     correlation_id = LogContext()
     config = Config()

@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from common.db import new_id, utc_now
+from common.deadletters import DeadLetterMixin
 from common.inbox import InboxMixin
 from common.outbox import OutboxMixin
 
@@ -97,6 +98,10 @@ class TimelineEntry(Base):
     type: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     data: Mapped[dict] = mapped_column(JSONB)
+
+
+class DeadLetter(DeadLetterMixin, Base):
+    """Messages that failed for good, kept out of the broker (common.deadletters)."""
 
 
 class Outbox(OutboxMixin, Base):

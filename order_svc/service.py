@@ -14,7 +14,7 @@ from nameko.timer import timer
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from common import cursors, events
+from common import cursors, deadletters, events
 from common.batching import batch_event_handler
 from common.db import DatabaseSession, one_statement, utc_now
 from common.entrypoints import RpcProxy, rpc
@@ -31,7 +31,7 @@ from order_svc.exceptions import (
     OrderNotCancellable,
     OrderNotFound,
 )
-from order_svc.models import Base, Inbox, Order, Outbox
+from order_svc.models import Base, DeadLetter, Inbox, Order, Outbox
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +48,14 @@ def checked(rule, *args):
         raise InvalidOrder(str(exc), exc.details) from None
 
 
-class OrderService:
+# Through the module: `nameko run` takes every class named in this module that has
+# entrypoints for a service, the mixin too.
+class OrderService(deadletters.DeadLetterRpc):
     name = "order_svc"
 
     db = DatabaseSession(Base)
     relay = OutboxRelay(Base, Outbox)
+    dead_letters = deadletters.DeadLetterStore(Base, DeadLetter)
     inbox = InboxClaims(Inbox)
     metrics = Metrics()
     correlation_id = LogContext()

@@ -13,6 +13,7 @@ from sqlalchemy import BigInteger, CheckConstraint, DateTime, Index, Integer, St
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from common.db import new_id, utc_now
+from common.deadletters import DeadLetterMixin
 from common.inbox import InboxMixin
 from common.outbox import OutboxMixin
 
@@ -75,6 +76,10 @@ class CancelledOrder(Base):
     order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     reason: Mapped[str] = mapped_column(String(64))
     cancelled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class DeadLetter(DeadLetterMixin, Base):
+    """Messages that failed for good, kept out of the broker (common.deadletters)."""
 
 
 class Outbox(OutboxMixin, Base):

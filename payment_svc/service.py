@@ -15,7 +15,7 @@ import logging
 from nameko.dependency_providers import Config
 from sqlalchemy import text
 
-from common import cursors, events
+from common import cursors, deadletters, events
 from common.db import DatabaseSession, one_statement
 from common.entrypoints import rpc
 from common.errors import field_checker
@@ -26,7 +26,7 @@ from common.metrics import Metrics
 from common.outbox import OutboxRelay
 from payment_svc import domain, payments, store
 from payment_svc.exceptions import InvalidPaymentQuery
-from payment_svc.models import Base, Inbox, Outbox
+from payment_svc.models import Base, DeadLetter, Inbox, Outbox
 from payment_svc.provider import Provider
 
 log = logging.getLogger(__name__)
@@ -36,11 +36,14 @@ log = logging.getLogger(__name__)
 checked = field_checker(InvalidPaymentQuery)
 
 
-class PaymentService:
+# Through the module: `nameko run` takes every class named in this module that has
+# entrypoints for a service, the mixin too.
+class PaymentService(deadletters.DeadLetterRpc):
     name = "payment_svc"
 
     db = DatabaseSession(Base)
     relay = OutboxRelay(Base, Outbox)
+    dead_letters = deadletters.DeadLetterStore(Base, DeadLetter)
     inbox = InboxClaims(Inbox)
     metrics = Metrics()
     correlation_id = LogContext()

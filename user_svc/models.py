@@ -8,6 +8,7 @@ from sqlalchemy import Boolean, DateTime, ForeignKey, String, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from common.db import new_id, utc_now
+from common.deadletters import DeadLetterMixin
 from common.outbox import OutboxMixin
 
 
@@ -80,6 +81,10 @@ class ApiClient(Base):
         """The client as GET /admin/clients lists it (never its secret)."""
         return {"client_id": self.client_id, "name": self.name, "role": self.role,
                 "scopes": self.scopes.split(), "created_at": self.created_at.isoformat()}
+
+
+class DeadLetter(DeadLetterMixin, Base):
+    """Messages that failed for good, kept out of the broker (common.deadletters)."""
 
 
 class Outbox(OutboxMixin, Base):

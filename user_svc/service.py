@@ -14,7 +14,7 @@ from nameko.dependency_providers import Config
 from sqlalchemy import func, text
 from sqlalchemy.exc import IntegrityError
 
-from common import cursors, events
+from common import cursors, deadletters, events
 from common.db import DatabaseSession, new_id, one_statement, utc_now
 from common.entrypoints import on_start, rpc
 from common.logging import LogContext
@@ -34,7 +34,7 @@ from user_svc.exceptions import (
     InvalidVerificationToken,
     UserNotFound,
 )
-from user_svc.models import ApiClient, Base, Outbox, User
+from user_svc.models import ApiClient, Base, DeadLetter, Outbox, User
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +42,14 @@ log = logging.getLogger(__name__)
 _NO_SECRET_HASH = "0" * 64
 
 
-class UserService:
+# Through the module: `nameko run` takes every class named in this module that has
+# entrypoints for a service, the mixin too.
+class UserService(deadletters.DeadLetterRpc):
     name = "user_svc"
 
     db = DatabaseSession(Base)
     relay = OutboxRelay(Base, Outbox)
+    dead_letters = deadletters.DeadLetterStore(Base, DeadLetter)
     metrics = Metrics()
     correlation_id = LogContext()
     config = Config()

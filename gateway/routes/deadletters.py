@@ -1,15 +1,16 @@
 """/admin/dead-letters: what failed for good in each service, and what to do with it.
 
-Dead letters are broker state (each service's `<service>.dead-letters` queue), so the
-gateway reads them from RabbitMQ itself: a service that is down can still be inspected.
+Each service keeps its dead letters in its own table (common.deadletters), where
+reading them changes nothing; the gateway asks each service over RPC. A service that
+is down cannot be asked: the answer is 503 service_unavailable naming it.
 """
 
 from __future__ import annotations
 
 from flask import Blueprint
 
-from common.deadletters import DeadLetterAdmin
 from common.errors import NotFound
+from gateway import rpc
 from gateway.auth import require_auth
 from gateway.body import json_body
 from gateway.schemas import EmptyRequest
@@ -19,15 +20,6 @@ bp = Blueprint("deadletters", __name__, url_prefix="/admin/dead-letters")
 
 MESSAGE_FIELDS = ("event_type", "event_id", "error", "attempts")
 SHOWN_PER_SERVICE = 100
-
-
-def admin() -> DeadLetterAdmin:
-    current = state()
-    if current.dead_letters is None:
-        current.dead_letters = DeadLetterAdmin(current.config,
-                                               timeout=float(current.config.get(
-                                                   "RPC_TIMEOUT_S", 5)))
-    return current.dead_letters
 
 
 def known(service: str) -> str:
@@ -42,7 +34,7 @@ def list_dead_letters():
     """Per service: {count, messages: [{event_type, event_id, error, attempts}]}."""
     services = {}
     for service in state().config.get("SERVICES") or []:
-        found = admin().inspect(service, SHOWN_PER_SERVICE)
+        found = rpc.call(service, "list_dead_letters", limit=SHOWN_PER_SERVICE)
         services[service] = {
             "count": found["count"],
             "messages": [{k: m.get(k) for k in MESSAGE_FIELDS} for m in found["messages"]]}
@@ -54,7 +46,7 @@ def list_dead_letters():
 def replay(service: str):
     """Send every dead letter of `service` back to its handler: {replayed: n}."""
     json_body(EmptyRequest)
-    return {"replayed": admin().replay(known(service))}
+    return {"replayed": rpc.call(known(service), "replay_dead_letters")}
 
 
 @bp.delete("/<service>")
@@ -62,4 +54,4 @@ def replay(service: str):
 def purge(service: str):
     """Drop every dead letter of `service`: {purged: n}."""
     json_body(EmptyRequest)
-    return {"purged": admin().purge(known(service))}
+    return {"purged": rpc.call(known(service), "purge_dead_letters")}

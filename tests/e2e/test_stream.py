@@ -158,6 +158,35 @@ def test_a_reconnect_with_last_event_id_catches_up(cluster, product, streams):
     assert reserved["id"] not in [e["id"] for e in again.events]
 
 
+def test_a_reconnect_to_another_gateway_replica_catches_up_too(cluster, product, streams,
+                                                              tmp_path):
+    # Every gateway reads the one RabbitMQ stream, from STREAM_BUFFER_TTL_S back when it
+    # starts: a replica started after the events still replays them.
+    from tests.e2e.test_ratelimits import Gateway
+
+    token = new_user(cluster)
+    first = Stream(cluster, headers=auth(token))
+    streams.append(first)
+    assert first.first_line() == ": connected"
+    first.follow()
+    order = place(cluster, auth(token), product()).json()["id"]
+    first.wait_for(lambda s: "CONFIRMED" in statuses(s, order), message="CONFIRMED")
+    reserved = next(e for e in first.of("order.status") if e["data"]["status"] == "RESERVED")
+    first.close()
+
+    replica = Gateway(cluster, tmp_path, "gateway-replica").start()
+    try:
+        again = Stream(replica, headers={**auth(token), "Last-Event-ID": reserved["id"]})
+        streams.append(again)
+        assert again.first_line() == ": connected"
+        again.follow()
+        again.wait_for(lambda s: "CONFIRMED" in statuses(s, order),
+                       message="the missed CONFIRMED from the other replica")
+        assert reserved["id"] not in [e["id"] for e in again.events]
+    finally:
+        replica.process.stop()
+
+
 def test_a_stream_needs_a_valid_token(cluster, customer):
     for kwargs in ({}, {"params": {"access_token": "not-a-token"}},
                    {"headers": {"Authorization": "Bearer nope"}}):

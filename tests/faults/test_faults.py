@@ -134,15 +134,34 @@ def test_events_dead_lettered_by_an_outage_are_replayed_once_it_is_fixed(cluster
         flow.start()
         wait_placed(flow, 5)
         flow.stop()
-        wait_for(lambda: dead_letters(cluster, admin)["notify_svc"]["count"] > 0,
-                 timeout=90, message="notify_svc's events dead-lettered, its database away")
+        # Its dead letters wait in the broker while its table cannot take them.
+        wait_for(lambda: queued_dead_letters(cluster, "notify_svc") > 0, timeout=90,
+                 message="notify_svc's events dead-lettered, its database away")
     cluster.wait_ready()
+    wait_for(lambda: dead_letters(cluster, admin)["notify_svc"]["count"] > 0, timeout=30,
+             message="the dead letters moved into notify_svc's table, its database back")
     replayed = cluster.post("/admin/dead-letters/notify_svc/replay", headers=admin,
                             json={}).json()
     assert replayed["replayed"] > 0
     settle_and_check(checker, flow, f"notify_svc's database away, {replayed['replayed']} "
                                     "replayed")
     assert dead_letters(cluster, admin)["notify_svc"]["count"] == 0
+
+
+def queued_dead_letters(cluster, service) -> int:
+    """Messages (ready or not) in `<service>.dead-letters`, from the management API."""
+    from urllib.parse import quote, urlparse
+
+    import requests
+
+    from common.queues import vhost_of
+
+    api = urlparse(cluster.env["RABBIT_MANAGEMENT_URI"])
+    vhost = quote(vhost_of(cluster.env["AMQP_URI"]), safe="")
+    answer = requests.get(
+        f"{api.scheme}://{api.hostname}:{api.port}/api/queues/{vhost}/{service}.dead-letters",
+        auth=(api.username or "guest", api.password or "guest"), timeout=10)
+    return answer.json().get("messages", 0) if answer.status_code == 200 else 0
 
 
 def order_status(cluster, flow, order_id):

@@ -8,6 +8,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from common import events
 from common.db import DatabaseSession
+from common.deadletters import DeadLetterMixin, DeadLetterRpc, DeadLetterStore
+from common.deadletters import page as deadletters_page
 from common.inbox import InboxClaims, InboxMixin
 from common.logging import LogContext
 from common.messaging import NonRetryable, event_handler
@@ -23,6 +25,10 @@ class Outbox(OutboxMixin, Base):
 
 
 class Inbox(InboxMixin, Base):
+    pass
+
+
+class DeadLetter(DeadLetterMixin, Base):
     pass
 
 
@@ -64,11 +70,13 @@ class Behaviour:
     calls: list = []
 
 
-class Consumer:
-    """A handler with inbox dedupe, whose failures the test chooses."""
+class Consumer(DeadLetterRpc):
+    """A handler with inbox dedupe, whose failures the test chooses; its dead letters
+    kept in the table, as every service keeps them."""
 
     name = "consumer_svc"
     db = DatabaseSession(Base)
+    dead_letters = DeadLetterStore(Base, DeadLetter)
     correlation_id = LogContext()
     inbox = InboxClaims(Inbox)
 
@@ -91,3 +99,10 @@ def effect_count(session, event_id: str | None = None) -> int:
     if event_id:
         query = query.where(Effect.event_id == event_id)
     return session.scalar(query)
+
+
+def kept_letters(session) -> dict:
+    """`{count, messages}` of the dead letters kept in the test database (a fresh look:
+    the session's transaction ends first)."""
+    session.rollback()
+    return deadletters_page(session, DeadLetter)

@@ -9,14 +9,15 @@ from nameko.standalone.rpc import ServiceRpcProxy
 from nameko.testing.utils import get_extension
 from sqlalchemy import select
 
-from common import deadletters, events
+from common import events
 from common.batching import BatchEventHandler, batch_event_handler, take_batch
 from common.db import DatabaseSession
+from common.deadletters import DeadLetterStore
 from common.entrypoints import rpc
 from common.inbox import InboxClaims
 from common.logging import LogContext
 from common.testing import wait_for
-from tests.integration.support import Base, Effect, Inbox, registered
+from tests.integration.support import Base, DeadLetter, Effect, Inbox, kept_letters, registered
 
 pytestmark = pytest.mark.integration
 
@@ -34,6 +35,7 @@ class Gate:
 class BatchService:
     name = "batch_svc"
     db = DatabaseSession(Base)
+    dead_letters = DeadLetterStore(Base, DeadLetter)
     inbox = InboxClaims(Inbox)
     correlation_id = LogContext()
 
@@ -116,9 +118,8 @@ def test_a_failed_batch_is_rerun_one_by_one_and_only_the_bad_event_is_dead_lette
     Gate.opened.send()
     wait_for(lambda: handled(common_db) == ["a", "b", "c", "d", "first"],
              message="the good events handled")
-    found = wait_for(lambda: (letters := deadletters.inspect(
-        batch_config, "batch_svc"))["count"] == 1 and letters,
-        message="the poison event dead-lettered")
+    found = wait_for(lambda: (letters := kept_letters(common_db))["count"] == 1 and letters,
+                     message="the poison event dead-lettered")
     (letter,) = found["messages"]
     assert letter["queue"] == QUEUE and letter["attempts"] == 3  # EVENT_MAX_ATTEMPTS
     # After the failed batch, each event ran in a batch of its own.

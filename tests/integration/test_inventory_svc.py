@@ -5,7 +5,7 @@ from nameko.events import event_handler as plain_nameko_handler
 from nameko.standalone.events import event_dispatcher
 from nameko.standalone.rpc import ServiceRpcProxy
 
-from common import deadletters, events
+from common import events
 from common.testing import migrated_database, order_event, truncate_all, wait_for
 from inventory_svc.service import InventoryService
 
@@ -91,14 +91,14 @@ def test_a_confirmation_that_overtakes_its_creation_is_retried_until_it_applies(
     dispatch(config, order_created("o3", 1))
     wait_for(lambda: inventory.get_stock("TEA")["on_hand"] == 9, message="the late commit")
     assert inventory.get_stock("TEA")["reserved"] == 0
-    assert deadletters.inspect(config, "inventory_svc")["count"] == 0
+    assert inventory.list_dead_letters()["count"] == 0
 
 
 def test_order_lines_no_retry_can_fix_go_straight_to_the_dead_letters(config, inventory):
     dispatch(config, order_created("o4", 0))
     letters = wait_for(
-        lambda: (found := deadletters.inspect(config, "inventory_svc"))["count"]
-        and found, message="the dead letter")
+        lambda: (found := inventory.list_dead_letters())["count"] and found,
+        message="the dead letter")
     assert letters["messages"][0]["attempts"] == 1
     assert "InvalidOrderLines" in letters["messages"][0]["error"]
 

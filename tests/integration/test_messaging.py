@@ -7,10 +7,16 @@ from nameko.rpc import rpc
 from nameko.standalone.events import event_dispatcher
 from nameko.standalone.rpc import ServiceRpcProxy
 
-from common import deadletters, events
+from common import events
 from common.messaging import event_handler, event_worker_budget
 from common.testing import wait_for
-from tests.integration.support import Behaviour, Consumer, effect_count, registered
+from tests.integration.support import (
+    Behaviour,
+    Consumer,
+    effect_count,
+    kept_letters,
+    registered,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -20,8 +26,8 @@ def publish(config, payload, headers=None):
     dispatch("user_svc", "user.registered", payload)
 
 
-def dead_letters(config):
-    return deadletters.inspect(config, "consumer_svc")
+def dead_letters(session):
+    return kept_letters(session)
 
 
 def test_a_handler_that_always_fails_ends_in_the_dlq_after_n_attempts(
@@ -31,7 +37,7 @@ def test_a_handler_that_always_fails_ends_in_the_dlq_after_n_attempts(
     event = registered("u1")
     publish(config, event.to_payload())
 
-    found = wait_for(lambda: dead_letters(config)["count"] == 1 and dead_letters(config),
+    found = wait_for(lambda: dead_letters(common_db)["count"] == 1 and dead_letters(common_db),
                      message="the message in the dead-letter queue")
     assert len(Behaviour.calls) == 3
     (letter,) = found["messages"]
@@ -52,7 +58,7 @@ def test_a_handler_that_fails_once_succeeds_on_its_retry(container_factory, conf
 
     wait_for(lambda: effect_count(common_db, event.event_id) == 1, message="the effect")
     assert [e.event_id for e in Behaviour.calls] == [event.event_id, event.event_id]
-    assert dead_letters(config)["count"] == 0
+    assert dead_letters(common_db)["count"] == 0
 
 
 def test_a_non_retryable_error_goes_straight_to_the_dlq(container_factory, config, common_db):
@@ -60,7 +66,7 @@ def test_a_non_retryable_error_goes_straight_to_the_dlq(container_factory, confi
     container_factory(Consumer, config).start()
     publish(config, registered("u3").to_payload())
 
-    letters = wait_for(lambda: dead_letters(config)["count"] == 1 and dead_letters(config),
+    letters = wait_for(lambda: dead_letters(common_db)["count"] == 1 and dead_letters(common_db),
                        message="the dead letter")
     assert len(Behaviour.calls) == 1
     assert letters["messages"][0]["attempts"] == 1
@@ -72,7 +78,7 @@ def test_a_malformed_payload_is_dead_lettered_without_calling_the_handler(
     container_factory(Consumer, config).start()
     publish(config, {"event_type": "user.registered", "user_id": 42})
 
-    letters = wait_for(lambda: dead_letters(config)["count"] == 1 and dead_letters(config),
+    letters = wait_for(lambda: dead_letters(common_db)["count"] == 1 and dead_letters(common_db),
                        message="the dead letter")
     assert Behaviour.calls == []
     assert "InvalidEvent" in letters["messages"][0]["error"]
@@ -84,13 +90,14 @@ def test_a_dead_letter_is_replayed_to_its_handler_once_fixed(container_factory, 
     container_factory(Consumer, config).start()
     event = registered("u4")
     publish(config, event.to_payload())
-    wait_for(lambda: dead_letters(config)["count"] == 1, message="the dead letter")
+    wait_for(lambda: dead_letters(common_db)["count"] == 1, message="the dead letter")
 
     Behaviour.mode = "ok"  # the fix is deployed
-    assert deadletters.replay(config, "consumer_svc") == 1
+    with ServiceRpcProxy("consumer_svc", config, timeout=10) as consumer:
+        assert consumer.replay_dead_letters() == 1
 
     wait_for(lambda: effect_count(common_db, event.event_id) == 1, message="the replayed effect")
-    assert dead_letters(config)["count"] == 0
+    assert dead_letters(common_db)["count"] == 0
 
 
 def test_purge_empties_the_dead_letter_queue(container_factory, config, common_db):
@@ -98,10 +105,11 @@ def test_purge_empties_the_dead_letter_queue(container_factory, config, common_d
     container_factory(Consumer, config).start()
     for n in range(3):
         publish(config, registered(f"p{n}").to_payload())
-    wait_for(lambda: dead_letters(config)["count"] == 3, message="three dead letters")
+    wait_for(lambda: dead_letters(common_db)["count"] == 3, message="three dead letters")
 
-    assert deadletters.purge(config, "consumer_svc") == 3
-    assert dead_letters(config)["count"] == 0
+    with ServiceRpcProxy("consumer_svc", config, timeout=10) as consumer:
+        assert consumer.purge_dead_letters() == 3
+    assert dead_letters(common_db)["count"] == 0
 
 
 def test_the_correlation_id_travels_from_the_envelope_into_the_worker(
@@ -143,7 +151,7 @@ class BusyService:
 
 
 def test_an_rpc_is_answered_while_the_event_handlers_take_every_slot_they_may(
-        container_factory, config):
+        container_factory, config, common_db):
     Gate.opened, Gate.running, Gate.handled = Event(), 0, []
     config = {**config, "max_workers": 4, "RPC_RESERVED_WORKERS": 1}
     container_factory(BusyService, config).start()
@@ -161,10 +169,30 @@ def test_an_rpc_is_answered_while_the_event_handlers_take_every_slot_they_may(
     Gate.opened.send()
     wait_for(lambda: len(Gate.handled) == len(sent), message="every event handled")
     assert sorted(Gate.handled) == sorted(e.event_id for e in sent)
-    assert dead_letters(config)["count"] == 0
+    assert dead_letters(common_db)["count"] == 0
 
 
 def test_the_event_budget_leaves_the_reserved_slots_and_at_least_one():
     assert event_worker_budget(10, 3) == 7
     assert event_worker_budget(4, 1) == 3
     assert event_worker_budget(2, 5) == 1
+
+
+def test_dead_letters_leave_the_broker_for_the_table_and_looking_changes_nothing(
+        container_factory, config, common_db):
+    from common.broker import connect
+    from common.messaging import dead_letter_queue
+
+    Behaviour.mode = "non_retryable"
+    container_factory(Consumer, config).start()
+    event = registered("u-kept")
+    publish(config, event.to_payload())
+    first = wait_for(lambda: dead_letters(common_db)["count"] == 1 and dead_letters(common_db),
+                     message="the dead letter kept")
+    with ServiceRpcProxy("consumer_svc", config, timeout=10) as consumer:
+        for _ in range(3):
+            assert consumer.list_dead_letters() == first
+    assert dead_letters(common_db) == first
+    with connect(config["AMQP_URI"], 5) as conn:
+        queue = dead_letter_queue("consumer_svc", config).name
+        assert conn.channel().queue_declare(queue, passive=True).message_count == 0

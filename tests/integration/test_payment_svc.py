@@ -10,7 +10,7 @@ from nameko.testing.utils import get_extension
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
-from common import deadletters, events
+from common import events
 from common.testing import migrated_database, order_event, truncate_all, wait_for
 from payment_svc.models import Inbox, Outbox
 from payment_svc.provider import Provider
@@ -138,4 +138,4 @@ def test_a_cancelled_capture_is_refunded_once(config, provider, db):
     with ServiceRpcProxy("payment_svc", config, timeout=10) as payments:
         payment = payments.get_payment("o4")
         assert (payment["status"], payment["refunded_cents"]) == ("REFUNDED", 1250)
-    assert deadletters.inspect(config, "payment_svc")["count"] == 0
+        assert payments.list_dead_letters()["count"] == 0

@@ -12,7 +12,6 @@ import pytest
 
 from common.config import load_config
 from gateway import create_app
-from gateway.state import EXTENSION
 from gateway.stream import EventHub
 from tests.unit.gateway.support import StubRpc, bearer, error_of
 
@@ -53,20 +52,8 @@ class AnswersEverything(StubRpc):
         return {}
 
 
-class NoDeadLetters:
-    def inspect(self, service, limit=100):
-        return {"count": 0, "messages": []}
-
-    def replay(self, service):
-        return 0
-
-    def purge(self, service):
-        return 0
-
-
 def _app(config, rpc):
     app = create_app(config, rpc=rpc, broker_check=lambda: None, stream_hub=EventHub())
-    app.extensions[EXTENSION].dead_letters = NoDeadLetters()
     return app
 
 

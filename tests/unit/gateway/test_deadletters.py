@@ -1,4 +1,4 @@
-"""Dead-letter admin routes, with a stand-in for the broker edge."""
+"""Dead-letter admin routes, with a stand-in for the services' RPC edge."""
 
 import pytest
 
@@ -6,24 +6,30 @@ from common.errors import ServiceUnavailable
 
 
 class FakeDeadLetters:
-    def __init__(self):
+    """Each service's dead-letter RPC methods, over one dict of letters."""
+
+    def __init__(self, rpc, services):
         self.letters = {"order_svc": [{"event_type": "payment.succeeded", "event_id": "e1",
                                        "error": "RuntimeError: boom", "attempts": 5,
-                                       "payload": {"secret": "not shown"}}]}
+                                       "queue": "q", "failed_at": None}]}
         self.calls = []
+        for service in services:
+            rpc.answers[(service, "list_dead_letters")] = self._lister(service)
+            rpc.answers[(service, "replay_dead_letters")] = self._taker("replay", service)
+            rpc.answers[(service, "purge_dead_letters")] = self._taker("purge", service)
 
-    def inspect(self, service, limit=100):
-        self.calls.append(("inspect", service))
-        found = self.letters.get(service, [])
-        return {"count": len(found), "messages": found[:limit]}
+    def _lister(self, service):
+        def inspect(limit=100):
+            self.calls.append(("inspect", service))
+            found = self.letters.get(service, [])
+            return {"count": len(found), "messages": found[:limit]}
+        return inspect
 
-    def replay(self, service):
-        self.calls.append(("replay", service))
-        return len(self.letters.pop(service, []))
-
-    def purge(self, service):
-        self.calls.append(("purge", service))
-        return len(self.letters.pop(service, []))
+    def _taker(self, what, service):
+        def take():
+            self.calls.append((what, service))
+            return len(self.letters.pop(service, []))
+        return take
 
 
 @pytest.fixture
@@ -42,10 +48,8 @@ def customer_headers(make_token):
 
 
 @pytest.fixture
-def letters(app):
-    fake = FakeDeadLetters()
-    app.extensions["gateway"].dead_letters = fake
-    return fake
+def letters(rpc, config):
+    return FakeDeadLetters(rpc, config["SERVICES"])
 
 
 def test_admins_see_every_services_dead_letters(client, admin_headers, letters, app):
@@ -77,12 +81,13 @@ def test_customers_are_refused(client, customer_headers, letters):
     assert client.delete("/admin/dead-letters/order_svc").status_code == 401
 
 
-def test_a_broker_that_does_not_answer_is_503(client, admin_headers, letters):
-    def down(*_):
-        raise ServiceUnavailable("message broker unreachable")
-    letters.inspect = down
+def test_a_service_that_does_not_answer_is_503_naming_it(client, admin_headers, letters,
+                                                           rpc):
+    rpc.answers[("order_svc", "list_dead_letters")] = ServiceUnavailable(
+        "order_svc is not running", {"service": "order_svc"})
     answer = client.get("/admin/dead-letters", headers=admin_headers)
     assert answer.status_code == 503
+    assert answer.get_json()["error"]["details"] == {"service": "order_svc"}
 
 
 def test_replay_takes_no_body_fields(client, admin_headers, letters):

@@ -193,11 +193,13 @@ def test_other_or_broken_payloads_are_skipped(payload):
 # --- BrokerFeed ---------------------------------------------------------------------
 
 
-def test_the_feed_queue_is_exclusive_and_bound_like_nameko(config):
-    feed = BrokerFeed("memory://", config, lambda payload: None)
+def test_the_feed_reads_one_shared_stream_bound_like_nameko(config):
+    feed = BrokerFeed("memory://", {**config, "STREAM_BUFFER_TTL_S": 300}, lambda p: None)
     queue = feed.queue()
-    assert queue.name.startswith("gateway-stream-") and queue.name == feed.queue_name
-    assert (queue.exclusive, queue.auto_delete, queue.durable) == (True, True, False)
+    assert queue.name == "gateway.stream-events" == feed.queue_name
+    assert (queue.exclusive, queue.auto_delete, queue.durable) == (False, False, True)
+    assert queue.queue_arguments["x-queue-type"] == "stream"
+    assert queue.queue_arguments["x-max-age"] == "300s"
     bound = {(b.exchange.name, b.routing_key) for b in queue.bindings}
     assert bound == {("order_svc.events", "order.reserved"),
                      ("order_svc.events", "order.confirmed"),
@@ -213,7 +215,31 @@ def test_the_feed_queue_is_exclusive_and_bound_like_nameko(config):
         assert (b.exchange.type, b.exchange.durable, b.exchange.auto_delete,
                 b.exchange.delivery_mode) == (nameko.type, nameko.durable,
                                               nameko.auto_delete, nameko.delivery_mode)
-    assert feed.queue().name != queue.name  # a fresh queue per connection
+
+
+def test_the_feed_starts_a_ttl_back_and_reads_on_after_the_last_event_it_saw(config):
+    from datetime import UTC, datetime, timedelta
+
+    got = []
+    feed = BrokerFeed("memory://", {**config, "STREAM_BUFFER_TTL_S": 300}, got.append)
+    start = feed.queue().consumer_arguments["x-stream-offset"]
+    assert abs(start - (datetime.now(UTC) - timedelta(seconds=300))) < timedelta(seconds=5)
+
+    class Delivered:
+        headers = {"x-stream-offset": 41}
+        acked = False
+
+        def decode(self):
+            return {"event_type": "x"}
+
+        def ack(self):
+            self.acked = True
+
+    message = Delivered()
+    feed._on_message(message)
+    assert got == [{"event_type": "x"}] and message.acked
+    # After a reconnect (a new connection, another node): from the next offset on.
+    assert feed.queue().consumer_arguments["x-stream-offset"] == 42
 
 
 def test_the_feed_reconnects_with_growing_backoff(config, monkeypatch):
@@ -246,10 +272,14 @@ def test_a_bad_message_does_not_stop_the_feed(config):
     feed = BrokerFeed("memory://", config, got.append)
 
     class Broken:
+        headers: dict = {}
+
         def decode(self):
             raise ValueError("not json")
 
     class Good:
+        headers: dict = {}
+
         def decode(self):
             return {"event_type": "x"}
 
