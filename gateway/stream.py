@@ -81,6 +81,8 @@ MIN_BACKOFF_S = 0.5
 MAX_BACKOFF_S = 10.0
 AMQP_HEARTBEAT_S = 30
 DRAIN_TIMEOUT_S = 1.0
+# Reading the backlog at start: this long without a message means it has all been read.
+CATCH_UP_IDLE_S = 0.2
 
 # An SSE id must be one line; ours are uuid4s, anything odd is refused, not escaped.
 MAX_ID_LENGTH = 128
@@ -225,8 +227,8 @@ class EventHub:
         return True
 
     def wait_ready(self, timeout: float) -> bool:
-        """Wait up to `timeout` s for the feed's first subscription to the broker (at
-        once if it has subscribed before, or if there is no feed)."""
+        """Wait up to `timeout` s for the feed to have read the stream's backlog (at
+        once if it has before, or if there is no feed)."""
         return self.feed is None or self.feed.wait_ready(timeout)
 
     def close(self) -> None:
@@ -355,6 +357,7 @@ class BrokerFeed:
         self.queue_name: str | None = None
         self.ttl_s = float(config.get("STREAM_BUFFER_TTL_S", DEFAULT_BUFFER_TTL_S))
         self.next_offset: int | None = None
+        self._connected_at: str | None = None
         self.connected = False
         self._running = False
         self._thread = None
@@ -391,8 +394,14 @@ class BrokerFeed:
             thread.kill()
         self.connected = False
 
+    def _caught_up(self) -> None:
+        if not self._ready.ready():
+            self._ready.send(True)
+
     def wait_ready(self, timeout: float) -> bool:
-        """Whether the feed subscribed (at least once) within `timeout` seconds."""
+        """Whether the feed has read the stream's backlog (at least once) within
+        `timeout` seconds: a subscription made before that could not replay what the
+        backlog holds."""
         if not self._ready.ready():
             with eventlet.Timeout(timeout, False):
                 self._ready.wait()
@@ -420,13 +429,15 @@ class BrokerFeed:
                 queues=[self.queue()], on_message=self._on_message, accept=["json"],
                 no_ack=False, prefetch_count=FEED_PREFETCH):
             self.connected = True
-            if not self._ready.ready():
-                self._ready.send(True)
-            log.info("stream feed: consuming %s", self.queue_name)
+            self._connected_at = datetime.now(UTC).isoformat()
+            log.info("stream feed: consuming %s from %s", self.queue_name, self.offset())
             last_beat = time.monotonic()
             while self._running:
-                with contextlib.suppress(TimeoutError):  # socket.timeout: nothing came
-                    conn.drain_events(timeout=DRAIN_TIMEOUT_S)
+                idle = DRAIN_TIMEOUT_S if self._ready.ready() else CATCH_UP_IDLE_S
+                try:
+                    conn.drain_events(timeout=idle)
+                except TimeoutError:  # socket.timeout: nothing came, the backlog is read
+                    self._caught_up()
                 if time.monotonic() - last_beat >= DRAIN_TIMEOUT_S:
                     conn.heartbeat_check()
                     last_beat = time.monotonic()
@@ -445,5 +456,9 @@ class BrokerFeed:
                 self.on_payload(payload)
             except Exception:
                 log.exception("stream feed: delivering an event failed")
+            occurred = payload.get("occurred_at") if isinstance(payload, dict) else None
+            if self._connected_at and isinstance(occurred, str) and \
+                    occurred >= self._connected_at:
+                self._caught_up()  # an event newer than the connection: past the backlog
         if offset is not None:
             message.ack()  # a stream's ack gives credit for the next message, no more

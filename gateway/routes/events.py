@@ -94,7 +94,7 @@ def stream():
         raise TooManyRequests(f"at most {per_user} open streams per user; close one first")
     try:  # from the slot on: whatever fails gives it back
         hub.start()  # no-op once started (server.py starts it with the process)
-        hub.wait_ready(FEED_START_WAIT_S)  # at once after the feed's first subscription
+        hub.wait_ready(FEED_START_WAIT_S)  # at once after the feed has read its backlog
         heartbeat = float(gw.config.get("STREAM_HEARTBEAT_S", DEFAULT_HEARTBEAT_S))
         # eventlet.wsgi gathers small chunks into 4 KiB writes by default: write each now.
         request.environ["eventlet.minimum_write_chunk_size"] = 0
