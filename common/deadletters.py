@@ -21,6 +21,7 @@ keeps a replayed message that had in fact been handled from acting twice.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import random
@@ -41,6 +42,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from common.broker import connect
@@ -101,8 +103,12 @@ def letter_row(body: bytes, headers: dict, properties: dict, routing_key: str) -
         payload = None
     payload = payload if isinstance(payload, dict) else {}
     attempts = headers.get(ATTEMPTS_HEADER)
+    # Every message of ours has an id; one without gets its body's digest, so that the
+    # (queue, message_id) key keeps it once too.
+    message_id = properties.get("message_id") or payload.get("event_id") or \
+        "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:56]
     return {"queue": headers.get(ORIGINAL_QUEUE_HEADER) or routing_key,
-            "message_id": properties.get("message_id") or payload.get("event_id"),
+            "message_id": message_id,
             "event_type": payload.get("event_type"), "event_id": payload.get("event_id"),
             "error": headers.get(ERROR_HEADER),
             "attempts": int(attempts) if attempts is not None else None,
@@ -127,21 +133,35 @@ def page(connection, model, limit: int = 100) -> dict:
 
 
 def replay(connection, model, publisher: BatchPublisher, batch: int = REPLAY_BATCH) -> int:
-    """Publish kept letters back to their queues, oldest first, and delete those the
-    broker took; return how many. A letter the broker refused stays kept."""
+    """Publish kept letters back to their queues, oldest first; return how many the
+    broker took. A letter the broker refused stays kept.
+
+    Each batch is deleted (RETURNING its rows) before it is published, in the caller's
+    transaction: a letter that fails again at once and comes back meanwhile waits for
+    that transaction and is then kept anew, instead of meeting its old row (ON CONFLICT
+    DO NOTHING) and vanishing when the old row is deleted after the publish.
+    """
+    table = model.__table__
     replayed = 0
     last_id = 0
     while True:
-        rows = connection.execute(
-            select(model.__table__).where(model.id > last_id).order_by(model.id).limit(batch)
-            .with_for_update(skip_locked=True)).all()
+        oldest = (select(table.c.id).where(table.c.id > last_id).order_by(table.c.id)
+                  .limit(batch).with_for_update(skip_locked=True))
+        rows = sorted(connection.execute(delete(table).where(table.c.id.in_(oldest))
+                                         .returning(*table.c)).all(), key=_row_id)
         if not rows:
             return replayed
         last_id = rows[-1].id
         refused = publisher.publish_batch([_outgoing(row) for row in rows])
-        taken = [row.id for row in rows if _message_id(row) not in refused]
-        connection.execute(delete(model).where(model.id.in_(taken)))
-        replayed += len(taken)
+        kept_again = [row._asdict() for row in rows if _message_id(row) in refused]
+        if kept_again:
+            connection.execute(insert(table).values(kept_again)
+                               .on_conflict_do_nothing(constraint="uq_dead_letters_message"))
+        replayed += len(rows) - len(kept_again)
+
+
+def _row_id(row) -> int:
+    return row.id
 
 
 def purge(connection, model) -> int:
@@ -242,8 +262,22 @@ class DeadLetterStore(DependencyProvider):
     def _keep(self, message):
         row = letter_row(message.body, message.headers or {}, message.properties,
                          message.delivery_info.get("routing_key", ""))
-        with self.engine.begin() as conn:
-            keep(conn, self.model, row)
+        backoff = 0.2
+        # The message is held (unacked) while the database is away: giving it back
+        # would raise its delivery count each time, and a quorum queue with a delivery
+        # limit drops a message past it.
+        while self._running:
+            try:
+                with self.engine.begin() as conn:
+                    keep(conn, self.model, row)
+                break
+            except SQLAlchemyError as exc:
+                log.warning("dead-letter store: cannot keep a dead letter yet (%s); "
+                            "retrying in %.1fs", type(exc).__name__, backoff)
+                eventlet.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+        else:
+            return  # stopping: not acked, it is delivered again to the next process
         message.ack()  # after the commit: a crash in between delivers it again, kept once
 
 

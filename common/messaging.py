@@ -29,6 +29,7 @@ Plain nameko acknowledges a message whose handler raised, so the event is lost.
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -39,7 +40,6 @@ from eventlet.semaphore import Semaphore
 from kombu import Exchange, Queue
 from kombu.exceptions import OperationalError as KombuOperationalError
 from kombu.message import Message
-from nameko.amqp.publish import Publisher
 from nameko.constants import HEADER_PREFIX
 from nameko.events import SERVICE_POOL, EventHandler
 from nameko.exceptions import ContainerBeingKilled
@@ -49,6 +49,7 @@ from nameko.messaging import QueueConsumer
 from common import events
 from common.broker import connect, queue_arguments
 from common.logging import CORRELATION_KEY
+from common.publishing import BatchPublisher, OutgoingEvent
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,14 @@ DEFAULT_MAX_ATTEMPTS = 6
 DEFAULT_RETRY_DELAYS_MS = (250, 1000, 5000, 30000, 120000)
 # Worker slots of max_workers that event handlers leave to RPC (and timers).
 DEFAULT_RPC_RESERVED_WORKERS = 3
+
+
+# The default exchange: a message goes to the one queue its routing key names.
+DEFAULT_EXCHANGE = Exchange("")
+
+
+class Undeliverable(Exception):
+    """The broker returned or refused a retry or dead letter (no queue took it)."""
 
 
 class NonRetryable(Exception):
@@ -179,9 +188,13 @@ class ReliableEventHandler(EventHandler):
         self.queue = event_queue(name, self.queue.exchange, self.event_type, service, config)
         self.retry_queues = [retry_queue(name, d, config)
                              for d in sorted(set(self.retry_delays_ms))]
-        # Mandatory: a retry or dead letter no queue took raises, and the original is
-        # requeued instead of acked (`_settle`).
-        self.publisher = Publisher(config["AMQP_URI"], use_confirms=True, mandatory=True)
+        # Mandatory and confirmed: a retry or dead letter no queue took raises, and the
+        # original is requeued instead of acked (`_settle`). Our batch publisher, one
+        # message at a time: it matches each confirm to its message, where nameko's
+        # Publisher, after a basic.return, would take the returned message's ack for
+        # the next one's.
+        self.publisher = BatchPublisher(config)
+        self._publishing = Semaphore(1)
         with connect(config["AMQP_URI"], timeout=10) as conn:
             channel = conn.channel()
             for entity in (self.dlx, dead_letter_queue(service, config), *self.retry_queues):
@@ -284,21 +297,35 @@ class ReliableEventHandler(EventHandler):
         else:
             self._ack(message)
 
+    def stop(self):
+        super().stop()
+        self.publisher.close()
+
     def _schedule_retry(self, attempt, exc, message, body):
         delay = self.retry_delays_ms[min(attempt - 1, len(self.retry_delays_ms) - 1)]
         headers = {**message.headers, ATTEMPTS_HEADER: attempt,
                    ERROR_HEADER: describe_error(exc)}
-        self.publisher.publish(body, exchange="", routing_key=f"{self.queue.name}.retry.{delay}ms",
-                               headers=headers, message_id=message.properties.get("message_id"))
+        self._publish(body, DEFAULT_EXCHANGE, f"{self.queue.name}.retry.{delay}ms", headers,
+                      message)
 
     def _dead_letter(self, attempt, exc, message, body):
         headers = {**message.headers, ATTEMPTS_HEADER: attempt,
                    ERROR_HEADER: describe_error(exc),
                    ORIGINAL_QUEUE_HEADER: self.queue.name,
                    FAILED_AT_HEADER: datetime.now(UTC).isoformat()}
-        self.publisher.publish(body, exchange=self.dlx, routing_key=self.queue.name,
-                               headers=headers, declare=[self.dlx],
-                               message_id=message.properties.get("message_id"))
+        self._publish(body, self.dlx, self.queue.name, headers, message)
+
+    def _publish(self, body, exchange: Exchange, routing_key: str, headers: dict, message):
+        """Publish one message, mandatory and confirmed; raise if no queue took it."""
+        # Every event of ours has an id; one without gets one, which the confirms and
+        # returns are matched by.
+        message_id = message.properties.get("message_id") or str(uuid.uuid4())
+        with self._publishing:
+            refused = self.publisher.publish_batch([OutgoingEvent(
+                body, exchange, routing_key, headers, message_id)])
+        if refused:
+            raise Undeliverable(f"the broker took no {self.event_type} message for "
+                                f"{routing_key}")
 
 
 event_handler = ReliableEventHandler.decorator

@@ -91,10 +91,12 @@ def vhost_of(amqp_uri: str) -> str:
 
 
 def setup(config: dict) -> None:
-    """Everything above, in order: `prepare`, `finish_interrupted`, `migrate_types`."""
-    prepare(config)
+    """Everything above: `finish_interrupted` and `migrate_types` first (`prepare`
+    declares the unrouted-event queue with the configured type, which an older one of
+    the other type would refuse), then `prepare`."""
     finish_interrupted(config)
     migrate_types(config)
+    prepare(config)
 
 
 def prepare(config: dict) -> None:
@@ -124,13 +126,16 @@ def mismatched(config: dict, api: ManagementApi | None = None) -> list[dict]:
 
 def retyped_arguments(arguments: dict, config: dict) -> dict:
     """A queue's arguments for the configured type: `x-queue-type` set, the other
-    type's own arguments dropped, a TTL queue that dead-letters made at-least-once."""
+    type's own arguments dropped, a TTL retry queue made to dead-letter at least once."""
     kept = {k: v for k, v in arguments.items() if k != "x-queue-type"}
     if queue_type(config) == "classic":
         kept = {k: v for k, v in kept.items() if k not in QUORUM_ONLY}
         if kept.get("x-overflow") == "reject-publish" and "x-max-length" not in kept:
             kept.pop("x-overflow")  # set by us for quorum dead-lettering only
-    return queue_arguments(config, kept, dead_letters="x-dead-letter-exchange" in kept)
+    # At-least-once dead-lettering is for the TTL retry queues alone (common.messaging
+    # declares it there and nowhere else: a redeclaration must match exactly).
+    retry = "x-message-ttl" in kept and "x-dead-letter-exchange" in kept
+    return queue_arguments(config, kept, dead_letters=retry)
 
 
 def migrate_types(config: dict) -> list[str]:

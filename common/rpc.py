@@ -173,7 +173,8 @@ class RpcPool:
             return True  # nothing to read: the connection is as it was
         except Exception:
             return False
-        return True  # a stray frame (a late reply) was read and dropped
+        return True  # a stray frame (a late reply) was read: nameko keeps it by its
+        # correlation id, which no later call asks for
 
     def _discard(self, standalone: ClusterRpcProxy) -> None:
         try:

@@ -40,7 +40,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from common.errors import Forbidden
-from gateway.proxies import parse_networks
+from gateway.proxies import PEER_KEY, parse_networks
 
 EXTENSION = "gateway.metrics"
 UNMATCHED = "<unmatched>"
@@ -114,7 +114,8 @@ def record(response: Response) -> Response:
 def metrics_view():
     """The Prometheus text format; 403 for a client outside METRICS_ALLOWED_NETWORKS."""
     metrics: GatewayMetrics = current_app.extensions[EXTENSION]
-    if not metrics.allows(request.remote_addr):
+    # The peer itself, not a client named by X-Forwarded-For (gateway/proxies.py).
+    if not metrics.allows(request.environ.get(PEER_KEY, request.remote_addr)):
         raise Forbidden("metrics are served to this host only")
     return Response(generate_latest(metrics.registry), content_type=CONTENT_TYPE_LATEST)
 

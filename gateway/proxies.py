@@ -5,10 +5,11 @@ limits, the sign-in throttle, the metrics allow-list and the logs would all see 
 client. `TrustedProxies` wraps the WSGI app and, when the peer is in one of the
 TRUSTED_PROXIES networks, takes the client from `X-Forwarded-For`: read from the right
 (the hop nearest to us), skipping the addresses that are trusted proxies too, the first
-other address is the client (nginx's `real_ip_recursive on`). A peer outside those
-networks is the client itself, whatever it claims in the header: a client that
-reaches the gateway directly cannot pick its own address. No networks (the default):
-the peer is always the client.
+other address is the client (nginx's `real_ip_recursive on`), if it is a global
+address. A peer outside those networks is the client itself, whatever it claims in the
+header: a client that reaches the gateway directly cannot pick its own address. No
+networks (the default): the peer is always the client. The metrics allow-list looks at
+the peer, never at the header.
 
     app.wsgi_app = TrustedProxies(app.wsgi_app, parse_networks("10.0.0.0/8,::1/128"))
 
@@ -40,17 +41,29 @@ def is_in(address: str, networks: list) -> bool:
 
 
 def client_of(peer: str, forwarded_for: str | None, networks: list) -> str:
-    """The client's address for a request from `peer` carrying `forwarded_for`."""
+    """The client's address for a request from `peer` carrying `forwarded_for`.
+
+    Only a public-looking address is believed: a loopback, private-use, link-local or
+    unspecified one in the header (which a client may have written itself, and which
+    would pass the metrics allow-list or dodge a limit) makes the peer the client, and
+    so does a header of trusted proxies only.
+    """
     if not networks or not forwarded_for or not is_in(peer, networks):
         return peer
     hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
     for hop in reversed(hops):
-        if not is_in(hop, networks):
-            try:
-                return str(ipaddress.ip_address(hop.strip("[]")))
-            except ValueError:
-                return peer  # a malformed hop: believe nothing further out
-    return hops[0] if hops else peer  # every hop trusted: the farthest one
+        if is_in(hop, networks):
+            continue
+        try:
+            client = ipaddress.ip_address(hop.strip("[]"))
+        except ValueError:
+            return peer  # a malformed hop: believe nothing further out
+        if client.version == 6 and client.ipv4_mapped is not None:
+            client = client.ipv4_mapped
+        if not client.is_global:
+            return peer
+        return str(client)
+    return peer
 
 
 class TrustedProxies:

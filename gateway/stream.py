@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import eventlet
+from amqp.exceptions import PreconditionFailed
 from eventlet.event import Event as Signal
 from eventlet.queue import Empty, Full, LightQueue
 from kombu import Queue, binding
@@ -116,6 +117,17 @@ def normal_user_id(user_id: str) -> str:
 
 def _valid_id(value: str | None) -> bool:
     return bool(value) and len(value) <= MAX_ID_LENGTH and value.isprintable()
+
+
+def event_age_s(occurred_at: str | None) -> float:
+    """Seconds since an event's `occurred_at` (ISO 8601); 0 when unknown or ahead."""
+    try:
+        when = datetime.fromisoformat(occurred_at)
+    except (TypeError, ValueError):
+        return 0.0
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (datetime.now(UTC) - when).total_seconds())
 
 
 def to_stream_event(event: events.Event, at: float = 0.0) -> StreamEvent | None:
@@ -297,7 +309,12 @@ class EventHub:
             return 0
         for listener in self._listeners:
             listener(event)
-        message = to_stream_event(event, self.clock())
+        # Stamped with its own age, not its arrival: the backlog a feed reads at start is
+        # as old as it is, and what is past the TTL is not streamed or buffered at all.
+        age = event_age_s(event.occurred_at)
+        if age > self.buffer_ttl_s:
+            return 0
+        message = to_stream_event(event, self.clock() - age)
         return 0 if message is None else self.publish(message)
 
     def publish(self, message: StreamEvent) -> int:
@@ -358,6 +375,7 @@ class BrokerFeed:
         self.ttl_s = float(config.get("STREAM_BUFFER_TTL_S", DEFAULT_BUFFER_TTL_S))
         self.next_offset: int | None = None
         self._connected_at: str | None = None
+        self._inequivalent = False
         self.connected = False
         self._running = False
         self._thread = None
@@ -414,6 +432,10 @@ class BrokerFeed:
                 self._consume()
                 backoff = MIN_BACKOFF_S
             except Exception as exc:  # whatever happens: wait, reconnect
+                if isinstance(exc, PreconditionFailed) and not self._inequivalent:
+                    self._inequivalent = True
+                    log.warning("stream feed: %s exists with other arguments (%s): using "
+                                "it as it is", STREAM_QUEUE, exc)
                 was_connected, self.connected = self.connected, False
                 if was_connected:
                     backoff = MIN_BACKOFF_S
@@ -422,12 +444,21 @@ class BrokerFeed:
                 eventlet.sleep(backoff * random.uniform(0.8, 1.2))
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
 
+    def _declared_queue(self) -> Queue:
+        """`queue()`, or the same without declaring it once the broker refused our
+        arguments for it (another gateway, or an earlier STREAM_BUFFER_TTL_S, made it
+        with other ones: its retention stays theirs, logged, and the feed goes on)."""
+        queue = self.queue()
+        if self._inequivalent:
+            queue.no_declare = True
+        return queue
+
     def _consume(self) -> None:
         # Every address once (our loop retries, not kombu's): a reconnect after the
         # node went away reaches another, and reads on from the next offset.
         with connect(self.amqp_uri, 5, heartbeat=AMQP_HEARTBEAT_S) as conn, conn.Consumer(
-                queues=[self.queue()], on_message=self._on_message, accept=["json"],
-                no_ack=False, prefetch_count=FEED_PREFETCH):
+                queues=[self._declared_queue()], on_message=self._on_message,
+                accept=["json"], no_ack=False, prefetch_count=FEED_PREFETCH):
             self.connected = True
             self._connected_at = datetime.now(UTC).isoformat()
             log.info("stream feed: consuming %s from %s", self.queue_name, self.offset())

@@ -219,7 +219,8 @@ if command -v psql >/dev/null 2>&1; then
 fi
 
 # Connection slots. A service process keeps up to MAX_WORKERS (10) connections for its
-# workers plus 2 for its outbox relay and metrics (common.db): 72 for a cluster of six,
+# workers plus up to 2 each for its outbox relay and its dead-letter store (common.db):
+# 84 for a cluster of six,
 # and `make test` runs an e2e cluster beside the integration and unit tiers (the bench:
 # a cluster, scale-out copies, nameko-examples). PostgreSQL's default of 100 is short.
 # ALTER SYSTEM needs a restart to apply, done here only for a local Debian cluster on

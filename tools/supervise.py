@@ -85,7 +85,11 @@ def supervisord_conf(processes: dict[str, str], scale: dict[str, int], run_dir: 
 
 def listen(restarts_file: Path) -> None:
     """The event listener: print output with prefixes, count unexpected exits."""
-    restarts: dict[str, int] = {}
+    # Counts so far (this listener may itself have been restarted).
+    try:
+        restarts: dict[str, int] = json.loads(restarts_file.read_text())
+    except (OSError, ValueError):
+        restarts = {}
     partial: dict[str, str] = {}
     while True:
         headers, payload = childutils.listener.wait(sys.stdin, sys.stdout)
@@ -98,7 +102,9 @@ def listen(restarts_file: Path) -> None:
             partial[name] = lines.pop()  # an unfinished line waits for its end
             for line in lines:
                 say(name, line)
-        elif event == "PROCESS_STATE_EXITED" and meta.get("expected") == "0":
+        elif event == "PROCESS_STATE_EXITED" and partial.get(name):
+            say(name, partial.pop(name))  # its last words had no newline
+        if event == "PROCESS_STATE_EXITED" and meta.get("expected") == "0":
             restarts[name] = restarts.get(name, 0) + 1
             say("supervise", f"{name} exited unexpectedly (pid {meta.get('pid')}): "
                              f"restarting it, restart #{restarts[name]}")

@@ -7,7 +7,7 @@ import pytest
 from kombu import Exchange, Queue
 
 from common import queues
-from common.broker import UNROUTED_QUEUE, connect, queue_arguments
+from common.broker import UNROUTED_QUEUE, connect, queue_arguments, unrouted_topology
 from common.publishing import BatchPublisher, OutgoingEvent
 
 
@@ -92,6 +92,11 @@ def test_migration_moves_a_classic_queue_to_quorum_with_its_messages_and_binding
                     if q["name"] == "shop-orders"]
         assert moved["type"] == "quorum"
         assert moved["arguments"]["x-dead-letter-exchange"] == "shop_svc.dlx"
+        # What the services declare still matches it (an inequivalent argument would be
+        # PRECONDITION_FAILED, and the service would not start).
+        declare(config, Queue("shop-orders", exchange=events, routing_key="order.created",
+                              durable=True, queue_arguments=queue_arguments(config, {
+                                  "x-dead-letter-exchange": "shop_svc.dlx"})))
         assert depth(config, "shop-orders") == 3
         # The binding came back: a new event reaches the migrated queue.
         assert publisher.publish_batch([outgoing(events, "order.created")]) == set()
@@ -109,3 +114,23 @@ def test_migration_refuses_a_queue_that_has_a_consumer(config):
                 queues.QueueInUse, match="shop-busy"):
         queues.migrate_types(config)
     assert [q["name"] for q in queues.mismatched(config)] == ["shop-busy"]
+
+
+def test_the_services_queues_redeclare_after_a_move_to_quorum_and_back(config):
+    from common.messaging import dead_letter_queue, event_queue, retry_queue
+
+    events = Exchange("shop_svc.events", type="topic", durable=True)
+
+    def declared(cfg):
+        return [event_queue("shop-evt", events, "order.created", "shop_svc", cfg),
+                retry_queue("shop-evt", 250, cfg), dead_letter_queue("shop_svc", cfg),
+                *unrouted_topology(cfg)]
+
+    classic = {**config, "AMQP_QUEUE_TYPE": "classic"}
+    declare(classic, events, *declared(classic))
+    queues.setup(config)  # to quorum: the unrouted queue included
+    declare(config, *declared(config))
+    assert queues.mismatched(config) == []
+    queues.setup(classic)  # and back
+    declare(classic, *declared(classic))
+    assert queues.mismatched(classic) == []
