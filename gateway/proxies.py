@@ -5,11 +5,11 @@ limits, the sign-in throttle, the metrics allow-list and the logs would all see 
 client. `TrustedProxies` wraps the WSGI app and, when the peer is in one of the
 TRUSTED_PROXIES networks, takes the client from `X-Forwarded-For`: read from the right
 (the hop nearest to us), skipping the addresses that are trusted proxies too, the first
-other address is the client (nginx's `real_ip_recursive on`), if it is a global
-address. A peer outside those networks is the client itself, whatever it claims in the
-header: a client that reaches the gateway directly cannot pick its own address. No
-networks (the default): the peer is always the client. The metrics allow-list looks at
-the peer, never at the header.
+other address is the client (nginx's `real_ip_recursive on`), unless it is a
+loopback, private or link-local address (NOT_A_CLIENT). A peer outside those networks
+is the client itself, whatever it claims in the header: a client that reaches the
+gateway directly cannot pick its own address. No networks (the default): the peer is
+always the client. The metrics allow-list looks at the peer, never at the header.
 
     app.wsgi_app = TrustedProxies(app.wsgi_app, parse_networks("10.0.0.0/8,::1/128"))
 
@@ -30,6 +30,13 @@ def parse_networks(value) -> list:
             for item in items if str(item).strip()]
 
 
+# Addresses a header may not name as the client: whoever wrote them is inside (or
+# pretends to be), and loopback would pass the metrics allow-list of a proxied setup.
+NOT_A_CLIENT = parse_networks("0.0.0.0/8,10.0.0.0/8,100.64.0.0/10,127.0.0.0/8,"
+                              "169.254.0.0/16,172.16.0.0/12,192.168.0.0/16,"
+                              "::/128,::1/128,fc00::/7,fe80::/10")
+
+
 def is_in(address: str, networks: list) -> bool:
     try:
         parsed = ipaddress.ip_address(address.strip().strip("[]"))
@@ -43,8 +50,8 @@ def is_in(address: str, networks: list) -> bool:
 def client_of(peer: str, forwarded_for: str | None, networks: list) -> str:
     """The client's address for a request from `peer` carrying `forwarded_for`.
 
-    Only a public-looking address is believed: a loopback, private-use, link-local or
-    unspecified one in the header (which a client may have written itself, and which
+    A loopback, private-use, shared (CGNAT), link-local or unspecified address in the
+    header is not believed (which a client may have written itself, and which
     would pass the metrics allow-list or dodge a limit) makes the peer the client, and
     so does a header of trusted proxies only.
     """
@@ -60,7 +67,7 @@ def client_of(peer: str, forwarded_for: str | None, networks: list) -> str:
             return peer  # a malformed hop: believe nothing further out
         if client.version == 6 and client.ipv4_mapped is not None:
             client = client.ipv4_mapped
-        if not client.is_global:
+        if client.is_multicast or any(client in net for net in NOT_A_CLIENT):
             return peer
         return str(client)
     return peer
