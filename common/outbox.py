@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from datetime import datetime, timedelta
 
 import eventlet
@@ -56,6 +57,8 @@ log = logging.getLogger(__name__)
 
 # A relay that cannot reach the broker or the database waits, then tries again.
 MAX_BACKOFF_S = 5.0
+# The longest an event the broker keeps refusing waits between tries (RefusedRows).
+MAX_REFUSED_WAIT_S = 30.0
 
 
 class OutboxMixin:
@@ -122,7 +125,11 @@ def take_batch_statement(table, batch_size: int):
     SKIP LOCKED: several relays of one service share the work without sending a row
     twice at the same time. The row lock holds until the caller's transaction ends.
     """
-    oldest = (select(table.c.id).where(table.c.published_at.is_(None))
+    # Rows the broker refused lately wait out their backoff (RefusedRows); an array
+    # parameter, so that any number of them is one statement shape.
+    held = bindparam("held", type_=ARRAY(table.c.id.type))
+    oldest = (select(table.c.id).where(table.c.published_at.is_(None),
+                                       table.c.id != func.all(held))
               .order_by(table.c.id).limit(batch_size).with_for_update(skip_locked=True))
     return (update(table).where(table.c.id.in_(oldest)).values(published_at=func.now())
             .returning(table.c.id, table.c.event_id, table.c.source, table.c.event_type,
@@ -130,17 +137,20 @@ def take_batch_statement(table, batch_size: int):
 
 
 def publish_pending(connection, model, publisher: BatchPublisher, config: dict,
-                    batch_size: int) -> int:
+                    batch_size: int, refusals: RefusedRows | None = None) -> int:
     """Mark up to `batch_size` unpublished rows published, oldest first, and publish
     them as one batch; return how many the broker took. One statement, one confirmed
     batch (a second statement when the broker refused some).
 
     `connection`: a Connection or Session in a transaction, which the caller commits
     after this returns, or rolls back if it raises (the publish failed: the rows stay
-    unpublished).
+    unpublished). `refusals`: the rows the broker refused lately, left out until their
+    backoff is over, and told of what it refuses now.
     """
     table = model.__table__
-    rows = connection.execute(take_batch_statement(table, batch_size)).all()
+    now = time.monotonic()
+    held = refusals.held(now) if refusals is not None else []
+    rows = connection.execute(take_batch_statement(table, batch_size), {"held": held}).all()
     if not rows:
         return 0
     # RETURNING follows no order: events leave oldest first.
@@ -154,7 +164,34 @@ def publish_pending(connection, model, publisher: BatchPublisher, config: dict,
                         {row.event_type for row in rows if row.event_id in refused})))
         connection.execute(update(table).where(table.c.event_id.in_(sorted(refused)))
                            .values(published_at=None))
+    if refusals is not None:
+        refusals.settle([row.id for row in rows if row.event_id in refused],
+                        [row.id for row in rows if row.event_id not in refused], now)
     return len(rows) - len(refused)
+
+
+class RefusedRows:
+    """Outbox rows the broker refused, and when each may be tried again.
+
+    A refused event is tried again after 1 s, then 2, 4, ... up to MAX_REFUSED_WAIT_S:
+    the other events of the service go on meanwhile (a queue that refuses for long
+    would otherwise head every batch), and a nack for a message that reached some of
+    its queues is not resent to them with every batch. In memory, per relay: another
+    process of the service, or a restart, tries it at once.
+    """
+
+    def __init__(self):
+        self._rows: dict[int, tuple[int, float]] = {}  # row id -> (refusals, due)
+
+    def held(self, now: float) -> list[int]:
+        return [row_id for row_id, (_, due) in self._rows.items() if due > now]
+
+    def settle(self, refused: list[int], taken: list[int], now: float) -> None:
+        for row_id in taken:
+            self._rows.pop(row_id, None)
+        for row_id in refused:
+            count = self._rows.get(row_id, (0, 0.0))[0] + 1
+            self._rows[row_id] = (count, now + min(2.0 ** (count - 1), MAX_REFUSED_WAIT_S))
 
 
 def _row_id(row) -> int:
@@ -185,6 +222,7 @@ class OutboxRelay(DependencyProvider):
         self._wake = Signal()
         self._running = False
         self._inserted = False
+        self.refusals = RefusedRows()
 
     def setup(self):
         # Wake after a worker only if it wrote outbox rows (reads and idle timers
@@ -260,7 +298,8 @@ class OutboxRelay(DependencyProvider):
             try:
                 with self.engine.begin() as conn:
                     published = publish_pending(conn, self.model, self.publisher,
-                                                self.container.config, self.batch_size)
+                                                self.container.config, self.batch_size,
+                                                self.refusals)
                 backoff = 0.1
             except Exception as exc:  # broker or database down: wait, keep the rows
                 log.warning("outbox relay cannot publish yet: %s", exc)

@@ -302,3 +302,40 @@ def test_an_event_the_broker_refused_keeps_its_row_and_the_rest_are_marked(
         engine.dispose()
     assert taken == 2
     assert [r.event_id for r in unpublished(common_db)] == [rows[1].event_id]
+
+
+def test_a_refused_event_waits_its_backoff_while_the_others_go_on(
+        config, common_db, common_db_url):
+    from common.outbox import RefusedRows
+
+    rows = [registered(f"held-{n}") for n in range(3)]
+    for row in rows:
+        commit_outbox_row(common_db, row)
+    refusals = RefusedRows()
+    stubborn = Recorder(refuse={rows[0].event_id})
+    engine = create_engine(common_db_url)
+    try:
+        with engine.begin() as conn:
+            assert publish_pending(conn, Outbox, stubborn, config, 10, refusals) == 2
+        commit_outbox_row(common_db, later := registered("held-later"))
+        with engine.begin() as conn:  # the refused one is held back: the new one goes
+            assert publish_pending(conn, Outbox, stubborn, config, 10, refusals) == 1
+    finally:
+        engine.dispose()
+    assert stubborn.batches == [[r.event_id for r in rows], [later.event_id]]
+    assert [r.event_id for r in unpublished(common_db)] == [rows[0].event_id]
+
+
+def test_refused_rows_wait_longer_each_time_and_are_forgotten_once_taken():
+    from common.outbox import MAX_REFUSED_WAIT_S, RefusedRows
+
+    refusals = RefusedRows()
+    refusals.settle([7], [], now=100.0)
+    assert refusals.held(100.5) == [7] and refusals.held(101.0) == []
+    refusals.settle([7], [], now=101.0)
+    assert refusals.held(102.9) == [7] and refusals.held(103.0) == []
+    for _ in range(10):
+        refusals.settle([7], [], now=200.0)
+    assert refusals.held(200.0 + MAX_REFUSED_WAIT_S - 0.1) == [7]
+    refusals.settle([], [7], now=300.0)
+    assert refusals.held(300.0) == []
