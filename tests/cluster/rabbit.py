@@ -7,7 +7,7 @@ The machine's RabbitMQ on 5672 is not touched.
 
     nodes = RabbitCluster(tmp_path, size=3).start()
     nodes.amqp_uri("shop")          # "amqp://guest:guest@127.0.0.1:<p1>/shop;...;...<p3>/shop"
-    nodes.kill("rc-test-1@localhost"); nodes.restart("rc-test-1@localhost")
+    nodes.kill(nodes.nodes[0].name); nodes.restart(nodes.nodes[0].name)
     nodes.stop()
 """
 
@@ -47,9 +47,12 @@ class Node:
 class RabbitCluster:
     """`size` private RabbitMQ nodes joined into one cluster (module doc)."""
 
-    def __init__(self, base_dir: Path, size: int = 3, prefix: str = "rc-test"):
+    def __init__(self, base_dir: Path, size: int = 3, prefix: str | None = None):
         self.base_dir = Path(base_dir)
         self.cookie = secrets.token_hex(16)
+        # Names of this run's own: a node left over by a run that was killed (still up,
+        # or still registered with epmd) would refuse a second node of its name.
+        prefix = prefix or f"rc-{secrets.token_hex(3)}"
         self.nodes = [Node(f"{prefix}-{n}@localhost", free_port(), free_port(), free_port(),
                            self.base_dir / f"node-{n}") for n in range(1, size + 1)]
 
@@ -142,14 +145,17 @@ class RabbitCluster:
                 # Not the machine's rabbitmq-env.conf, which names its own node.
                 "RABBITMQ_CONF_ENV_FILE": "/dev/null",
                 "ERL_EPMD_ADDRESS": "127.0.0.1",
+                "ERL_CRASH_DUMP": str(node.home / "erl_crash.dump"),
                 "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS":
                     "-kernel inet_dist_use_interface {127,0,0,1}"}
 
     def _launch(self, node: Node) -> None:
         (node.home / "enabled_plugins").write_text("[rabbitmq_management].\n")
         log = open(node.home / "server.out", "ab")  # noqa: SIM115 (kept by the process)
+        # In its own directory: a node that fails writes erl_crash.dump where it runs.
         node.popen = subprocess.Popen([str(SERVER)], env=self._env(node), stdout=log,
-                                      stderr=subprocess.STDOUT, start_new_session=True)
+                                      stderr=subprocess.STDOUT, start_new_session=True,
+                                      cwd=node.home)
 
     def _wait_booted(self, node: Node) -> None:
         deadline = time.monotonic() + BOOT_TIMEOUT_S
