@@ -138,7 +138,9 @@ def test_each_user_sees_only_their_own_orders_move(cluster, product, streams):
     assert "retry: 3000" in ann_stream.lines
 
 
-def test_a_reconnect_with_last_event_id_catches_up(cluster, product, streams):
+def seen_until_confirmed(cluster, product, streams) -> tuple[str, str, dict]:
+    """A new user's order followed on a stream until CONFIRMED, then the stream closed:
+    (token, order id, its RESERVED event, the one a reconnect names as last seen)."""
     token = new_user(cluster)
     first = Stream(cluster, headers=auth(token))
     streams.append(first)
@@ -148,8 +150,11 @@ def test_a_reconnect_with_last_event_id_catches_up(cluster, product, streams):
     first.wait_for(lambda s: "CONFIRMED" in statuses(s, order), message="CONFIRMED")
     reserved = next(e for e in first.of("order.status") if e["data"]["status"] == "RESERVED")
     first.close()
+    return token, order, reserved
 
-    again = Stream(cluster, headers={**auth(token), "Last-Event-ID": reserved["id"]})
+
+def assert_caught_up(gateway, streams, token, order, reserved) -> None:
+    again = Stream(gateway, headers={**auth(token), "Last-Event-ID": reserved["id"]})
     streams.append(again)
     assert again.first_line() == ": connected"
     again.follow()
@@ -158,31 +163,20 @@ def test_a_reconnect_with_last_event_id_catches_up(cluster, product, streams):
     assert reserved["id"] not in [e["id"] for e in again.events]
 
 
+def test_a_reconnect_with_last_event_id_catches_up(cluster, product, streams):
+    assert_caught_up(cluster, streams, *seen_until_confirmed(cluster, product, streams))
+
+
 def test_a_reconnect_to_another_gateway_replica_catches_up_too(cluster, product, streams,
                                                               tmp_path):
     # Every gateway reads the one RabbitMQ stream, from STREAM_BUFFER_TTL_S back when it
     # starts: a replica started after the events still replays them.
     from tests.e2e.test_ratelimits import Gateway
 
-    token = new_user(cluster)
-    first = Stream(cluster, headers=auth(token))
-    streams.append(first)
-    assert first.first_line() == ": connected"
-    first.follow()
-    order = place(cluster, auth(token), product()).json()["id"]
-    first.wait_for(lambda s: "CONFIRMED" in statuses(s, order), message="CONFIRMED")
-    reserved = next(e for e in first.of("order.status") if e["data"]["status"] == "RESERVED")
-    first.close()
-
+    seen = seen_until_confirmed(cluster, product, streams)
     replica = Gateway(cluster, tmp_path, "gateway-replica").start()
     try:
-        again = Stream(replica, headers={**auth(token), "Last-Event-ID": reserved["id"]})
-        streams.append(again)
-        assert again.first_line() == ": connected"
-        again.follow()
-        again.wait_for(lambda s: "CONFIRMED" in statuses(s, order),
-                       message="the missed CONFIRMED from the other replica")
-        assert reserved["id"] not in [e["id"] for e in again.events]
+        assert_caught_up(replica, streams, *seen)
     finally:
         replica.process.stop()
 
