@@ -19,7 +19,7 @@ export EVENTLET_TESTS := 1
 help: ## Show the targets (default)
 	@echo "Usage: make <target> [ARGS=...]"
 	@echo
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-9s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo
 	@echo "Settings are environment variables (AMQP_URI, POSTGRES_URL, GATEWAY_PORT, ...): see README."
 

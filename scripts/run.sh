@@ -159,6 +159,17 @@ for proc in $procs; do
     var="SCALE_$(echo "$proc" | tr '[:lower:]' '[:upper:]')"
     if [[ -n "${!var:-}" ]]; then scale="${scale:+$scale,}$proc=${!var}"; fi
 done
+# Several gateways: one set of rate-limit counters for all of them (each would count
+# alone in memory), in the local Redis when one answers, else said.
+if (( ${SCALE_GATEWAY:-1} > 1 )) && [[ -z "${RATE_LIMIT_STORAGE_URI:-}" ]]; then
+    if port_open 127.0.0.1 6379; then
+        export RATE_LIMIT_STORAGE_URI="redis://127.0.0.1:6379/0"
+        log "$SCALE_GATEWAY gateways share their rate-limit counters in $RATE_LIMIT_STORAGE_URI"
+    else
+        err "WARNING: $SCALE_GATEWAY gateways and no Redis on 127.0.0.1:6379: each counts its"
+        err "rate limits alone (start Redis, or set RATE_LIMIT_STORAGE_URI=redis://host:port)"
+    fi
+fi
 log "starting under supervisord: $procs${scale:+ (scale: $scale)}; a process that crashes is restarted"
 # Everything supervisord prints also goes to .run/run.log (new each run) for `make logs`.
 # tee ignores SIGINT/SIGTERM: it ends when supervisord closes the pipe, so the last words
