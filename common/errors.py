@@ -59,6 +59,11 @@ class Conflict(ServiceError):
 
 
 @remote
+class PriceChanged(Conflict):
+    """The prices changed since the client priced its cart: details carry today's."""
+
+
+@remote
 class Unauthorized(ServiceError):
     """Authentication failed."""
 

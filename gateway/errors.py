@@ -36,6 +36,7 @@ ERRORS: dict[type[BaseException], tuple[str, int]] = {
     svc.Unauthorized: ("unauthorized", 401),
     svc.Forbidden: ("forbidden", 403),
     svc.NotFound: ("not_found", 404),
+    svc.PriceChanged: ("price_changed", 409),
     svc.Conflict: ("conflict", 409),
     svc.IdempotencyConflict: ("idempotency_conflict", 422),
     svc.ServiceUnavailable: ("service_unavailable", 503),

@@ -213,6 +213,8 @@ class PaymentDetails(Model):
 class CreateOrderRequest(Model):
     items: Annotated[list[OrderLine], Field(min_length=1, max_length=50)]
     payment: PaymentDetails | None = None
+    # The total the client showed its user; other prices today -> 409 price_changed.
+    expected_total_cents: Annotated[int, Field(ge=0, le=10**15)] | None = None
 
 
 class CancelOrderRequest(Model):

@@ -42,6 +42,14 @@ class OrderRuleError(ValueError):
         self.details = details
 
 
+class PricesMoved(ValueError):
+    """The client's expected total is not today's; `details` holds today's prices."""
+
+    def __init__(self, details: dict):
+        super().__init__("prices changed since the cart was priced")
+        self.details = details
+
+
 @dataclass(frozen=True)
 class Transition:
     previous: str
@@ -115,6 +123,22 @@ class PricedLine:
     @property
     def line_total_cents(self) -> int:
         return self.quantity * self.unit_price_cents
+
+
+def check_expected_total(priced: list[PricedLine], total_cents: int,
+                         expected_total_cents: int | None) -> None:
+    """Nothing if the client expected `total_cents` (or named no total); else
+    PricesMoved with today's total and unit prices, for it to show and ask again."""
+    if expected_total_cents is None:
+        return
+    if type(expected_total_cents) is not int or expected_total_cents < 0:
+        raise OrderRuleError("expected_total_cents must be a whole number of cents, 0 or "
+                             "more", {"field": "expected_total_cents"})
+    if expected_total_cents == total_cents:
+        return
+    raise PricesMoved({"total_cents": total_cents,
+                       "items": [{"sku": line.sku, "unit_price_cents": line.unit_price_cents}
+                                 for line in priced]})
 
 
 def price(lines: Iterable[tuple[str, int]], products: Mapping[str, Mapping]

@@ -1,6 +1,13 @@
 """Errors order_svc raises across RPC; the gateway maps them by their base class."""
 
-from common.errors import Conflict, IdempotencyConflict, NotFound, ValidationError, remote
+from common.errors import (
+    Conflict,
+    IdempotencyConflict,
+    NotFound,
+    PriceChanged,
+    ValidationError,
+    remote,
+)
 
 
 @remote
@@ -21,3 +28,9 @@ class OrderNotCancellable(Conflict):
 @remote
 class IdempotencyKeyReused(IdempotencyConflict):
     """This Idempotency-Key was used with another request body."""
+
+
+@remote
+class PricesChanged(PriceChanged):
+    """`expected_total_cents` is not what the lines cost today: details `{total_cents,
+    items: [{sku, unit_price_cents}]}` (today's prices); no order is made."""

@@ -30,6 +30,7 @@ from order_svc.exceptions import (
     InvalidOrder,
     OrderNotCancellable,
     OrderNotFound,
+    PricesChanged,
 )
 from order_svc.models import Base, DeadLetter, Inbox, Order, Outbox
 
@@ -74,11 +75,14 @@ class OrderService(deadletters.DeadLetterRpc):
             raise OrderNotFound("no such order", {"order_id": order_id})
         return order
 
-    @rpc(expected_exceptions=(InvalidOrder, IdempotencyKeyReused, UpstreamTimeout,
-                              ServiceUnavailable))
+    @rpc(expected_exceptions=(InvalidOrder, PricesChanged, IdempotencyKeyReused,
+                              UpstreamTimeout, ServiceUnavailable))
     def create_order(self, user_id, user_email, items, payment_token="tok_ok",
-                     idempotency_key=None):
-        """Price the lines (one RPC to inventory), store the order PENDING + order.created."""
+                     idempotency_key=None, expected_total_cents=None):
+        """Price the lines (one RPC to inventory), store the order PENDING + order.created.
+
+        `expected_total_cents`: what the client showed its user; another total today
+        raises PricesChanged with today's prices and makes no order."""
         lines = checked(domain.order_lines, items)
         token = checked(domain.check_payment_token, payment_token)
         fingerprint = domain.fingerprint(lines, token)
@@ -90,6 +94,10 @@ class OrderService(deadletters.DeadLetterRpc):
                 found = call_service(self.inventory, "get_products", [s for s, _ in lines],
                                      timeout=float(self.config["SERVICE_RPC_TIMEOUT_S"]))
                 priced = checked(domain.price, lines, {p["sku"]: p for p in found["items"]})
+                try:
+                    checked(domain.check_expected_total, *priced[:2], expected_total_cents)
+                except domain.PricesMoved as exc:
+                    raise PricesChanged(str(exc), exc.details) from None
                 order = workflow.new_order(user_id, user_email, priced, fingerprint,
                                            idempotency_key, float(self.config["ORDER_DEADLINE_S"]))
                 workflow.place(self.db, order, token, self.correlation_id)

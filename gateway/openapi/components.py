@@ -20,7 +20,8 @@ REQUEST_MODELS = (
 )
 
 ERROR_CODES = ["validation_error", "unauthorized", "forbidden", "not_found",
-               "method_not_allowed", "conflict", "idempotency_conflict", "payload_too_large",
+               "method_not_allowed", "conflict", "price_changed", "idempotency_conflict",
+               "payload_too_large",
                "unsupported_media_type", "rate_limited", "service_unavailable",
                "upstream_timeout"]
 # status -> (component name, description)
@@ -29,7 +30,9 @@ ERRORS = {
     401: ("Unauthorized", "unauthorized: no, or an invalid, expired or forged token"),
     403: ("Forbidden", "forbidden: the token's role or kind may not do this"),
     404: ("NotFound", "not_found"),
-    409: ("Conflict", "conflict"),
+    409: ("Conflict", "conflict; on POST /orders, price_changed: expected_total_cents is not "
+          "today's total, details {total_cents, items: [{sku, unit_price_cents}]} are "
+          "today's prices, and no order was made"),
     413: ("PayloadTooLarge", "payload_too_large: the body is over MAX_BODY_BYTES"),
     415: ("UnsupportedMediaType", "unsupported_media_type: send JSON"),
     422: ("IdempotencyConflict", "idempotency_conflict: same Idempotency-Key, other body"),

@@ -164,12 +164,15 @@ def paths() -> dict:
             "Stock of one product (admins)", "admin", {"200": answer("the stock", "Stock")},
             checks_role=True, params=(SKU,), errors=(404,))},
         "/orders": {
-            "post": op("Place an order (" + user_only + "); 400 names unknown skus", "orders",
+            "post": op("Place an order (" + user_only + "); 400 names unknown skus; 409 "
+                       "price_changed when expected_total_cents is not today's total",
+                       "orders",
                        {"201": answer("the order, PENDING", "Order", headers=("Location",))},
                        checks_role=True, body="CreateOrderRequest", params=(IDEMPOTENCY_KEY,),
-                       errors=(422,), limited=True,
+                       errors=(409, 422), limited=True,
                        example={"items": [{"sku": "TEA-SENCHA-100", "quantity": 1}],
-                                "payment": {"token": "tok_ok"}}),
+                                "payment": {"token": "tok_ok"},
+                                "expected_total_cents": 650}),
             "get": op("Own orders, newest first (admins: every order, or ?user_id=)", "orders",
                       {"200": answer("a page of orders", "OrderPage")}, checks_role=True,
                       params=(*LIST, query("user_id", string(format="uuid"),

@@ -80,7 +80,9 @@ def create_order():
     """Place an order for the caller: 201 the order (PENDING), Location; users only.
 
     The same Idempotency-Key with the same body answers the same order again; with
-    another body it is a 422 idempotency_conflict (order_svc decides both).
+    another body it is a 422 idempotency_conflict (order_svc decides both). An
+    `expected_total_cents` other than today's total is a 409 price_changed with today's
+    prices, and no order.
     """
     principal = current_principal()
     if principal.kind != "user":
@@ -89,11 +91,14 @@ def create_order():
     # RPC whose reply was lost (a broker restart), and that must not make two orders.
     key = idempotency_key() or f"auto-{uuid.uuid4()}"
     body = json_body(CreateOrderRequest)
+    # Sent only when given: an order_svc not yet upgraded takes the call as before.
+    expected = ({"expected_total_cents": body.expected_total_cents}
+                if body.expected_total_cents is not None else {})
     order = rpc.call("order_svc", "create_order", user_id=principal.subject,
                      user_email=principal.email,
                      items=[{"sku": line.sku, "quantity": line.quantity} for line in body.items],
                      payment_token=body.payment.token if body.payment else DEFAULT_PAYMENT_TOKEN,
-                     idempotency_key=key)
+                     idempotency_key=key, **expected)
     shaped = shape_order(order)
     return shaped, 201, {"Location": f"/orders/{shaped['id']}"}
 

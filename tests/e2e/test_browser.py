@@ -75,6 +75,17 @@ def test_a_customer_shops_and_watches_the_order_confirm_live(cluster, product, a
     assert order["payment"]["status"] == "CAPTURED"
 
 
+def test_a_price_change_at_checkout_is_shown_and_asked_again(cluster, product, admin,
+                                                            admin_token):
+    sku, _ = product(price_cents=450)
+    email = f"p-{uuid.uuid4().hex[:10]}@example.com"
+    result = run_flow(cluster, "price_changed", sku=sku, email=email,
+                      password="correct horse", admin_token=admin_token,
+                      new_price_cents=520)
+    order = cluster.get(f"/orders/{result['order_id']}", headers=admin).json()
+    assert order["total_cents"] == 520 and order["items"][0]["unit_price_cents"] == 520
+
+
 def test_an_admin_restocks_and_sees_the_new_stock(cluster, product, admin):
     sku, name = product(stock=3)
     run_flow(cluster, "restock", sku=sku, name=name, email=ADMIN_EMAIL,

@@ -175,3 +175,33 @@ def test_100_orders_for_20_units_confirm_exactly_20(cluster, admin, product):
         pool.close()
     assert report.violations == []
     assert report.counts["in_flight"] == 0
+
+
+def test_an_order_priced_before_a_price_change_is_409_with_todays_prices(cluster, customer,
+                                                                         admin, product):
+    sku = product(stock=10, price_cents=450)
+    shown = 2 * 450  # what the cart showed
+
+    def checkout():
+        return cluster.post("/orders", headers=customer, json={
+            "items": [{"sku": sku, "quantity": 2}], "payment": {"token": "tok_ok"},
+            "expected_total_cents": shown})
+
+    assert checkout().status_code == 201
+    def order_ids():
+        return [o["id"] for o in cluster.get("/orders", headers=customer).json()["items"]]
+
+    before = order_ids()
+    assert cluster.patch(f"/products/{sku}", headers=admin,
+                         json={"price_cents": 500}).status_code == 200
+    # The gateway's catalog cache may still answer the old price for a moment; the
+    # order is priced by order_svc from inventory_svc itself.
+    changed = checkout()
+    assert changed.status_code == 409, changed.text
+    error = changed.json()["error"]
+    assert error["code"] == "price_changed"
+    assert error["details"] == {"total_cents": 1000,
+                                "items": [{"sku": sku, "unit_price_cents": 500}]}
+    assert order_ids() == before  # no order was made
+    shown = 1000  # the shopper agrees to today's price
+    assert checkout().json()["total_cents"] == 1000

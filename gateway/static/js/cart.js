@@ -1,7 +1,8 @@
 /**
  * The cart, in localStorage (it survives reloads and logins): {sku: line}, where a
  * line keeps the name and price seen in the shop. The order's prices are the ones
- * order_svc snapshots at checkout, not these.
+ * order_svc snapshots at checkout: checkout sends this cart's total as
+ * expected_total_cents, and a 409 price_changed brings today's prices (reprice).
  */
 
 const CART_KEY = "op.cart";
@@ -65,4 +66,19 @@ export function total() {
   const all = lines();
   return {cents: all.reduce((sum, line) => sum + line.quantity * line.price_cents, 0),
           currency: all[0]?.currency || "USD"};
+}
+
+/** Today's prices from a 409 price_changed: [{sku, unit_price_cents}]; returns the
+ * lines whose price moved, as [{name, before, after, currency}]. */
+export function reprice(items) {
+  const cart = read();
+  const moved = [];
+  for (const {sku, unit_price_cents: after} of items || []) {
+    const line = cart[sku];
+    if (!line || line.price_cents === after) continue;
+    moved.push({name: line.name, before: line.price_cents, after, currency: line.currency});
+    line.price_cents = after;
+  }
+  write(cart);
+  return moved;
 }

@@ -13,6 +13,7 @@ from order_svc.exceptions import (
     InvalidOrder,
     OrderNotCancellable,
     OrderNotFound,
+    PricesChanged,
 )
 from tests.unit.gateway.orders_support import (
     EVENT,
@@ -91,6 +92,29 @@ def test_create_answers_201_with_the_order_and_location(client, answers, custome
     assert key.startswith("auto-")
     client.post("/orders", json=NEW_ORDER, headers=customer)
     assert answers.last().kwargs["idempotency_key"] not in (key, None)
+
+
+def test_a_price_change_is_409_price_changed_with_todays_prices(client, answers, customer):
+    today = {"total_cents": 1000, "items": [{"sku": "MUG-1", "unit_price_cents": 500}]}
+    answers.answers[("order_svc", "create_order")] = PricesChanged("prices changed", today)
+    response = client.post("/orders", json={**NEW_ORDER, "expected_total_cents": 900},
+                           headers=customer)
+    assert response.status_code == 409
+    error = error_of(response)
+    assert error["code"] == "price_changed" and error["details"] == today
+    assert answers.last().kwargs["expected_total_cents"] == 900
+
+
+@pytest.mark.parametrize("bad", [-1, "900", 9.5, None])
+def test_an_expected_total_must_be_whole_cents(client, answers, customer, bad):
+    body = {**NEW_ORDER, "expected_total_cents": bad}
+    response = client.post("/orders", json=body, headers=customer)
+    if bad is None:  # null is "not given"
+        assert response.status_code == 201
+        assert "expected_total_cents" not in answers.last().kwargs
+    else:
+        assert response.status_code == 400
+        assert "expected_total_cents" in str(error_of(response)["details"])
 
 
 def test_create_passes_the_token_the_lines_and_the_key(client, answers, customer):

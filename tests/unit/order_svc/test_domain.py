@@ -109,3 +109,17 @@ def test_a_list_cursor_names_the_field_and_its_id_must_be_a_uuid():
         with pytest.raises(OrderRuleError) as raised:
             domain.list_position(forged)
         assert raised.value.details == {"field": "cursor"}
+
+
+def test_an_expected_total_is_checked_against_todays_prices():
+    priced, total, _ = domain.price([("TEA", 2)], {"TEA": {"name": "Tea", "price_cents": 450,
+                                                           "currency": "USD"}})
+    domain.check_expected_total(priced, total, None)  # not asked: nothing to check
+    domain.check_expected_total(priced, total, 900)
+    with pytest.raises(domain.PricesMoved) as moved:
+        domain.check_expected_total(priced, total, 899)
+    assert moved.value.details == {"total_cents": 900,
+                                   "items": [{"sku": "TEA", "unit_price_cents": 450}]}
+    for bad in (-1, 9.5, "900", True):
+        with pytest.raises(domain.OrderRuleError):
+            domain.check_expected_total(priced, total, bad)

@@ -14,6 +14,7 @@ from order_svc.exceptions import (
     InvalidOrder,
     OrderNotCancellable,
     OrderNotFound,
+    PricesChanged,
 )
 from order_svc.models import Order, Outbox
 
@@ -59,6 +60,19 @@ def test_unknown_skus_are_refused_by_name(orders, session):
         place(orders, [{"sku": "TEA", "quantity": 1}, {"sku": "NOPE", "quantity": 1}])
     assert raised.value.details == {"unknown_skus": ["NOPE"]}
     assert session.scalars(select(Order)).all() == []
+
+
+def test_an_expected_total_of_yesterday_is_refused_with_todays_prices(orders, catalog,
+                                                                      session):
+    catalog.products["TEA"]["price_cents"] = 500  # the cart showed 2 x 450
+    with pytest.raises(PricesChanged) as raised:
+        place(orders, expected_total_cents=900)
+    assert raised.value.details == {"total_cents": 1000,
+                                    "items": [{"sku": "TEA", "unit_price_cents": 500}]}
+    assert session.scalars(select(Order)).all() == [] and emitted(session) == []
+    session.rollback()  # the test's read ends, as a worker's session would
+    # Asked again with today's total: placed.
+    assert place(orders, expected_total_cents=1000)["total_cents"] == 1000
 
 
 def test_the_same_key_and_body_answer_the_first_answer_again(orders, catalog, session):

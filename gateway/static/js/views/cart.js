@@ -4,11 +4,14 @@
  * reused while the cart and the card stay the same: a retry after a lost answer gets
  * the same order back instead of a second one. A checkout the gateway shed (503 with
  * Retry-After: the shop is busy) is sent again by itself, with the same key, after
- * Retry-After seconds, at most SHED_RETRIES times, saying so on the page.
+ * Retry-After seconds, at most SHED_RETRIES times, saying so on the page. The cart's
+ * total goes along as expected_total_cents: when prices changed since the items were
+ * added, the answer is 409 price_changed with today's prices; the cart takes them,
+ * says what changed, and the shopper places the order again (or not) at those prices.
  */
 
 import {api, ApiError, currentUser} from "../api.js";
-import {clear, lines, MAX_QUANTITY, remove, setQuantity, total} from "../cart.js";
+import {clear, lines, MAX_QUANTITY, remove, reprice, setQuantity, total} from "../cart.js";
 import {announce, errorBox, h, money, mount, table, uuid4} from "../dom.js";
 import {rememberPlaced} from "./orders.js";
 
@@ -63,9 +66,18 @@ function lineRow(line) {
       "Remove", h("span", {class: "sr-only"}, ` ${line.name}`))));
 }
 
+function priceNotice(moved) {
+  return h("div", {class: "notice", role: "alert", id: "price-changed"},
+    h("p", {}, "Prices changed since you added these items. Your cart now shows " +
+      "today's prices: place the order again to accept them."),
+    h("ul", {}, moved.map((m) => h("li", {},
+      `${m.name}: ${money(m.before, m.currency)} → ${money(m.after, m.currency)}`))));
+}
+
 export function cartView(root, {navigate}) {
   const heading = h("h1", {tabindex: -1}, "Your cart");
   const body = h("div");
+  let notice = null;  // survives the redraw the repriced cart causes
   mount(root, heading, body);
 
   function draw() {
@@ -83,7 +95,8 @@ export function cartView(root, {navigate}) {
       return;
     }
     const sum = total();
-    const message = h("div");
+    const message = notice ? h("div", {}, notice) : h("div");
+    notice = null;
     const checkout = h("form", {class: "checkout", "aria-label": "Checkout"});
     checkout.append(document.getElementById("payment-tokens").content.cloneNode(true));
     const place = h("button", {type: "submit", id: "place-order"}, "Place order");
@@ -105,7 +118,8 @@ export function cartView(root, {navigate}) {
       mount(message);
       try {
         const order = await placeOrder(
-          {auth: true, headers: {"Idempotency-Key": key}, body: {items, payment: {token}}},
+          {auth: true, headers: {"Idempotency-Key": key},
+           body: {items, payment: {token}, expected_total_cents: total().cents}},
           (waitS, attempt) => {
             place.textContent = "Retrying…";
             mount(message, h("p", {class: "notice", role: "status", id: "checkout-retry"},
@@ -118,6 +132,12 @@ export function cartView(root, {navigate}) {
         announce("Order placed: follow it live on its page.");
         navigate(`/orders/${order.id}`);
       } catch (err) {
+        if (err instanceof ApiError && err.code === "price_changed") {
+          sessionStorage.removeItem(CHECKOUT_KEY);  // a new total is a new request
+          notice = priceNotice(reprice(err.details.items));
+          draw();  // today's prices and the notice; the shopper decides
+          return;
+        }
         mount(message, errorBox(err));
         place.disabled = false;
         place.textContent = "Place order";
