@@ -210,11 +210,24 @@ class PaymentDetails(Model):
     token: PaymentToken
 
 
+class ShippingAddress(Model):
+    """Where an order ships; order_svc checks the country against ISO 3166-1."""
+
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    line1: Annotated[str, Field(min_length=1, max_length=200)]
+    line2: Annotated[str, Field(max_length=200)] | None = None
+    city: Annotated[str, Field(min_length=1, max_length=100)]
+    postal_code: Annotated[str, Field(min_length=1, max_length=20)]
+    country: Annotated[str, Field(pattern="^[A-Za-z]{2}$")]
+    phone: Annotated[str, Field(min_length=5, max_length=30)] | None = None
+
+
 class CreateOrderRequest(Model):
     items: Annotated[list[OrderLine], Field(min_length=1, max_length=50)]
     payment: PaymentDetails | None = None
     # The total the client showed its user; other prices today -> 409 price_changed.
     expected_total_cents: Annotated[int, Field(ge=0, le=10**15)] | None = None
+    shipping_address: ShippingAddress | None = None
 
 
 class CancelOrderRequest(Model):

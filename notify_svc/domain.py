@@ -85,7 +85,8 @@ def one_line(text: str) -> str:
 
 def order_view(order: Mapping, public_url: str) -> dict:
     """What the templates show of an order snapshot (the fields of an `order.*` event:
-    order_id, items, total_cents, currency, shipment), money already formatted."""
+    order_id, items, total_cents, currency, shipment, shipping_address), money already
+    formatted and the address as label lines."""
     currency = order.get("currency") or "USD"
     items = [{"sku": line["sku"], "name": line["name"], "quantity": line["quantity"],
               "unit_price": format_money(line["unit_price_cents"], currency),
@@ -96,7 +97,18 @@ def order_view(order: Mapping, public_url: str) -> dict:
     order_id = order["order_id"]
     return {"id": order_id, "short_id": short_id(order_id), "items": items,
             "total": format_money(order["total_cents"], currency), "currency": currency,
-            "shipment": order.get("shipment"), "link": order_link(public_url, order_id)}
+            "shipment": order.get("shipment"), "link": order_link(public_url, order_id),
+            "address_lines": address_lines(order.get("shipping_address"))}
+
+
+def address_lines(address: Mapping | None) -> list[str]:
+    """A shipping address as the lines of a label (empty for none)."""
+    if not address:
+        return []
+    town = " ".join(part for part in (address.get("postal_code"), address.get("city"))
+                    if part)
+    return [line for line in (address.get("name"), address.get("line1"),
+                              address.get("line2"), town, address.get("country")) if line]
 
 
 def sms_text(kind: str, order_id: str, link: str) -> str:

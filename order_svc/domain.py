@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+
+import pycountry
 
 from common import cursors
 
@@ -125,6 +128,49 @@ class PricedLine:
         return self.quantity * self.unit_price_cents
 
 
+# Field -> longest length; name, line1, city, postal_code and country are required.
+ADDRESS_FIELDS = {"name": 100, "line1": 200, "line2": 200, "city": 100, "postal_code": 20,
+                  "country": 2, "phone": 30}
+ADDRESS_REQUIRED = ("name", "line1", "city", "postal_code", "country")
+COUNTRIES = frozenset(country.alpha_2 for country in pycountry.countries)
+PHONE = re.compile(r"\+?[0-9][0-9 ()./-]{4,29}")
+
+
+def shipping_address(value) -> dict | None:
+    """The address to ship to, checked and trimmed, every field present (null when not
+    given), country an ISO 3166-1 alpha-2 code in capitals; None for no address."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise OrderRuleError("shipping_address must be an object",
+                             {"field": "shipping_address"})
+    for key in value:
+        if key not in ADDRESS_FIELDS:
+            raise OrderRuleError(f"shipping_address has no field {key!r}",
+                                 {"field": f"shipping_address.{key}"})
+    address = {}
+    for field, longest in ADDRESS_FIELDS.items():
+        text = value.get(field)
+        where = {"field": f"shipping_address.{field}"}
+        if text is None and field not in ADDRESS_REQUIRED:
+            address[field] = None
+            continue
+        if not isinstance(text, str) or not text.strip() or not text.isprintable():
+            raise OrderRuleError(f"shipping_address.{field} is required: some text", where)
+        if len(text.strip()) > longest:
+            raise OrderRuleError(f"shipping_address.{field} is at most {longest} characters",
+                                 where)
+        address[field] = text.strip()
+    address["country"] = address["country"].upper()
+    if address["country"] not in COUNTRIES:
+        raise OrderRuleError("shipping_address.country must be an ISO 3166-1 alpha-2 code "
+                             "(DE, FR, US, ...)", {"field": "shipping_address.country"})
+    if address["phone"] is not None and not PHONE.fullmatch(address["phone"]):
+        raise OrderRuleError("shipping_address.phone must be digits, spaces and + ( ) - . /",
+                             {"field": "shipping_address.phone"})
+    return address
+
+
 def check_expected_total(priced: list[PricedLine], total_cents: int,
                          expected_total_cents: int | None) -> None:
     """Nothing if the client expected `total_cents` (or named no total); else
@@ -157,10 +203,14 @@ def price(lines: Iterable[tuple[str, int]], products: Mapping[str, Mapping]
     return priced, sum(line.line_total_cents for line in priced), currencies.pop()
 
 
-def fingerprint(lines: Iterable[tuple[str, int]], payment_token: str) -> str:
-    """What an Idempotency-Key is bound to: the lines and the payment, canonically."""
-    canonical = json.dumps({"items": sorted(lines), "payment_token": payment_token},
-                           separators=(",", ":"))
+def fingerprint(lines: Iterable[tuple[str, int]], payment_token: str,
+                address: dict | None = None) -> str:
+    """What an Idempotency-Key is bound to: the lines, the payment and the address
+    (left out when there is none: keys of orders made before addresses still match)."""
+    request = {"items": sorted(lines), "payment_token": payment_token}
+    if address is not None:
+        request["shipping_address"] = address
+    canonical = json.dumps(request, separators=(",", ":"), sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

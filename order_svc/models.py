@@ -40,6 +40,9 @@ class Order(Base):
     cancel_reason: Mapped[str | None] = mapped_column(String(32))
     total_cents: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
+    # Where it ships: a snapshot of the address given at checkout (domain.shipping_address),
+    # or null for an order placed without one.
+    shipping_address: Mapped[dict | None] = mapped_column(JSONB)
     # Idempotency: the key is unique per user and bound to the request's fingerprint;
     # a replay gets the first answer again, word for word.
     idempotency_key: Mapped[str | None] = mapped_column(String(255))

@@ -78,14 +78,17 @@ class OrderService(deadletters.DeadLetterRpc):
     @rpc(expected_exceptions=(InvalidOrder, PricesChanged, IdempotencyKeyReused,
                               UpstreamTimeout, ServiceUnavailable))
     def create_order(self, user_id, user_email, items, payment_token="tok_ok",
-                     idempotency_key=None, expected_total_cents=None):
+                     idempotency_key=None, expected_total_cents=None, shipping_address=None):
         """Price the lines (one RPC to inventory), store the order PENDING + order.created.
 
         `expected_total_cents`: what the client showed its user; another total today
-        raises PricesChanged with today's prices and makes no order."""
+        raises PricesChanged with today's prices and makes no order.
+        `shipping_address`: {name, line1, line2?, city, postal_code, country, phone?},
+        kept on the order as given (checked: InvalidOrder naming the field)."""
         lines = checked(domain.order_lines, items)
         token = checked(domain.check_payment_token, payment_token)
-        fingerprint = domain.fingerprint(lines, token)
+        address = checked(domain.shipping_address, shipping_address)
+        fingerprint = domain.fingerprint(lines, token, address)
         try:
             with one_statement(self.db):  # a read, then one INSERT: no BEGIN/COMMIT
                 if idempotency_key and (seen := store.by_idempotency_key(
@@ -99,7 +102,8 @@ class OrderService(deadletters.DeadLetterRpc):
                 except domain.PricesMoved as exc:
                     raise PricesChanged(str(exc), exc.details) from None
                 order = workflow.new_order(user_id, user_email, priced, fingerprint,
-                                           idempotency_key, float(self.config["ORDER_DEADLINE_S"]))
+                                           idempotency_key, float(self.config["ORDER_DEADLINE_S"]),
+                                           address)
                 workflow.place(self.db, order, token, self.correlation_id)
             self.db.commit()  # nothing left to send: each statement committed itself
         except IntegrityError:  # the same key, sent twice at once: the other one won

@@ -72,6 +72,7 @@ def order_dict(order: Order) -> dict:
                   for line in _lines(order)],
         "total_cents": order.total_cents, "currency": order.currency,
         "payment": _payment(order), "shipment": _shipment(order),
+        "shipping_address": order.shipping_address,
         "created_at": order.created_at.isoformat(), "updated_at": order.updated_at.isoformat(),
     }
 
@@ -81,7 +82,7 @@ def snapshot(order: Order, previous: str | None = None, reason: str | None = Non
     return {"order_id": order.id, "user_id": order.user_id, "user_email": order.user_email,
             "status": order.status, "previous_status": previous, "reason": reason,
             "items": _lines(order), "total_cents": order.total_cents,
-            "currency": order.currency, "shipping_address": None,
+            "currency": order.currency, "shipping_address": order.shipping_address,
             "payment": _payment(order), "shipment": _shipment(order)}
 
 
@@ -139,12 +140,15 @@ def react(session: Session, inbox: InboxClaim, event: events.Event, step: Step) 
 
 
 def new_order(user_id: str, user_email: str, priced: tuple[list[domain.PricedLine], int, str],
-              fingerprint: str, idempotency_key: str | None, deadline_s: float) -> Order:
-    """A PENDING order of the priced lines (domain.price's answer), not stored yet."""
+              fingerprint: str, idempotency_key: str | None, deadline_s: float,
+              shipping_address: dict | None = None) -> Order:
+    """A PENDING order of the priced lines (domain.price's answer) to `shipping_address`
+    (domain.shipping_address's answer), not stored yet."""
     lines, total, currency = priced
     now = utc_now()
     return Order(id=new_id(), user_id=user_id, user_email=user_email, status=domain.PENDING,
                  total_cents=total, currency=currency, idempotency_key=idempotency_key,
+                 shipping_address=shipping_address,
                  request_fingerprint=fingerprint, created_at=now, updated_at=now,
                  refunded_cents=0,
                  deadline_at=now + timedelta(seconds=deadline_s),

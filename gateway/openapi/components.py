@@ -113,6 +113,10 @@ ANSWERS = {
                         "refunded_cents": integer(True)}, nullable=True),
         "shipment": obj({"status": string(), "carrier": string(True),
                          "tracking_number": string(True)}, nullable=True),
+        "shipping_address": obj({
+            "name": string(), "line1": string(), "line2": string(True), "city": string(),
+            "postal_code": string(), "country": string(pattern="^[A-Z]{2}$"),
+            "phone": string(True)}, nullable=True),
         "created_at": string(format="date-time"), "updated_at": string(format="date-time")}),
     "OrderPage": page("Order"),
     "Timeline": obj({"items": {"type": "array", "items": obj({

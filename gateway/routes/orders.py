@@ -37,20 +37,25 @@ IDEMPOTENCY_KEY = "Idempotency-Key"
 _VALID_IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,255}")
 
 ORDER_FIELDS = ("id", "user_id", "status", "cancel_reason", "items", "total_cents",
-                "currency", "payment", "shipment", "created_at", "updated_at")
+                "currency", "payment", "shipment", "shipping_address", "created_at",
+                "updated_at")
 ITEM_FIELDS = ("sku", "name", "quantity", "unit_price_cents", "line_total_cents")
 PAYMENT_FIELDS = ("status", "amount_cents", "refunded_cents")
 SHIPMENT_FIELDS = ("status", "carrier", "tracking_number")
+ADDRESS_FIELDS = ("name", "line1", "line2", "city", "postal_code", "country", "phone")
 EVENT_FIELDS = ("type", "at", "data")
 
 
 def shape_order(order: dict) -> dict:
-    """The contract's order, nested blocks included (null payment/shipment stay null)."""
+    """The contract's order, nested blocks included (null payment, shipment and
+    shipping address stay null)."""
     payment, shipment = order.get("payment"), order.get("shipment")
+    address = order.get("shipping_address")
     return pick(order, ORDER_FIELDS,
                 items=[pick(item, ITEM_FIELDS) for item in order.get("items") or []],
                 payment=pick(payment, PAYMENT_FIELDS) if payment else None,
-                shipment=pick(shipment, SHIPMENT_FIELDS) if shipment else None)
+                shipment=pick(shipment, SHIPMENT_FIELDS) if shipment else None,
+                shipping_address=pick(address, ADDRESS_FIELDS) if address else None)
 
 
 def path_order_id(order_id: str) -> str:
@@ -92,13 +97,15 @@ def create_order():
     key = idempotency_key() or f"auto-{uuid.uuid4()}"
     body = json_body(CreateOrderRequest)
     # Sent only when given: an order_svc not yet upgraded takes the call as before.
-    expected = ({"expected_total_cents": body.expected_total_cents}
-                if body.expected_total_cents is not None else {})
+    given = {"expected_total_cents": body.expected_total_cents,
+             "shipping_address": body.shipping_address.model_dump()
+             if body.shipping_address else None}
+    optional = {name: value for name, value in given.items() if value is not None}
     order = rpc.call("order_svc", "create_order", user_id=principal.subject,
                      user_email=principal.email,
                      items=[{"sku": line.sku, "quantity": line.quantity} for line in body.items],
                      payment_token=body.payment.token if body.payment else DEFAULT_PAYMENT_TOKEN,
-                     idempotency_key=key, **expected)
+                     idempotency_key=key, **optional)
     shaped = shape_order(order)
     return shaped, 201, {"Location": f"/orders/{shaped['id']}"}
 

@@ -125,8 +125,19 @@ def price_changed(page: Page, *, sku: str, email: str, password: str, admin_toke
     return {"order_id": page.url.rsplit("/", 1)[1]}
 
 
+def ships_to(page: Page, *, email: str, password: str, order_id: str, shots: str) -> dict:
+    """Log in and open an order placed with a shipping address: the page shows it."""
+    page.goto(f"/#/login?next=%2Forders%2F{order_id}")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    address = page.locator("#ships-to")
+    expect(address).to_be_visible(timeout=WAIT_MS)
+    return {"lines": address.inner_text().splitlines()}
+
+
 FLOWS = {"shop_and_follow": shop_and_follow, "restock": restock, "read_docs": read_docs,
-         "price_changed": price_changed}
+         "price_changed": price_changed, "ships_to": ships_to}
 # HTTP answers a flow provokes on purpose: the browser logs each non-2xx fetch as a
 # console error ("Failed to load resource: ... status of 409"), which is not a fault.
 EXPECTED_STATUSES = {"price_changed": {409}}

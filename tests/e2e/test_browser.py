@@ -86,6 +86,22 @@ def test_a_price_change_at_checkout_is_shown_and_asked_again(cluster, product, a
     assert order["total_cents"] == 520 and order["items"][0]["unit_price_cents"] == 520
 
 
+def test_the_order_page_shows_where_it_ships(cluster, product):
+    sku, _ = product()
+    email, password = f"a-{uuid.uuid4().hex[:10]}@example.com", "correct horse"
+    assert cluster.post("/auth/register", json={"email": email, "password": password}
+                        ).status_code == 201
+    token = cluster.post("/auth/login", json={"email": email, "password": password}
+                         ).json()["access_token"]
+    order = cluster.post("/orders", headers={"Authorization": f"Bearer {token}"}, json={
+        "items": [{"sku": sku, "quantity": 1}], "shipping_address": {
+            "name": "Ann Lee", "line1": "1 Tea Street", "city": "Leeds",
+            "postal_code": "LS1 1AA", "country": "GB"}}).json()
+    shown = run_flow(cluster, "ships_to", email=email, password=password,
+                     order_id=order["id"])
+    assert shown["lines"] == ["Ann Lee", "1 Tea Street", "LS1 1AA Leeds", "GB"]
+
+
 def test_an_admin_restocks_and_sees_the_new_stock(cluster, product, admin):
     sku, name = product(stock=3)
     run_flow(cluster, "restock", sku=sku, name=name, email=ADMIN_EMAIL,

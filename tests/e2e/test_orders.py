@@ -205,3 +205,26 @@ def test_an_order_priced_before_a_price_change_is_409_with_todays_prices(cluster
     assert order_ids() == before  # no order was made
     shown = 1000  # the shopper agrees to today's price
     assert checkout().json()["total_cents"] == 1000
+
+
+def test_an_order_keeps_its_shipping_address_and_a_bad_one_is_400(cluster, customer,
+                                                                   product):
+    sku = product()
+    address = {"name": "Ann Lee", "line1": "1 Tea Street", "city": "Leeds",
+               "postal_code": "LS1 1AA", "country": "gb", "phone": "+44 113 496 0000"}
+    placed = cluster.post("/orders", headers=customer, json={
+        "items": [{"sku": sku, "quantity": 1}], "shipping_address": address})
+    assert placed.status_code == 201, placed.text
+    kept = {**address, "country": "GB", "line2": None}
+    assert placed.json()["shipping_address"] == kept
+    order_id = placed.json()["id"]
+    assert cluster.get(f"/orders/{order_id}", headers=customer).json()[
+        "shipping_address"] == kept
+    unknown = cluster.post("/orders", headers=customer, json={
+        "items": [{"sku": sku, "quantity": 1}], "shipping_address": {**address,
+                                                                     "country": "XX"}})
+    assert unknown.status_code == 400
+    assert unknown.json()["error"]["details"] == {"field": "shipping_address.country"}
+    plain = cluster.post("/orders", headers=customer, json={
+        "items": [{"sku": sku, "quantity": 1}]})
+    assert plain.status_code == 201 and plain.json()["shipping_address"] is None

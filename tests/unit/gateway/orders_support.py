@@ -15,18 +15,22 @@ ITEM = {"sku": "MUG-1", "name": "Mug", "quantity": 2, "unit_price_cents": 1250,
         "line_total_cents": 2500}
 ORDER = {"id": ORDER_ID, "user_id": USER_ID, "status": "PENDING", "cancel_reason": None,
          "items": [ITEM], "total_cents": 2500, "currency": "USD", "payment": None,
-         "shipment": None, "created_at": "2024-05-01T12:00:00+00:00",
-         "updated_at": "2024-05-01T12:00:00+00:00"}
+         "shipment": None, "shipping_address": None,
+         "created_at": "2024-05-01T12:00:00+00:00", "updated_at": "2024-05-01T12:00:00+00:00"}
 ORDER_ANSWER = {**ORDER, "items": [{**ITEM, "order_id": ORDER_ID, "position": 0}],
                 "user_email": "ann@example.com", "payment_token": "tok_ok",
                 "idempotency_key": "k-1", "version": 3}
 
 PAID_PAYMENT = {"status": "CAPTURED", "amount_cents": 2500, "refunded_cents": 0}
 SHIPPED = {"status": "SHIPPED", "carrier": "ACME", "tracking_number": "TRK-1"}
-PAID_ORDER = {**ORDER, "status": "SHIPPED", "payment": PAID_PAYMENT, "shipment": SHIPPED}
+ADDRESS = {"name": "Ann Lee", "line1": "1 Tea Street", "line2": None, "city": "Leeds",
+           "postal_code": "LS1 1AA", "country": "GB", "phone": None}
+PAID_ORDER = {**ORDER, "status": "SHIPPED", "payment": PAID_PAYMENT, "shipment": SHIPPED,
+              "shipping_address": ADDRESS}
 PAID_ANSWER = {**ORDER_ANSWER, "status": "SHIPPED",
                "payment": {**PAID_PAYMENT, "id": PAYMENT_ID, "provider_ref": "ch_1"},
-               "shipment": {**SHIPPED, "id": "s-1", "ship_after": "later"}}
+               "shipment": {**SHIPPED, "id": "s-1", "ship_after": "later"},
+               "shipping_address": {**ADDRESS, "internal": "not shown"}}
 
 EVENT = {"type": "order.created", "at": "2024-05-01T12:00:00+00:00",
          "data": {"total_cents": 2500}}

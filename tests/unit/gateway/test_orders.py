@@ -117,6 +117,22 @@ def test_an_expected_total_must_be_whole_cents(client, answers, customer, bad):
         assert "expected_total_cents" in str(error_of(response)["details"])
 
 
+def test_a_shipping_address_is_passed_on_and_a_malformed_one_is_400(client, answers,
+                                                                     customer):
+    address = {"name": "Ann", "line1": "1 Tea St", "city": "Leeds", "postal_code": "LS1",
+               "country": "GB"}
+    assert client.post("/orders", json={**NEW_ORDER, "shipping_address": address},
+                       headers=customer).status_code == 201
+    assert answers.last().kwargs["shipping_address"] == {**address, "line2": None,
+                                                         "phone": None}
+    for bad in ({**address, "country": "GBR"}, {**address, "city": ""}, {"name": "Ann"},
+                {**address, "floor": 3}):
+        response = client.post("/orders", json={**NEW_ORDER, "shipping_address": bad},
+                               headers=customer)
+        assert response.status_code == 400, bad
+        assert "shipping_address" in str(error_of(response)["details"])
+
+
 def test_create_passes_the_token_the_lines_and_the_key(client, answers, customer):
     body = {"items": [{"sku": "MUG-1", "quantity": 1}, {"sku": "a.b_c-9", "quantity": 1000}],
             "payment": {"token": "tok_declined"}}

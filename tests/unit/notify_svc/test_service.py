@@ -81,6 +81,16 @@ def test_a_shipped_order_mail_has_the_tracking_number_of_the_snapshot(notify, ma
     assert "Tracking number: DHL-42" in text_of(mailer.sent[0])
 
 
+def test_a_shipped_order_mail_says_where_it_ships(notify, mailer):
+    notify.on_order_shipped(milestone(events.OrderShipped, shipping_address={
+        "name": "Ann Lee", "line1": "1 Tea Street", "line2": None, "city": "Leeds",
+        "postal_code": "LS1 1AA", "country": "GB", "phone": None}))
+    text = text_of(mailer.sent[0])
+    assert "Shipping to:\nAnn Lee\n1 Tea Street\nLS1 1AA Leeds\nGB" in text
+    html = mailer.sent[0].get_body(("html",)).get_content()
+    assert "Ann Lee<br>1 Tea Street<br>LS1 1AA Leeds<br>GB" in html
+
+
 def test_a_redelivered_event_makes_one_notification_per_channel(notify, session, mailer):
     event = milestone(events.OrderShipped)
     notify.on_order_shipped(event)

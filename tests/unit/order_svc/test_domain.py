@@ -123,3 +123,38 @@ def test_an_expected_total_is_checked_against_todays_prices():
     for bad in (-1, 9.5, "900", True):
         with pytest.raises(domain.OrderRuleError):
             domain.check_expected_total(priced, total, bad)
+
+
+ADDRESS = {"name": " Ann Lee ", "line1": "1 Tea Street", "city": "Leeds",
+           "postal_code": "LS1 1AA", "country": "gb"}
+
+
+def test_a_shipping_address_is_checked_trimmed_and_complete():
+    assert domain.shipping_address(None) is None
+    assert domain.shipping_address(ADDRESS) == {
+        "name": "Ann Lee", "line1": "1 Tea Street", "line2": None, "city": "Leeds",
+        "postal_code": "LS1 1AA", "country": "GB", "phone": None}
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"country": "XX"}, "shipping_address.country"),
+    ({"country": "GBR"}, "shipping_address.country"),
+    ({"name": "  "}, "shipping_address.name"),
+    ({"city": None}, "shipping_address.city"),
+    ({"postal_code": "1" * 21}, "shipping_address.postal_code"),
+    ({"phone": "call me"}, "shipping_address.phone"),
+    ({"line1": "a\nb"}, "shipping_address.line1"),
+    ({"floor": "3"}, "shipping_address.floor"),
+])
+def test_a_bad_address_names_its_field(change, field):
+    with pytest.raises(domain.OrderRuleError) as raised:
+        domain.shipping_address({**ADDRESS, **change})
+    assert raised.value.details == {"field": field}
+
+
+def test_the_address_is_part_of_what_an_idempotency_key_is_bound_to():
+    lines = [("TEA", 1)]
+    plain = domain.fingerprint(lines, "tok_ok")
+    assert plain == domain.fingerprint(lines, "tok_ok", None)
+    to_leeds = domain.fingerprint(lines, "tok_ok", domain.shipping_address(ADDRESS))
+    assert to_leeds != plain

@@ -75,6 +75,17 @@ def test_an_expected_total_of_yesterday_is_refused_with_todays_prices(orders, ca
     assert place(orders, expected_total_cents=1000)["total_cents"] == 1000
 
 
+def test_the_shipping_address_is_kept_and_travels_with_the_order(orders, session):
+    address = {"name": "Ann Lee", "line1": "1 Tea Street", "city": "Leeds",
+               "postal_code": "LS1 1AA", "country": "GB", "phone": "+44 113 496 0000"}
+    order = place(orders, shipping_address=address)
+    kept = {**address, "line2": None}
+    assert order["shipping_address"] == kept
+    assert orders.get_order(order["id"])["shipping_address"] == kept
+    (event_type, payload), = emitted(session)
+    assert payload["shipping_address"] == kept  # delivery and the mails read it there
+
+
 def test_the_same_key_and_body_answer_the_first_answer_again(orders, catalog, session):
     first = place(orders, idempotency_key="k-1")
     orders.on_inventory_reserved([reserved(first["id"])])  # the order moved on meanwhile

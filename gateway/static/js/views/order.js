@@ -64,6 +64,13 @@ export async function orderView(root, {params}) {
       facts.push(["Shipment", h("span", {}, badge(order.shipment.status),
         order.shipment.carrier ? ` ${order.shipment.carrier} ${order.shipment.tracking_number || ""}` : "")]);
     }
+    const to = order.shipping_address;
+    if (to) {
+      const town = [to.postal_code, to.city].filter(Boolean).join(" ");
+      const label = [to.name, to.line1, to.line2, town, to.country].filter(Boolean);
+      facts.push(["Ships to", h("address", {id: "ships-to"},
+        label.flatMap((line, i) => (i ? [h("br"), line] : [line])))]);
+    }
     mount(details,
       h("dl", {class: "facts"}, facts.map(([term, value]) => [h("dt", {}, term), h("dd", {}, value)])),
       table("Items", ["Product", "Unit price", "Quantity", "Line total"],
