@@ -29,6 +29,15 @@ VIEWPORT = {"width": 1024, "height": 720}
 WAIT_MS = 30_000
 
 
+ADDRESS = {"Full name": "Ann Browser", "Address": "1 Tea Street", "City": "Leeds",
+           "Postal code": "LS1 1AA", "Country": "gb"}
+
+
+def fill_address(page: Page) -> None:
+    for label, value in ADDRESS.items():
+        page.get_by_label(label, exact=False).first.fill(value)
+
+
 def shot(page: Page, shots: str, name: str) -> None:
     Path(shots).mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(Path(shots) / f"{name}.png"))
@@ -51,6 +60,7 @@ def shop_and_follow(page: Page, *, sku: str, email: str, password: str, shots: s
     page.get_by_role("link", name=re.compile("^Cart")).click()
     expect(page.locator(f'tr[data-sku="{sku}"]')).to_be_visible()
     page.get_by_label(re.compile("^tok_ok")).check()
+    fill_address(page)
     page.evaluate("window.__sameDocument = true")  # gone if the page reloads
     page.get_by_role("button", name="Place order").click()
     page.wait_for_url(re.compile(r"#/orders/[0-9a-f-]{36}$"), timeout=WAIT_MS)
@@ -114,12 +124,14 @@ def price_changed(page: Page, *, sku: str, email: str, password: str, admin_toke
     answer = page.request.patch(f"/products/{sku}", data={"price_cents": new_price_cents},
                                 headers={"Authorization": f"Bearer {admin_token}"})
     assert answer.status == 200, answer.text()
+    fill_address(page)
     page.get_by_role("button", name="Place order").click()
     notice = page.locator("#price-changed")
     expect(notice).to_be_visible(timeout=WAIT_MS)
     expect(notice).to_contain_text("→")
     expect(page.locator("#cart-total")).to_contain_text(f"{new_price_cents / 100:.2f}")
     assert "#/cart" in page.url, "no order may be placed at a price not shown"
+    expect(page.locator("#ship-city")).to_have_value("Leeds")  # kept through the redraw
     page.get_by_role("button", name="Place order").click()
     page.wait_for_url(re.compile(r"#/orders/[0-9a-f-]{36}$"), timeout=WAIT_MS)
     return {"order_id": page.url.rsplit("/", 1)[1]}

@@ -73,6 +73,8 @@ def test_a_customer_shops_and_watches_the_order_confirm_live(cluster, product, a
     assert order["status"] in ("SHIPPED", "DELIVERED"), order
     assert [(i["sku"], i["quantity"]) for i in order["items"]] == [(sku, 1)]
     assert order["payment"]["status"] == "CAPTURED"
+    assert order["shipping_address"]["city"] == "Leeds"
+    assert order["shipping_address"]["country"] == "GB"
 
 
 def test_a_price_change_at_checkout_is_shown_and_asked_again(cluster, product, admin,

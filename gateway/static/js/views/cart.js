@@ -8,6 +8,8 @@
  * total goes along as expected_total_cents: when prices changed since the items were
  * added, the answer is 409 price_changed with today's prices; the cart takes them,
  * says what changed, and the shopper places the order again (or not) at those prices.
+ * The order needs a shipping address: the form asks for one and offers the last one
+ * used again (localStorage).
  */
 
 import {api, ApiError, currentUser} from "../api.js";
@@ -16,6 +18,53 @@ import {announce, errorBox, h, money, mount, table, uuid4} from "../dom.js";
 import {rememberPlaced} from "./orders.js";
 
 const CHECKOUT_KEY = "op.checkout";
+const ADDRESS_KEY = "op.address";  // the last address used, offered again
+// [form field name, label, input attributes]; name, line1, city, postal code and
+// country are required (the contract's shipping_address).
+const ADDRESS_FIELDS = [
+  ["name", "Full name", {required: true, maxlength: 100, autocomplete: "name"}],
+  ["line1", "Address", {required: true, maxlength: 200, autocomplete: "address-line1"}],
+  ["line2", "Address line 2 (optional)", {maxlength: 200, autocomplete: "address-line2"}],
+  ["city", "City", {required: true, maxlength: 100, autocomplete: "address-level2"}],
+  ["postal_code", "Postal code", {required: true, maxlength: 20, autocomplete: "postal-code"}],
+  ["country", "Country (two letters, e.g. GB, DE, US)",
+   {required: true, minlength: 2, maxlength: 2, pattern: "[A-Za-z]{2}", autocomplete: "country"}],
+  ["phone", "Phone (optional, for delivery texts)", {maxlength: 30, autocomplete: "tel", type: "tel"}],
+];
+
+function savedAddress() {
+  try {
+    return JSON.parse(localStorage.getItem(ADDRESS_KEY)) || {};
+  } catch {
+    return {};
+  }
+}
+
+function addressFields() {
+  const saved = savedAddress();
+  const fieldset = h("fieldset", {class: "address"}, h("legend", {}, "Ship to"),
+    ADDRESS_FIELDS.map(([name, label, attrs]) => h("div", {class: "field"},
+      h("label", {for: `ship-${name}`}, label),
+      h("input", {id: `ship-${name}`, name: `ship-${name}`, type: "text", ...attrs,
+                  value: saved[name] || ""}))));
+  // Kept as typed: the cart redraws (a quantity, today's prices) without losing it.
+  fieldset.addEventListener("input", (event) => {
+    const name = event.target.name?.replace(/^ship-/, "");
+    if (!name) return;
+    localStorage.setItem(ADDRESS_KEY, JSON.stringify({...savedAddress(), [name]: event.target.value}));
+  });
+  return fieldset;
+}
+
+/** The form's address: trimmed, empty optional fields left out, country in capitals. */
+function addressOf(form) {
+  const address = {};
+  for (const [name] of ADDRESS_FIELDS) {
+    const value = form.elements[`ship-${name}`].value.trim();
+    if (value) address[name] = name === "country" ? value.toUpperCase() : value;
+  }
+  return address;
+}
 const SHED_RETRIES = 3;
 const MAX_RETRY_WAIT_S = 30;  // a Retry-After beyond this is cut: the user is waiting
 
@@ -98,7 +147,8 @@ export function cartView(root, {navigate}) {
     const message = notice ? h("div", {}, notice) : h("div");
     notice = null;
     const checkout = h("form", {class: "checkout", "aria-label": "Checkout"});
-    checkout.append(document.getElementById("payment-tokens").content.cloneNode(true));
+    checkout.append(addressFields(),
+                    document.getElementById("payment-tokens").content.cloneNode(true));
     const place = h("button", {type: "submit", id: "place-order"}, "Place order");
     if (currentUser()) {
       checkout.append(message, h("div", {class: "actions"}, place));
@@ -112,14 +162,16 @@ export function cartView(root, {navigate}) {
       event.preventDefault();
       const token = checkout.elements["payment-token"].value || "tok_ok";
       const items = lines().map(({sku, quantity}) => ({sku, quantity}));
-      const key = idempotencyKey(JSON.stringify({items, token}));
+      const address = addressOf(checkout);
+      const key = idempotencyKey(JSON.stringify({items, token, address}));
       place.disabled = true;
       place.textContent = "Placing your order…";
       mount(message);
       try {
         const order = await placeOrder(
           {auth: true, headers: {"Idempotency-Key": key},
-           body: {items, payment: {token}, expected_total_cents: total().cents}},
+           body: {items, payment: {token}, shipping_address: address,
+                  expected_total_cents: total().cents}},
           (waitS, attempt) => {
             place.textContent = "Retrying…";
             mount(message, h("p", {class: "notice", role: "status", id: "checkout-retry"},
@@ -127,6 +179,7 @@ export function cartView(root, {navigate}) {
               `(retry ${attempt} of ${SHED_RETRIES}).`));
           });
         sessionStorage.removeItem(CHECKOUT_KEY);
+        localStorage.setItem(ADDRESS_KEY, JSON.stringify(address));
         rememberPlaced(order);
         clear();
         announce("Order placed: follow it live on its page.");
