@@ -111,6 +111,12 @@ def address_lines(address: Mapping | None) -> list[str]:
                               address.get("line2"), town, address.get("country")) if line]
 
 
+def sms_number(order: Mapping | None) -> str | None:
+    """The phone an order's SMS goes to: its shipping address's, or None."""
+    address = (order or {}).get("shipping_address") or {}
+    return address.get("phone") or None
+
+
 def sms_text(kind: str, order_id: str, link: str) -> str:
     """The short text of the SMS channel."""
     news = {ORDER_SHIPPED: "is on its way", ORDER_DELIVERED: "has been delivered"}[kind]

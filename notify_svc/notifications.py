@@ -78,7 +78,8 @@ def drafts(kind: str, settings: Settings, *, user_id: str, recipient: str,
            reason: str | None = None, verification_token: str | None = None,
            reset_token: str | None = None) -> list[Draft]:
     """The email (rendered from the templates) and, for some kinds, the SMS of an event;
-    `order` is the snapshot an `order.*` event carries."""
+    `order` is the snapshot an `order.*` event carries. The SMS goes to the phone of the
+    order's shipping address: no phone, no SMS (none is recorded as sent to nobody)."""
     fields = vars(order) if order is not None else None  # the dataclass's own dict, no copy
     context = render.mail_context(kind, settings.public_url, order=fields, name=name,
                                   email=recipient, reason=reason,
@@ -88,8 +89,9 @@ def drafts(kind: str, settings: Settings, *, user_id: str, recipient: str,
     order_id = order.order_id if order is not None else None
     found = [Draft(kind, EMAIL, user_id, recipient, mail.subject, mail.text, mail.html,
                    order_id)]
-    if SMS in domain.channels(kind):
-        found.append(Draft(kind, SMS, user_id, f"user:{user_id}", mail.subject,
+    phone = domain.sms_number(fields)
+    if SMS in domain.channels(kind) and phone:
+        found.append(Draft(kind, SMS, user_id, phone, mail.subject,
                            domain.sms_text(kind, order_id, context["link"]),
                            order_id=order_id))
     return found

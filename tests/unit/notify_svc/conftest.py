@@ -25,10 +25,16 @@ def registered(user_id=ANN, name="Ann"):
                                  correlation_id="req-register")
 
 
+ANN_PHONE = "+44 113 496 0000"
+ANNS_ADDRESS = {"name": "Ann Lee", "line1": "1 Tea Street", "line2": None, "city": "Leeds",
+                "postal_code": "LS1 1AA", "country": "GB", "phone": ANN_PHONE}
+
+
 def milestone(kind=events.OrderConfirmed, order_id=ORDER_ID, **fields):
     """An order.* event with the snapshot notify_svc renders its mails from."""
     snapshot = {"user_id": ANN, "user_email": "ann@example.com", "items": copy.deepcopy(LINES),
-                "total_cents": 124650, "currency": "USD", "correlation_id": "req-order"}
+                "total_cents": 124650, "currency": "USD", "correlation_id": "req-order",
+                "shipping_address": dict(ANNS_ADDRESS)}
     return order_event(kind, order_id=order_id, **{**snapshot, **fields})
 
 

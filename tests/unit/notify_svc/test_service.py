@@ -19,6 +19,8 @@ from notify_svc.models import Inbox, Notification
 from notify_svc.service import NotifyService
 from tests.unit.notify_svc.conftest import (
     ANN,
+    ANN_PHONE,
+    ANNS_ADDRESS,
     ORDER_ID,
     emitted,
     make_due,
@@ -99,11 +101,19 @@ def test_a_redelivered_event_makes_one_notification_per_channel(notify, session,
     email, sms = rows(session)
     assert (email.channel, email.status) == ("email", "sent")
     assert (sms.channel, sms.status, sms.recipient, sms.body_html) == (
-        "sms", "sent", f"user:{ANN}", None)
+        "sms", "sent", ANN_PHONE, None)
     assert "1a2b3c4d is on its way" in sms.body_text and sms.sent_at is not None
     # Only the email is announced: the SMS record is in the log, and the stream (the
     # one consumer of notification.sent) shows emails only.
     assert [p["channel"] for _, p in emitted(session)] == ["email"]
+
+
+def test_no_sms_is_recorded_for_an_order_without_a_phone(notify, session, mailer):
+    notify.on_order_shipped(milestone(events.OrderShipped,
+                                      shipping_address={**ANNS_ADDRESS, "phone": None}))
+    notify.on_order_delivered(milestone(events.OrderDelivered, shipping_address=None))
+    assert [row.channel for row in rows(session)] == ["email", "email"]
+    assert len(mailer.sent) == 2
 
 
 def test_a_redelivery_while_the_first_is_mid_send_makes_one_notification(
