@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import DateTime, Index, String, Uuid, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from common.db import new_id, utc_now
@@ -28,6 +29,9 @@ class Shipment(Base):
     status: Mapped[str] = mapped_column(String(16))
     carrier: Mapped[str | None] = mapped_column(String(32))
     tracking_number: Mapped[str | None] = mapped_column(String(64))
+    # Where the parcel goes: the order's shipping address as order.confirmed carried it
+    # (null for an order placed without one).
+    ship_to: Mapped[dict | None] = mapped_column(JSONB(none_as_null=True))
     # When the timer moves it next: ship_at while PROCESSING, deliver_at while SHIPPED.
     due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     shipped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -28,8 +28,8 @@ from delivery_svc import domain
 from delivery_svc.models import Outbox, Shipment
 
 SHIPMENTS, OUTBOX = Shipment.__table__, Outbox.__table__
-OPENED = ("id", "order_id", "user_id", "status", "due_at", "correlation_id", "created_at",
-          "updated_at")
+OPENED = ("id", "order_id", "user_id", "status", "due_at", "correlation_id", "ship_to",
+          "created_at", "updated_at")
 # What a move sets, beside updated_at; `was` is the status it moves from.
 MOVE = ("status", "carrier", "tracking_number", "shipped_at", "delivered_at", "due_at")
 
@@ -73,7 +73,8 @@ def open_once(session: Session, inbox: InboxClaim, event: events.Event, status: 
     return session.execute(_open_statement(inbox.model), {
         **inbox.params(event, now), "id": new_id(), "order_id": event.order_id,
         "user_id": event.user_id, "status": status, "due_at": due_at,
-        "correlation_id": event.correlation_id, "now": now}).one()
+        "correlation_id": event.correlation_id,
+        "ship_to": getattr(event, "shipping_address", None), "now": now}).one()
 
 
 def locked_shipment(session: Session, order_id: str) -> Shipment:

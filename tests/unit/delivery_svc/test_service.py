@@ -56,6 +56,17 @@ def emitted(session):
     return rows
 
 
+def test_the_parcel_keeps_the_address_the_order_ships_to(delivery, session):
+    address = {"name": "Ann Lee", "line1": "1 Tea Street", "line2": None, "city": "Leeds",
+               "postal_code": "LS1 1AA", "country": "GB", "phone": None}
+    delivery.open_shipment(order_event(events.OrderConfirmed, order_id="o-addr",
+                                       user_id="u1", user_email="a@b.c", total_cents=100,
+                                       shipping_address=address))
+    delivery.open_shipment(confirmed("o-none"))
+    kept = dict(session.execute(select(Shipment.order_id, Shipment.ship_to)).all())
+    assert kept == {"o-addr": address, "o-none": None}
+
+
 def test_a_confirmed_order_ships_then_arrives_once(delivery, session):
     delivery.open_shipment(confirmed())
     delivery.open_shipment(confirmed())  # another delivery of the confirmation
