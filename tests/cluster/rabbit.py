@@ -53,7 +53,15 @@ class RabbitCluster:
         # Names of this run's own: a node left over by a run that was killed (still up,
         # or still registered with epmd) would refuse a second node of its name.
         prefix = prefix or f"rc-{secrets.token_hex(3)}"
-        self.nodes = [Node(f"{prefix}-{n}@localhost", free_port(), free_port(), free_port(),
+        taken: set[int] = set()
+
+        def port() -> int:  # free now, and not given to another node of this cluster
+            while (found := free_port()) in taken:
+                pass
+            taken.add(found)
+            return found
+
+        self.nodes = [Node(f"{prefix}-{n}@localhost", port(), port(), port(),
                            self.base_dir / f"node-{n}") for n in range(1, size + 1)]
 
     def start(self) -> RabbitCluster:
