@@ -14,7 +14,7 @@ ARGS   ?=
 # notice (eventlet/__init__.py reads it for nothing else). nameko 2.x runs on eventlet.
 export EVENTLET_TESTS := 1
 
-.PHONY: help venv run test test-cluster migrate seed check bench bench-ab profile lint shell logs stop clean
+.PHONY: help venv run test test-cluster migrate seed import check bench bench-ab profile lint shell logs stop clean
 
 help: ## Show the targets (default)
 	@echo "Usage: make <target> [ARGS=...]"
@@ -57,6 +57,12 @@ migrate: $(STAMP) ## Databases, roles, Alembic migrations, then broker policies 
 seed: $(STAMP) ## Migrate and load the demo data (catalog) again; keeps what is there
 	@bash scripts/ensure_infra.sh
 	$(VENV)/bin/python -m common.migrate --seed
+
+import: $(STAMP) ## Import a catalog from CSV: make import CSV=file.csv (adds or updates by sku; stock of existing products kept)
+	@test -n "$(CSV)" || { echo "usage: make import CSV=path/to/catalog.csv   (columns: sku,name,description,price_cents,currency,stock,category,image_url; example: docs/catalog-example.csv)"; exit 2; }
+	@bash scripts/ensure_infra.sh
+	@$(VENV)/bin/python -m common.migrate --no-broker >/dev/null
+	$(VENV)/bin/python -m inventory_svc.seed "$(CSV)"
 
 check: $(STAMP) ## Check invariants 1-5 (stock, money, liveness, once-only) of the running cluster
 	$(VENV)/bin/python -m tools.check

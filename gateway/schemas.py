@@ -70,6 +70,10 @@ Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 Quantity = Annotated[int, Field(ge=1, le=1_000_000_000)]
 Stock = Annotated[int, Field(ge=0, le=1_000_000_000)]
 # Opaque: the service judges the rest.
+# A category slug ("tea", "brewing-gear"), and an image as an http(s) URL or a path on
+# this site; inventory_svc.domain holds the same rules (check_category, check_image_url).
+Category = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
+ImageUrl = Annotated[str, Field(max_length=500, pattern=r"^(https?://\S+|/[^/\s]\S*)$")]
 Cursor = Annotated[str, Field(max_length=200), AfterValidator(_plain_text)]
 
 
@@ -179,6 +183,17 @@ class ListQuery(BaseModel):
     cursor: Annotated[Cursor | None, BeforeValidator(_blank_is_none)] = None
 
 
+class ProductListQuery(ListQuery):
+    """GET /products: a page, narrowed by `q` (words of name or description) and
+    `category`, in `sort` order (name, price, -price, newest; sku when absent)."""
+
+    q: Annotated[Annotated[str, Field(max_length=200), AfterValidator(_plain_text)] | None,
+                 BeforeValidator(_blank_is_none)] = None
+    category: Annotated[Category | None, BeforeValidator(_blank_is_none)] = None
+    sort: Annotated[Literal["name", "price", "-price", "newest"] | None,
+                    BeforeValidator(_blank_is_none)] = None
+
+
 class CreateProductRequest(Model):
     sku: Sku
     name: ProductName
@@ -186,15 +201,21 @@ class CreateProductRequest(Model):
     price_cents: PriceCents
     currency: Currency = "USD"
     stock: Stock = 0
+    category: Category | None = None
+    image_url: ImageUrl | None = None
 
 
 class UpdateProductRequest(Model):
-    """Only the fields sent are changed: absent means unchanged (a null name or price is
-    refused; a null description clears it)."""
+    """Only the fields sent are changed: absent means unchanged (a null name, price or
+    `active` is refused; a null description, category or image_url clears it).
+    `active: false` archives the product: not listed, not orderable."""
 
     name: ProductName = None
     description: Description | None = None
     price_cents: PriceCents = None
+    category: Category | None = None
+    image_url: ImageUrl | None = None
+    active: bool = None
 
 
 class RestockRequest(Model):
@@ -235,9 +256,12 @@ class CancelOrderRequest(Model):
 
 
 class OrderListQuery(ListQuery):
-    """ListQuery plus `?user_id=` (admins: any user; customers: only themselves)."""
+    """ListQuery plus `?user_id=` (admins: any user; customers: only themselves) and
+    `?status=` (one order status; `status=` means any)."""
 
     user_id: Annotated[Uuid | None, BeforeValidator(_blank_is_none)] = None
+    status: Annotated[Literal["PENDING", "RESERVED", "CONFIRMED", "SHIPPED", "DELIVERED",
+                              "CANCELLED"] | None, BeforeValidator(_blank_is_none)] = None
 
 
 class PaymentListQuery(ListQuery):

@@ -137,3 +137,92 @@ def check_limit(limit) -> int:
     if type(limit) is not int or not 1 <= limit <= LIST_LIMIT_MAX:
         raise ValueError(f"limit must be an integer from 1 to {LIST_LIMIT_MAX}")
     return limit
+
+
+# ---- catalog: categories, images, search and order of a listing -----------------------
+
+CATEGORY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+MAX_IMAGE_URL = 500
+IMAGE_URL_PATTERN = re.compile(r"^(https?://\S+|/[^/\s]\S*)$")
+# A search is words, not a query language: at most this many, each cut to this length.
+MAX_SEARCH_WORDS, MAX_SEARCH_WORD = 8, 40
+SEARCH_WORD = re.compile(r"\w+")
+# name: A→Z; price: cheapest first; -price: dearest first; newest: last added first.
+# Ties are broken by sku, so a page boundary is one exact position.
+SORTS = ("sku", "name", "price", "-price", "newest")
+
+
+def check_category(category) -> str | None:
+    """A category slug (`tea`, `brewing-gear`) or None for none."""
+    if category is not None and (not isinstance(category, str)
+                                 or not CATEGORY_PATTERN.fullmatch(category)):
+        raise ValueError("category must be 1-40 lowercase letters, digits or '-', "
+                         "starting with a letter or digit")
+    return category
+
+
+def check_image_url(image_url) -> str | None:
+    """An http(s) URL or a path on this site ('/static/...'), or None for none.
+
+    Anything else (javascript:, data:, a protocol-relative '//host') is refused: the
+    storefront puts it in an <img src>, and nothing from another origin sneaks in by
+    a scheme nobody meant to allow."""
+    if image_url is not None and (not isinstance(image_url, str)
+                                  or len(image_url) > MAX_IMAGE_URL
+                                  or not IMAGE_URL_PATTERN.fullmatch(image_url)):
+        raise ValueError(f"image_url must be an http(s) URL or a path starting with '/', "
+                         f"at most {MAX_IMAGE_URL} characters, without spaces")
+    return image_url
+
+
+def check_active(active) -> bool:
+    if type(active) is not bool:
+        raise ValueError("active must be true or false")
+    return active
+
+
+def check_sort(sort) -> str:
+    if sort not in SORTS:
+        raise ValueError(f"sort must be one of {', '.join(SORTS[1:])}")
+    return sort
+
+
+def search_words(q) -> list[str]:
+    """The words of a search box, lower-cased, for a prefix full-text match: 'Earl gr'
+    finds 'Earl Grey'. Punctuation separates words and is dropped, so nothing a
+    shopper types can be read as query syntax; [] when there is nothing to look for."""
+    if q is None:
+        return []
+    if not isinstance(q, str) or len(q) > 200:
+        raise ValueError("q must be at most 200 characters")
+    words = [w[:MAX_SEARCH_WORD] for w in SEARCH_WORD.findall(q.lower().replace("_", " "))]
+    return list(dict.fromkeys(words))[:MAX_SEARCH_WORDS]
+
+
+def listing_position(sort: str, product: Mapping) -> str:
+    """Where a listing in `sort` order stands after `product` (a product_dict with
+    `created_at`): the key its cursor carries. The sku alone for the sku order, as
+    before sorts existed, so cursors given out then still work."""
+    if sort == "sku":
+        return product["sku"]
+    value = {"name": product["name"], "price": product["price_cents"],
+             "-price": product["price_cents"], "newest": product["created_at"]}[sort]
+    return f"{sort}|{product['sku']}|{value}"
+
+
+def parse_listing_position(sort: str, key: str) -> tuple[object, str]:
+    """The position `listing_position` wrote for this sort: (value, sku), the value
+    typed as the sort compares it (the sku itself, a str name, an int price, an aware
+    datetime). ValueError for a key of another sort or a malformed one."""
+    if sort == "sku":
+        return check_sku(key), key
+    written_sort, sku, value = key.split("|", 2)
+    if written_sort != sort:
+        raise ValueError("cursor of another sort order")
+    if sort in ("price", "-price"):
+        value = int(value)
+    elif sort == "newest":
+        value = datetime.fromisoformat(value)
+        if value.tzinfo is None:
+            raise ValueError("cursor time without its offset")
+    return value, check_sku(sku)

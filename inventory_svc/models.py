@@ -10,7 +10,9 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
+    Computed,
     DateTime,
     ForeignKey,
     Index,
@@ -20,12 +22,16 @@ from sqlalchemy import (
     Uuid,
     text,
 )
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from common.db import new_id, utc_now
 from common.deadletters import DeadLetterMixin
 from common.inbox import InboxMixin
 from common.outbox import OutboxMixin
+
+SEARCH_DOCUMENT = ("to_tsvector('english'::regconfig, "
+                   "coalesce(name, '') || ' ' || coalesce(description, ''))")
 
 
 class Base(DeclarativeBase):
@@ -40,12 +46,26 @@ class Product(Base):
     description: Mapped[str | None] = mapped_column(Text)
     price_cents: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3), default="USD")
+    category: Mapped[str | None] = mapped_column(String(40))
+    image_url: Mapped[str | None] = mapped_column(String(500))
+    # An archived product (False) is neither listed nor orderable; its stock and the
+    # orders that hold it stay as they are.
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    # Kept by PostgreSQL itself from name and description (english stemming: "teas"
+    # finds "tea"), so no writer can forget it; GIN-indexed for GET /products?q=.
+    search: Mapped[str] = mapped_column(
+        TSVECTOR, Computed(SEARCH_DOCUMENT, persisted=True), deferred=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now,
                                                  onupdate=utc_now)
     stock: Mapped[Stock] = relationship(lazy="joined", innerjoin=True)
 
-    __table_args__ = (CheckConstraint("price_cents > 0", name="price_positive"),)
+    __table_args__ = (
+        CheckConstraint("price_cents > 0", name="price_positive"),
+        Index("ix_products_search", "search", postgresql_using="gin"),
+        # The storefront's listings: active products by category, newest first.
+        Index("ix_products_active_category", "active", "category"),
+    )
 
 
 class Stock(Base):

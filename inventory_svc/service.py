@@ -44,6 +44,12 @@ checked = field_checker(InvalidProductInput)
 SKU_CURSOR = partial(cursors.decode_key, check=domain.check_sku)
 
 
+# What update_product may change, each with its rule.
+PRODUCT_CHANGES = {"name": domain.check_name, "description": domain.check_description,
+                   "price_cents": domain.check_price, "category": domain.check_category,
+                   "image_url": domain.check_image_url, "active": domain.check_active}
+
+
 # Through the module: `nameko run` takes every class named in this module that has
 # entrypoints for a service, the mixin too.
 class InventoryService(deadletters.DeadLetterRpc):
@@ -68,26 +74,43 @@ class InventoryService(deadletters.DeadLetterRpc):
     # ---- catalog (RPC) ---------------------------------------------------------------
 
     @rpc(expected_exceptions=InvalidProductInput)
-    def list_products(self, limit=20, cursor=None):
-        """One page of the catalog in sku order: {items, next_cursor}."""
+    def list_products(self, limit=20, cursor=None, q=None, category=None, sort="sku",
+                      include_archived=False):
+        """One page of the catalog: {items: [product], next_cursor}.
+
+        q: words of name or description, each matched as a prefix; category: a slug;
+        sort: sku (default), name, price, -price, newest; include_archived: the admin's
+        view, archived products too. A cursor holds its sort order: used with another,
+        it is refused (400)."""
         limit = checked("limit", domain.check_limit, limit)
-        after = checked("cursor", SKU_CURSOR, cursor) if cursor else None
+        sort = checked("sort", domain.check_sort, sort)
+        position = partial(cursors.decode_key, check=partial(domain.parse_listing_position, sort))
+        listing = store.Listing(
+            sort=sort, words=tuple(checked("q", domain.search_words, q)),
+            category=checked("category", domain.check_category, category),
+            include_archived=include_archived is True,
+            after=checked("cursor", position, cursor) if cursor else None)
         with one_statement(self.db):
-            page = store.page_of_products(self.db, limit, after)
-        more = len(page) > limit
+            page = store.page_of_products(self.db, listing, limit)
         items = [store.product_dict(p) for p in page[:limit]]
-        return {"items": items,
-                "next_cursor": cursors.encode_key(items[-1]["sku"]) if more else None}
+        more = len(page) > limit
+        return {"items": items, "next_cursor": cursors.encode_key(
+            domain.listing_position(sort, items[-1])) if more else None}
 
     @rpc(expected_exceptions=ProductNotFound)
-    def get_product(self, sku):
-        """One product with the units available to order."""
+    def get_product(self, sku, include_archived=False):
+        """One product with the units available to order; an archived one is not found
+        unless `include_archived` (the admin's view)."""
         with one_statement(self.db):
-            return store.product_dict(self._product(sku))
+            product = self._product(sku)
+        if not (product.active or include_archived is True):
+            raise ProductNotFound(f"no product {sku!r}", {"sku": sku})
+        return store.product_dict(product)
 
     @rpc
     def get_products(self, skus):
-        """Many products in one call (pricing an order): {items, missing}."""
+        """Many active products in one call (pricing an order): {items, missing}; an
+        archived sku is missing, so an order for it is refused like an unknown one."""
         wanted = list(dict.fromkeys(s for s in skus if isinstance(s, str)))
         with one_statement(self.db):
             found = store.products_by_sku(self.db, wanted)
@@ -96,14 +119,16 @@ class InventoryService(deadletters.DeadLetterRpc):
 
     @rpc(expected_exceptions=(InvalidProductInput, DuplicateSku))
     def create_product(self, sku, name, price_cents, description=None, currency="USD",
-                       stock=0):
-        """Add a product with its opening stock."""
+                       stock=0, category=None, image_url=None):
+        """Add a product with its opening stock: the product; DuplicateSku."""
         product = Product(
             sku=checked("sku", domain.check_sku, sku),
             name=checked("name", domain.check_name, name),
             description=checked("description", domain.check_description, description),
             price_cents=checked("price_cents", domain.check_price, price_cents),
             currency=checked("currency", domain.check_currency, currency),
+            category=checked("category", domain.check_category, category),
+            image_url=checked("image_url", domain.check_image_url, image_url), active=True,
             stock=Stock(sku=sku, reserved=0, on_hand=checked(
                 "stock", lambda q: domain.check_quantity(q, 0), stock)))
         product.stock.received = product.stock.on_hand
@@ -117,16 +142,15 @@ class InventoryService(deadletters.DeadLetterRpc):
 
     @rpc(expected_exceptions=(InvalidProductInput, ProductNotFound))
     def update_product(self, sku, **changes):
-        """Change name, description or price; only the fields given."""
-        checks = {"name": domain.check_name, "description": domain.check_description,
-                  "price_cents": domain.check_price}
-        unknown = set(changes) - set(checks)
+        """Change only the fields given (PRODUCT_CHANGES); `active=False` archives it.
+        Archived products can be changed and brought back."""
+        unknown = set(changes) - set(PRODUCT_CHANGES)
         if unknown:
             raise InvalidProductInput(f"cannot change {', '.join(sorted(unknown))}",
                                       {"field": sorted(unknown)[0]})
         product = self._product(sku)
         for field, value in changes.items():
-            setattr(product, field, checked(field, checks[field], value))
+            setattr(product, field, checked(field, PRODUCT_CHANGES[field], value))
         self.db.commit()
         return store.product_dict(product)
 

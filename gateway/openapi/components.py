@@ -73,6 +73,12 @@ ROLES = ["customer", "admin"]
 ORDER_STATUSES = ["PENDING", "RESERVED", "CONFIRMED", "SHIPPED", "DELIVERED", "CANCELLED"]
 CANCEL_REASONS = ["out_of_stock", "payment_declined", "customer_request", "expired", None]
 
+PRODUCT = {"sku": string(), "name": string(), "description": string(True),
+           "price_cents": integer(minimum=1), "currency": string(),
+           "available": integer(minimum=0),
+           "category": string(True, description="a slug: tea, brewing-gear"),
+           "image_url": string(True, description="an http(s) URL or a path on this site")}
+
 ANSWERS = {
     "Error": obj({"error": obj({
         "code": string(enum=ERROR_CODES), "message": string(minLength=1),
@@ -96,10 +102,12 @@ ANSWERS = {
     "Account": obj({"id": string(format="uuid"), "email": string(), "name": string(True),
                     "role": string(enum=ROLES), "created_at": string(format="date-time")}),
     "AccountPage": page("Account"),
-    "Product": obj({"sku": string(), "name": string(), "description": string(True),
-                    "price_cents": integer(minimum=1), "currency": string(),
-                    "available": integer(minimum=0)}),
+    "Product": obj(PRODUCT),
     "ProductPage": page("Product"),
+    # What an admin's writes and the admin's catalog answer: the product and whether it
+    # is listed (false: archived).
+    "ManagedProduct": obj({**PRODUCT, "active": {"type": "boolean"}}),
+    "ManagedProductPage": page("ManagedProduct"),
     "Stock": obj({"sku": string(), "on_hand": integer(minimum=0),
                   "reserved": integer(minimum=0), "available": integer(minimum=0)}),
     "OrderItem": obj({"sku": string(), "name": string(), "quantity": integer(minimum=1),
@@ -126,6 +134,15 @@ ANSWERS = {
                          "created_at": string(format="date-time"),
                          "sent_at": string(True, format="date-time")}),
     "NotificationPage": page("Notification"),
+    # The admin's log: whom it went to (an email address, or the phone of an SMS) and
+    # how its sending goes.
+    "AdminNotification": obj({
+        "id": string(format="uuid"), "kind": string(), "channel": string(),
+        "subject": string(True), "status": string(),
+        "created_at": string(format="date-time"), "sent_at": string(True, format="date-time"),
+        "recipient": string(), "user_id": string(), "order_id": string(True),
+        "attempts": integer(minimum=0), "last_error": string(True)}),
+    "AdminNotificationPage": page("AdminNotification"),
     "Payment": obj({"id": string(), "order_id": string(), "status": string(),
                     "amount_cents": integer(True), "refunded_cents": integer(True),
                     "attempts": integer(True)}),
@@ -143,6 +160,9 @@ ANSWERS = {
     "Ready": obj({"status": string(const="ready"),
                   "checks": {"type": "object", "additionalProperties": string()}}),
 }
+# An admin's orders also carry the customer's email (not required: customers never get it).
+ANSWERS["Order"]["properties"]["user_email"] = string(
+    description="admins only: the customer's email when the order was placed")
 
 HEADERS = {
     "X-Request-ID": {"description": "The client's X-Request-ID, or a new id: the correlation "

@@ -7,7 +7,7 @@ call to a service 503/504. So each row states only what is particular to it.
 
 from __future__ import annotations
 
-from gateway.openapi.components import ERRORS, integer, ref, string
+from gateway.openapi.components import ERRORS, ORDER_STATUSES, integer, ref, string
 
 BEARER = [{"bearerAuth": []}, {"clientCredentials": []}]
 JSON = "application/json"
@@ -42,6 +42,12 @@ def path(name: str, schema: dict) -> dict:
 
 LIST = (query("limit", integer(minimum=1, maximum=100, default=20), "page size, 1..100"),
         query("cursor", string(maxLength=200), "next_cursor of the previous page"))
+CATALOG_FILTERS = (
+    query("q", string(maxLength=200), "words of name or description, each a prefix; all "
+          "must match (PostgreSQL full-text search, English stemming)"),
+    query("category", string(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$"), "a category slug"),
+    query("sort", string(enum=["name", "price", "-price", "newest"]),
+          "name A-Z, cheapest first, dearest first, newest first (sku when absent)"))
 SKU = path("sku", string(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"))
 ORDER_ID = path("order_id", string(format="uuid"))
 CLIENT_ID = path("client_id", string(pattern=r"^cl_[0-9a-f]{16}$"))
@@ -143,20 +149,32 @@ def paths() -> dict:
                         {"200": answer("the profile", "Profile")}, checks_role=True,
                         body="UpdateProfileRequest", errors=(404,))},
         "/products": {
-            "get": op("A page of the catalog", "catalog",
-                      {"200": answer("products by sku", "ProductPage")}, auth=False,
-                      params=LIST),
+            "get": op("A page of the catalog: archived products are not listed", "catalog",
+                      {"200": answer("products, by sku unless sorted", "ProductPage")},
+                      auth=False, params=(*LIST, *CATALOG_FILTERS)),
             "post": op("Add a product and its stock (admins)", "catalog",
-                       {"201": answer("the product", "Product", headers=("Location",))},
+                       {"201": answer("the product", "ManagedProduct",
+                                      headers=("Location",))},
                        checks_role=True, body="CreateProductRequest", errors=(409,),
                        example={"sku": "TEA-NEW-1", "name": "New tea", "price_cents": 450,
                                 "stock": 10})},
         "/products/{sku}": {
-            "get": op("One product", "catalog", {"200": answer("the product", "Product")},
+            "get": op("One product (an archived one: 404)", "catalog",
+                      {"200": answer("the product", "Product")},
                       auth=False, params=(SKU,), errors=(404,)),
-            "patch": op("Change name, description or price (admins)", "catalog",
-                        {"200": answer("the product", "Product")}, checks_role=True,
-                        params=(SKU,), body="UpdateProductRequest", errors=(404,))},
+            "patch": op("Change the fields sent (admins); active: false archives the "
+                        "product (not listed, not orderable), true brings it back",
+                        "catalog", {"200": answer("the product", "ManagedProduct")},
+                        checks_role=True, params=(SKU,), body="UpdateProductRequest",
+                        errors=(404,))},
+        "/admin/products": {"get": op(
+            "The admin's catalog: archived products too, with `active` (admins)", "admin",
+            {"200": answer("products", "ManagedProductPage")}, checks_role=True,
+            params=(*LIST, *CATALOG_FILTERS))},
+        "/admin/products/{sku}": {"get": op(
+            "One product, archived or not (admins)", "admin",
+            {"200": answer("the product", "ManagedProduct")}, checks_role=True,
+            params=(SKU,), errors=(404,))},
         "/products/{sku}/restock": {"post": op(
             "Add units on hand (admins)", "catalog", {"200": answer("the stock", "Stock")},
             checks_role=True, params=(SKU,), body="RestockRequest", errors=(404,))},
@@ -176,7 +194,9 @@ def paths() -> dict:
             "get": op("Own orders, newest first (admins: every order, or ?user_id=)", "orders",
                       {"200": answer("a page of orders", "OrderPage")}, checks_role=True,
                       params=(*LIST, query("user_id", string(format="uuid"),
-                                           "admins: this user's orders only")))},
+                                           "admins: this user's orders only"),
+                              query("status", string(enum=ORDER_STATUSES),
+                                    "admins: orders of this status only")))},
         "/orders/{order_id}": {"get": op(
             "One order (its owner or an admin; anyone else's is a 404)", "orders",
             {"200": answer("the order", "Order")}, checks_role=True, params=(ORDER_ID,),
@@ -204,8 +224,8 @@ def _notifications(user_only: str) -> dict:
             "Own notifications, newest first (" + user_only + ")", "notifications",
             {"200": answer("a page", "NotificationPage")}, checks_role=True, params=LIST)},
         "/admin/notifications": {"get": op(
-            "The notification log of every user (admins)", "admin",
-            {"200": answer("a page", "NotificationPage")}, checks_role=True,
+            "The notification log of every user, with each one's recipient (admins)",
+            "admin", {"200": answer("a page", "AdminNotificationPage")}, checks_role=True,
             params=(*LIST, status))},
         "/admin/notifications/{notification_id}/retry": {"post": op(
             "Send a notification again (admins); body absent or {}", "admin",
@@ -217,6 +237,8 @@ def _notifications(user_only: str) -> dict:
 
 def _admin() -> dict:
     service = path("service", string(description="a service name, e.g. order_svc"))
+    event_id = path("event_id", string(pattern=r"^[A-Za-z0-9._:-]{1,64}$",
+                                       description="the event_id of a listed message"))
     return {
         "/admin/users": {"get": op(
             "Accounts newest first, ?q= matching part of an email or name (admins)",
@@ -238,6 +260,15 @@ def _admin() -> dict:
             "Drop a service's dead letters (admins)", "admin",
             {"200": answer("how many", "Purged")}, checks_role=True, params=(service,),
             errors=(404,))},
+        "/admin/dead-letters/{service}/{event_id}/replay": {"post": op(
+            "Send one event's dead letter back to its handler (admins); 404 when none is "
+            "kept", "admin", {"200": answer("how many (one per queue that gave up on it)",
+                                           "Replayed")},
+            checks_role=True, params=(service, event_id), errors=(404,))},
+        "/admin/dead-letters/{service}/{event_id}": {"delete": op(
+            "Drop one event's dead letter (admins); 404 when none is kept", "admin",
+            {"200": answer("how many", "Purged")}, checks_role=True,
+            params=(service, event_id), errors=(404,))},
     }
 
 

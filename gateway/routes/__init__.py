@@ -44,6 +44,7 @@ def register(app: Flask) -> None:
                    events, web, openapi):
         app.register_blueprint(module.bp)
     app.register_blueprint(notifications.admin_bp)
+    app.register_blueprint(products.admin_bp)
 
 
 def pick(answer: Mapping, keys: Iterable[str], **overrides) -> dict:

@@ -20,15 +20,20 @@ from gateway.routes import pick, query_args
 from gateway.schemas import (
     SKU,
     CreateProductRequest,
-    ListQuery,
+    ProductListQuery,
     RestockRequest,
     UpdateProductRequest,
 )
 from gateway.state import state
 
 bp = Blueprint("products", __name__, url_prefix="/products")
+# The admin's catalog: archived products too, never cached.
+admin_bp = Blueprint("admin_products", __name__, url_prefix="/admin/products")
 
-PRODUCT_FIELDS = ("sku", "name", "description", "price_cents", "currency", "available")
+PRODUCT_FIELDS = ("sku", "name", "description", "price_cents", "currency", "available",
+                  "category", "image_url")
+# What an admin's write answers: the product and whether it is listed (archived or not).
+WRITTEN_FIELDS = (*PRODUCT_FIELDS, "active")
 STOCK_FIELDS = ("sku", "on_hand", "reserved", "available")
 
 
@@ -59,12 +64,15 @@ def changed(answer):
 
 @bp.get("")
 def list_products():
-    """A page of the catalog: {items: [product], next_cursor} (`?limit=1..100&cursor=`)."""
-    query = query_args(ListQuery)
+    """A page of the catalog: {items: [product], next_cursor} (`?limit=1..100&cursor=`,
+    `q=` words of name or description, `category=`, `sort=name|price|-price|newest`).
+    Archived products are not listed."""
+    query = query_args(ProductListQuery)
 
     def read():
         page = rpc.call("inventory_svc", "list_products", limit=query.limit,
-                        cursor=query.cursor)
+                        cursor=query.cursor, q=query.q, category=query.category,
+                        sort=query.sort or "sku")
         return {"items": [pick(product, PRODUCT_FIELDS) for product in page.get("items") or []],
                 "next_cursor": page.get("next_cursor")}
     return cached(read)
@@ -72,7 +80,8 @@ def list_products():
 
 @bp.get("/<sku>")
 def get_product(sku: str):
-    """One product {sku, name, description, price_cents, currency, available}; 404."""
+    """One product {sku, name, description, price_cents, currency, available, category,
+    image_url}; 404 for an unknown or archived one."""
     sku = path_sku(sku)
     return cached(lambda: pick(rpc.call("inventory_svc", "get_product", sku=sku),
                                PRODUCT_FIELDS))
@@ -83,20 +92,19 @@ def get_product(sku: str):
 def create_product():
     """Add a product with its initial stock: 201 the product, Location; 409 duplicate sku."""
     body = json_body(CreateProductRequest)
-    product = rpc.call("inventory_svc", "create_product", sku=body.sku, name=body.name,
-                       description=body.description, price_cents=body.price_cents,
-                       currency=body.currency, stock=body.stock)
-    return changed((pick(product, PRODUCT_FIELDS), 201, {"Location": f"/products/{body.sku}"}))
+    product = rpc.call("inventory_svc", "create_product", **body.model_dump())
+    return changed((pick(product, WRITTEN_FIELDS), 201, {"Location": f"/products/{body.sku}"}))
 
 
 @bp.patch("/<sku>")
 @require_auth(role="admin", scope="catalog:write")
 def update_product(sku: str):
-    """Change the name, description or price sent (only those): 200 the product."""
+    """Change the fields sent (only those): 200 the product with `active`;
+    `active: false` archives it, `true` brings it back."""
     sku = path_sku(sku)
     changes = json_body(UpdateProductRequest).model_dump(exclude_unset=True)
     product = rpc.call("inventory_svc", "update_product", sku=sku, **changes)
-    return changed(pick(product, PRODUCT_FIELDS))
+    return changed(pick(product, WRITTEN_FIELDS))
 
 
 @bp.post("/<sku>/restock")
@@ -107,3 +115,25 @@ def restock(sku: str):
     body = json_body(RestockRequest)
     stock = rpc.call("inventory_svc", "restock", sku=sku, quantity=body.quantity)
     return changed(pick(stock, STOCK_FIELDS))
+
+
+@admin_bp.get("")
+@require_auth(role="admin", scope="catalog:write")
+def list_all_products():
+    """The admin's catalog, archived products too: {items: [product with `active`],
+    next_cursor}; the same `?q=&category=&sort=&limit=&cursor=` as GET /products."""
+    query = query_args(ProductListQuery)
+    page = rpc.call("inventory_svc", "list_products", limit=query.limit, cursor=query.cursor,
+                    q=query.q, category=query.category, sort=query.sort or "sku",
+                    include_archived=True)
+    return {"items": [pick(product, WRITTEN_FIELDS) for product in page.get("items") or []],
+            "next_cursor": page.get("next_cursor")}
+
+
+@admin_bp.get("/<sku>")
+@require_auth(role="admin", scope="catalog:write")
+def get_any_product(sku: str):
+    """One product, archived or not, with `active`; 404 for an unknown sku."""
+    sku = path_sku(sku)
+    return pick(rpc.call("inventory_svc", "get_product", sku=sku, include_archived=True),
+                WRITTEN_FIELDS)

@@ -13,7 +13,7 @@ from gateway.catalog import CatalogCache
 from tests.unit.gateway.support import bearer
 
 PRODUCT = {"sku": "MUG-1", "name": "Mug", "description": "A mug", "price_cents": 1250,
-           "currency": "USD", "available": 7}
+           "currency": "USD", "available": 7, "category": "cups", "image_url": None}
 
 
 class Clock:

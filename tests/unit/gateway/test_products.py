@@ -8,9 +8,14 @@ from common.errors import Conflict, NotFound, ValidationError
 from tests.unit.gateway.support import bearer, error_of, fields_of
 
 PRODUCT = {"sku": "MUG-1", "name": "Mug", "description": "A mug", "price_cents": 1250,
-           "currency": "USD", "available": 7}
+           "currency": "USD", "available": 7, "category": "cups",
+           "image_url": "/static/img/products/MUG-1.svg"}
+# What an admin's write answers: the product and whether it is listed.
+WRITTEN = {**PRODUCT, "active": True}
 # Services may answer more than the contract shows; the gateway must not pass it on.
-ANSWER = {**PRODUCT, "id": 42, "on_hand": 9, "reserved": 2}
+ANSWER = {**WRITTEN, "id": 42, "on_hand": 9, "reserved": 2,
+          "created_at": "2026-11-30T12:00:00+00:00"}
+NO_FILTER = {"q": None, "category": None, "sort": "sku"}
 STOCK = {"sku": "MUG-1", "on_hand": 9, "reserved": 2, "available": 7}
 NEW = {"sku": "MUG-1", "name": "Mug", "price_cents": 1250}
 BAD_SKUS = ["-MUG", ".hidden", "_x", "MUG 1", "MUG!", "MUG%0A", "caf%C3%A9", "A" * 65]
@@ -51,19 +56,37 @@ def test_list_defaults_and_shape(client, rpc):
     assert response.get_json() == {"items": [PRODUCT], "next_cursor": None}
     call = rpc.last()
     assert (call.service, call.method, call.kwargs) == (
-        "inventory_svc", "list_products", {"limit": 20, "cursor": None})
+        "inventory_svc", "list_products", {"limit": 20, "cursor": None, **NO_FILTER})
     assert call.correlation_id == response.headers["X-Request-ID"]
 
 
 def test_list_passes_limit_and_cursor_and_ignores_other_params(client, rpc):
     rpc.answers[("inventory_svc", "list_products")] = {"items": [], "next_cursor": "c-2"}
-    response = client.get("/products?limit=100&cursor=c-1&sort=name&limit=3")
+    response = client.get("/products?limit=100&cursor=c-1&color=red&limit=3")
     assert response.get_json() == {"items": [], "next_cursor": "c-2"}
-    assert rpc.last().kwargs == {"limit": 100, "cursor": "c-1"}
-    client.get("/products?limit=1&cursor=")
-    assert rpc.last().kwargs == {"limit": 1, "cursor": None}
+    assert rpc.last().kwargs == {"limit": 100, "cursor": "c-1", **NO_FILTER}
+    client.get("/products?limit=1&cursor=&q=&category=&sort=")
+    assert rpc.last().kwargs == {"limit": 1, "cursor": None, **NO_FILTER}
     client.get("/products?cursor=" + "c" * 200)
-    assert rpc.last().kwargs == {"limit": 20, "cursor": "c" * 200}
+    assert rpc.last().kwargs == {"limit": 20, "cursor": "c" * 200, **NO_FILTER}
+
+
+def test_list_passes_search_category_and_sort(client, rpc):
+    rpc.answers[("inventory_svc", "list_products")] = {"items": [], "next_cursor": None}
+    client.get("/products", query_string={"q": "earl grey", "category": "tea",
+                                          "sort": "-price"})
+    assert rpc.last().kwargs == {"limit": 20, "cursor": None, "q": "earl grey",
+                                 "category": "tea", "sort": "-price"}
+
+
+@pytest.mark.parametrize(("query", "field"), [
+    ({"sort": "cheapest"}, "sort"), ({"sort": "sku"}, "sort"), ({"sort": "PRICE"}, "sort"),
+    ({"category": "Tea"}, "category"), ({"category": "-tea"}, "category"),
+    ({"category": "t" * 41}, "category"), ({"q": "q" * 201}, "q"), ({"q": "a\x00b"}, "q"),
+])
+def test_list_refuses_a_bad_filter(client, rpc, query, field):
+    assert fields_of(client.get("/products", query_string=query)) == {field}
+    assert rpc.calls == []
 
 
 @pytest.mark.parametrize("limit", ["0", "101", "-1", "x", "1.5", "", " 5", "1e2",
@@ -129,16 +152,18 @@ def test_create_fills_defaults_and_answers_201_with_location(client, rpc, admin)
     rpc.answers[("inventory_svc", "create_product")] = ANSWER
     response = client.post("/products", json=NEW, headers=admin)
     assert response.status_code == 201
-    assert response.get_json() == PRODUCT
+    assert response.get_json() == WRITTEN
     assert response.headers["Location"] == "/products/MUG-1"
     assert rpc.last().kwargs == {"sku": "MUG-1", "name": "Mug", "description": None,
-                                 "price_cents": 1250, "currency": "USD", "stock": 0}
+                                 "price_cents": 1250, "currency": "USD", "stock": 0,
+                                 "category": None, "image_url": None}
 
 
 def test_create_passes_every_field(client, rpc, admin):
     rpc.answers[("inventory_svc", "create_product")] = ANSWER
     body = {"sku": "a.b_c-9", "name": "  Tea  ", "description": "d" * 2000,
-            "price_cents": 1_000_000_000, "currency": "EUR", "stock": 1_000_000_000}
+            "price_cents": 1_000_000_000, "currency": "EUR", "stock": 1_000_000_000,
+            "category": "brewing-gear", "image_url": "https://img.example.com/tea.png"}
     assert client.post("/products", json=body, headers=admin).status_code == 201
     assert rpc.last().kwargs == {**body, "name": "Tea"}
 
@@ -158,6 +183,14 @@ def test_create_passes_every_field(client, rpc, admin):
     ({"stock": -1}, "stock"), ({"stock": False}, "stock"), ({"stock": "3"}, "stock"),
     ({"stock": 1_000_000_001}, "stock"),
     ({"available": 3}, "available"),
+    ({"category": "Tea"}, "category"), ({"category": ""}, "category"),
+    ({"category": 3}, "category"),
+    ({"image_url": "javascript:alert(1)"}, "image_url"),
+    ({"image_url": "//evil.example/x.png"}, "image_url"),
+    ({"image_url": "data:image/png;base64,AAAA"}, "image_url"),
+    ({"image_url": "/img/a b.png"}, "image_url"),
+    ({"image_url": "https://x/" + "a" * 500}, "image_url"),
+    ({"active": False}, "active"),
 ])
 def test_create_refuses_bad_fields(client, rpc, admin, changes, field):
     body = {k: v for k, v in {**NEW, **changes}.items() if v is not ...}
@@ -179,11 +212,15 @@ def test_update_passes_only_the_fields_sent(client, rpc, admin):
     rpc.answers[("inventory_svc", "update_product")] = ANSWER
     response = client.patch("/products/MUG-1", json={"price_cents": 990}, headers=admin)
     assert response.status_code == 200
-    assert response.get_json() == PRODUCT
+    assert response.get_json() == WRITTEN
     assert rpc.last().kwargs == {"sku": "MUG-1", "price_cents": 990}
     client.patch("/products/MUG-1", json={"name": " Cup ", "description": None},
                  headers=admin)
     assert rpc.last().kwargs == {"sku": "MUG-1", "name": "Cup", "description": None}
+    client.patch("/products/MUG-1", json={"active": False, "category": "tea",
+                                          "image_url": None}, headers=admin)
+    assert rpc.last().kwargs == {"sku": "MUG-1", "active": False, "category": "tea",
+                                 "image_url": None}
 
 
 @pytest.mark.parametrize("kwargs", [{"json": {}}, {}])
@@ -191,7 +228,7 @@ def test_an_empty_update_changes_nothing(client, rpc, admin, kwargs):
     rpc.answers[("inventory_svc", "update_product")] = ANSWER
     response = client.patch("/products/MUG-1", headers=admin, **kwargs)
     assert response.status_code == 200
-    assert response.get_json() == PRODUCT
+    assert response.get_json() == WRITTEN
     assert rpc.last().kwargs == {"sku": "MUG-1"}
 
 
@@ -200,6 +237,8 @@ def test_an_empty_update_changes_nothing(client, rpc, admin, kwargs):
     ({"name": None}, "name"), ({"name": ""}, "name"), ({"price_cents": None}, "price_cents"),
     ({"price_cents": True}, "price_cents"), ({"price_cents": 0}, "price_cents"),
     ({"description": "d" * 2001}, "description"),
+    ({"active": None}, "active"), ({"active": "false"}, "active"), ({"active": 0}, "active"),
+    ({"category": "Tea Time"}, "category"), ({"image_url": "ftp://x/y.png"}, "image_url"),
 ])
 def test_update_refuses_bad_fields(client, rpc, admin, body, field):
     assert fields_of(client.patch("/products/MUG-1", json=body, headers=admin)) == {field}
@@ -275,3 +314,26 @@ def test_an_api_client_with_the_admin_role_may_write(client, rpc, make_token):
     rpc.answers[("inventory_svc", "create_product")] = ANSWER
     headers = bearer(make_token(role="admin", kind="client"))
     assert client.post("/products", json=NEW, headers=headers).status_code == 201
+
+
+# GET /admin/products: the admin's catalog, archived products too
+
+
+def test_the_admin_catalog_lists_archived_products_with_their_state(client, rpc, admin):
+    rpc.answers[("inventory_svc", "list_products")] = {
+        "items": [{**ANSWER, "active": False}], "next_cursor": None}
+    response = client.get("/admin/products?q=mug&sort=newest", headers=admin)
+    assert response.get_json() == {"items": [{**WRITTEN, "active": False}],
+                                   "next_cursor": None}
+    assert rpc.last().kwargs == {"limit": 20, "cursor": None, "q": "mug", "category": None,
+                                 "sort": "newest", "include_archived": True}
+    rpc.answers[("inventory_svc", "get_product")] = {**ANSWER, "active": False}
+    assert client.get("/admin/products/MUG-1", headers=admin).get_json()["active"] is False
+    assert rpc.last().kwargs == {"sku": "MUG-1", "include_archived": True}
+
+
+@pytest.mark.parametrize("path", ["/admin/products", "/admin/products/MUG-1"])
+def test_the_admin_catalog_is_for_admins_only(client, rpc, make_token, path):
+    assert client.get(path).status_code == 401
+    assert client.get(path, headers=bearer(make_token(role="customer"))).status_code == 403
+    assert rpc.calls == []

@@ -1,5 +1,7 @@
 """Catalog RPC through worker_factory, on a real PostgreSQL session."""
 
+from datetime import datetime
+
 import pytest
 
 from inventory_svc import domain
@@ -10,7 +12,10 @@ def test_a_created_product_reads_back_with_its_stock_available(inventory):
     created = inventory.create_product(sku="TEA", name=" Sencha ", price_cents=1250,
                                        description="Green", currency="EUR", stock=7)
     assert created == {"sku": "TEA", "name": "Sencha", "description": "Green",
-                       "price_cents": 1250, "currency": "EUR", "available": 7}
+                       "price_cents": 1250, "currency": "EUR", "available": 7,
+                       "category": None, "image_url": None, "active": True,
+                       "created_at": created["created_at"]}
+    assert datetime.fromisoformat(created["created_at"]).tzinfo is not None
     assert inventory.get_product("TEA") == created
     assert inventory.get_stock("TEA") == {"sku": "TEA", "on_hand": 7, "reserved": 0,
                                           "available": 7}
@@ -92,3 +97,106 @@ def test_received_counts_opening_stock_and_restocks_for_the_checker(catalog):
         {"sku": "MUG", "on_hand": 8, "reserved": 0, "available": 8, "received": 8},
         {"sku": "TEA", "on_hand": 10, "reserved": 0, "available": 10, "received": 10}]
     assert rest["next_cursor"] is None
+
+
+# ---- categories, images, search, sort, archiving ---------------------------------------
+
+SHOP = [("TEA-SENCHA", "Sencha Green Tea", "Grassy Japanese green tea", 1250, "tea"),
+        ("TEA-EARL", "Earl Grey", "Black teas scented with bergamot", 1190, "tea"),
+        ("COF-ETH", "Ethiopia Beans", "Light roast with jasmine", 2200, "coffee"),
+        ("KIT-KETTLE", "Gooseneck Kettle", "For pour-over tea or coffee", 4900, "gear")]
+
+
+@pytest.fixture
+def shop(inventory):
+    for sku, name, description, price, category in SHOP:
+        inventory.create_product(sku=sku, name=name, description=description,
+                                 price_cents=price, category=category, stock=5,
+                                 image_url=f"/static/img/products/{sku}.svg")
+    return inventory
+
+
+def skus(page):
+    return [p["sku"] for p in page["items"]]
+
+
+def walk(inventory, limit=1, **listing):
+    """Every sku of a listing, page by page through its cursors."""
+    seen, cursor = [], None
+    while True:
+        page = inventory.list_products(limit=limit, cursor=cursor, **listing)
+        seen += skus(page)
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return seen
+
+
+@pytest.mark.parametrize(("q", "expected"), [
+    ("tea", ["KIT-KETTLE", "TEA-EARL", "TEA-SENCHA"]),  # name or description
+    ("TEAS", ["KIT-KETTLE", "TEA-EARL", "TEA-SENCHA"]),  # stemmed, any case
+    ("earl gr", ["TEA-EARL"]),                           # every word, each a prefix
+    ("jasmine", ["COF-ETH"]),                            # a word of the description
+    ("bergamot coffee", []),                             # all words, not any
+    ("tea:* | !(", ["KIT-KETTLE", "TEA-EARL", "TEA-SENCHA"]),  # no query syntax
+    ("tea'; drop", []),                                  # only words, all of them
+    ("!!! &|:*", ["COF-ETH", "KIT-KETTLE", "TEA-EARL", "TEA-SENCHA"]),  # nothing to look for
+])
+def test_search_finds_words_of_name_or_description(shop, q, expected):
+    assert skus(shop.list_products(q=q)) == expected
+
+
+def test_a_category_narrows_and_sorts_order_every_page(shop):
+    assert skus(shop.list_products(category="tea")) == ["TEA-EARL", "TEA-SENCHA"]
+    assert walk(shop, sort="name") == ["TEA-EARL", "COF-ETH", "KIT-KETTLE", "TEA-SENCHA"]
+    assert walk(shop, sort="price") == ["TEA-EARL", "TEA-SENCHA", "COF-ETH", "KIT-KETTLE"]
+    assert walk(shop, sort="-price") == ["KIT-KETTLE", "COF-ETH", "TEA-SENCHA", "TEA-EARL"]
+    assert walk(shop, sort="newest") == ["KIT-KETTLE", "COF-ETH", "TEA-EARL", "TEA-SENCHA"]
+    assert walk(shop, q="tea", category="tea", sort="-price") == ["TEA-SENCHA", "TEA-EARL"]
+
+
+def test_equal_prices_page_by_sku_without_skipping_or_repeating(inventory):
+    for n in range(5):
+        inventory.create_product(sku=f"P{n}", name="Same", price_cents=100 + n // 3)
+    assert walk(inventory, limit=2, sort="price") == ["P0", "P1", "P2", "P3", "P4"]
+    assert walk(inventory, limit=2, sort="-price") == ["P3", "P4", "P0", "P1", "P2"]
+    assert walk(inventory, limit=2, sort="name") == ["P0", "P1", "P2", "P3", "P4"]
+
+
+def test_a_cursor_holds_its_sort_order(shop):
+    cursor = shop.list_products(limit=1, sort="price")["next_cursor"]
+    with pytest.raises(InvalidProductInput) as raised:
+        shop.list_products(limit=1, sort="name", cursor=cursor)
+    assert raised.value.details == {"field": "cursor"}
+
+
+@pytest.mark.parametrize(("listing", "field"), [
+    ({"sort": "cheapest"}, "sort"), ({"category": "Tea"}, "category"),
+    ({"q": "q" * 201}, "q"), ({"q": 5}, "q")])
+def test_bad_listings_are_refused_naming_the_field(shop, listing, field):
+    with pytest.raises(InvalidProductInput) as raised:
+        shop.list_products(**listing)
+    assert raised.value.details == {"field": field}
+
+
+def test_an_archived_product_is_not_listed_found_or_orderable_until_brought_back(shop):
+    archived = shop.update_product("TEA-EARL", active=False)
+    assert archived["active"] is False
+    assert "TEA-EARL" not in walk(shop) + skus(shop.list_products(q="earl"))
+    with pytest.raises(ProductNotFound):
+        shop.get_product("TEA-EARL")
+    assert shop.get_products(["TEA-EARL", "COF-ETH"])["missing"] == ["TEA-EARL"]
+    # The admin's view still has it, and can bring it back.
+    assert "TEA-EARL" in walk(shop, include_archived=True)
+    assert shop.get_product("TEA-EARL", include_archived=True)["active"] is False
+    shop.update_product("TEA-EARL", active=True, category="gifts", image_url=None)
+    back = shop.get_product("TEA-EARL")
+    assert (back["category"], back["image_url"]) == ("gifts", None)
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("category", "Tea"), ("category", ""), ("image_url", "javascript:alert(1)"),
+    ("image_url", "//evil.example/x.png"), ("active", None), ("active", "no")])
+def test_bad_changes_are_refused_naming_the_field(shop, field, value):
+    with pytest.raises(InvalidProductInput) as raised:
+        shop.update_product("TEA-EARL", **{field: value})
+    assert raised.value.details == {"field": field}

@@ -78,3 +78,47 @@ def test_bad_skus(sku):
 def test_bad_catalog_input(check, bad):
     with pytest.raises(ValueError):
         check(bad)
+
+
+# ---- catalog listings ------------------------------------------------------------------
+
+@pytest.mark.parametrize(("q", "words"), [
+    (None, []), ("", []), ("  Earl  GREY ", ["earl", "grey"]), ("tea:*|!(x)", ["tea", "x"]),
+    ("snake_case", ["snake", "case"]), ("café 100g", ["café", "100g"]),
+    ("a a b", ["a", "b"]), (" ".join("w" * 50 for _ in range(2)), ["w" * 40]),
+    (" ".join(str(n) for n in range(20)), [str(n) for n in range(8)]),
+])
+def test_search_words_are_plain_words_only(q, words):
+    assert domain.search_words(q) == words
+
+
+@pytest.mark.parametrize("url", ["/static/img/a.svg", "https://cdn.example.com/a.png",
+                                 "http://x/y", None])
+def test_acceptable_image_urls(url):
+    assert domain.check_image_url(url) == url
+
+
+@pytest.mark.parametrize("url", ["", "/", "//evil/x", "javascript:alert(1)", "data:x",
+                                 "https://", "/a b", "/a\n", "ftp://x", 5,
+                                 "https://x/" + "a" * 500])
+def test_refused_image_urls(url):
+    with pytest.raises(ValueError):
+        domain.check_image_url(url)
+
+
+@pytest.mark.parametrize("sort", ["sku", "name", "price", "-price", "newest"])
+def test_a_listing_position_reads_back_as_written(sort):
+    product = {"sku": "TEA-1", "name": "Tea | with a bar", "price_cents": 450,
+               "created_at": "2026-11-30T12:00:00.123456+00:00"}
+    value, sku = domain.parse_listing_position(sort, domain.listing_position(sort, product))
+    assert sku == "TEA-1"
+    assert str(value) == {"sku": "TEA-1", "name": "Tea | with a bar", "price": "450",
+                          "-price": "450", "newest": "2026-11-30 12:00:00.123456+00:00"}[sort]
+
+
+@pytest.mark.parametrize(("sort", "key"), [
+    ("name", "price|TEA|450"), ("price", "price|TEA|cheap"), ("price", "price|bad sku|1"),
+    ("newest", "newest|TEA|2026-11-30T12:00:00"), ("name", "TEA"), ("sku", "bad sku")])
+def test_a_position_of_another_sort_or_malformed_is_refused(sort, key):
+    with pytest.raises(ValueError):
+        domain.parse_listing_position(sort, key)
