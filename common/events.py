@@ -174,7 +174,9 @@ class OrderDelivered(OrderSnapshot):
 
 @contract("order_svc", "order.cancelled", version=2)
 class OrderCancelled(OrderSnapshot):
-    pass
+    # Optional addition: for reason out_of_stock, the lines inventory_svc could not hold
+    # (inventory.failed's), so the mail names them without asking anyone. None otherwise.
+    shortages: list[Shortage] | None = None
 
 
 # Version 2 (the whole snapshot; v1 carried a few fields). What each order status is

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.utils import parseaddr, quote
 
 WELCOME, ORDER_CONFIRMED, ORDER_CANCELLED = "welcome", "order_confirmed", "order_cancelled"
 ORDER_SHIPPED, ORDER_DELIVERED = "order_shipped", "order_delivered"
@@ -38,6 +39,8 @@ REASONS = {
     "expired": "it was not completed in time",
 }
 LIST_LIMIT_MAX = 100
+# The storefront's name, when config.yml gives none (SHOP_NAME).
+DEFAULT_SHOP_NAME = "Leaf & Bean"
 DEFAULT_RETRY_DELAYS_S = (2, 10, 60, 300)
 LEASE_MARGIN_S = 10.0
 MIN_LEASE_MARGIN_S = 0.5
@@ -117,10 +120,48 @@ def sms_number(order: Mapping | None) -> str | None:
     return address.get("phone") or None
 
 
-def sms_text(kind: str, order_id: str, link: str) -> str:
+def sms_text(kind: str, order_id: str, link: str, shop_name: str = DEFAULT_SHOP_NAME) -> str:
     """The short text of the SMS channel."""
     news = {ORDER_SHIPPED: "is on its way", ORDER_DELIVERED: "has been delivered"}[kind]
-    return f"Order Platform: your order {short_id(order_id)} {news}. {link}"
+    return f"{shop_name}: your order {short_id(order_id)} {news}. {link}"
+
+
+def money_back_words(payment: Mapping | None, currency: str | None) -> str:
+    """What a cancelled order means for the customer's money, as one sentence, from the
+    snapshot's `payment` ({status, amount_cents, refunded_cents} or None).
+
+    CAPTURED: the captured amount is about to be refunded (payment_svc refunds on
+    order.cancelled); REFUNDED: it was; anything else (FAILED, None): no charge.
+    """
+    status = (payment or {}).get("status")
+    if status == "REFUNDED":
+        amount = payment.get("refunded_cents") or payment.get("amount_cents") or 0
+        return f"The {format_money(amount, currency)} you paid has been refunded in full."
+    if status == "CAPTURED" and payment.get("amount_cents"):
+        return (f"The {format_money(payment['amount_cents'], currency)} you paid will be "
+                "refunded in full to the card you paid with.")
+    return "You were not charged for this order."
+
+
+def missing_items(shortages: Iterable[Mapping] | None, items: Iterable[Mapping] | None
+                  ) -> list[dict]:
+    """The lines an out-of-stock order could not get, for the mail: [{sku, name,
+    requested, available}], the name taken from the order's line of that sku (the sku
+    itself when the order has none), `available` never below 0."""
+    names = {line["sku"]: line.get("name") for line in items or []}
+    return [{"sku": s["sku"], "name": names.get(s["sku"]) or s["sku"],
+             "requested": int(s["requested"]), "available": max(int(s["available"]), 0)}
+            for s in shortages or []]
+
+
+def sender(mail_from: str, shop_name: str) -> str:
+    """MAIL_FROM as the From header: its own display name if it has one, else the
+    shop's ("orders@example.com" -> '"Leaf & Bean" <orders@example.com>')."""
+    name, address = parseaddr(mail_from)
+    if not address:
+        raise ValueError(f"MAIL_FROM {mail_from!r} has no address")
+    # Quoted as is (not RFC 2047-encoded here): the mailer encodes the header once.
+    return mail_from if name else f'"{quote(shop_name)}" <{address}>'
 
 
 # ---- sending and retrying --------------------------------------------------------------
@@ -166,11 +207,16 @@ class Settings:
     smtp_timeout_s: float
     rpc_timeout_s: float
     lease_override_s: float | None = None
+    shop_name: str = DEFAULT_SHOP_NAME
 
     @classmethod
     def from_config(cls, config: Mapping) -> Settings:
+        """From config.yml; MAIL_FROM without a display name gets SHOP_NAME's."""
         lease = config.get("NOTIFY_LEASE_S")
-        return cls(mail_from=str(config.get("MAIL_FROM") or "orders@example.com"),
+        shop_name = one_line(str(config.get("SHOP_NAME") or "")) or DEFAULT_SHOP_NAME
+        return cls(mail_from=sender(str(config.get("MAIL_FROM") or "orders@example.com"),
+                                    shop_name),
+                   shop_name=shop_name,
                    public_url=str(config.get("PUBLIC_URL") or "http://localhost:8000"),
                    retry_delays_s=retry_delays_s(config.get("NOTIFY_RETRY_DELAYS_S")),
                    smtp_timeout_s=float(config.get("SMTP_TIMEOUT_S") or 10),

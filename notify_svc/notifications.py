@@ -76,15 +76,17 @@ class SendError:
 def drafts(kind: str, settings: Settings, *, user_id: str, recipient: str,
            order: events.OrderSnapshot | None = None, name: str | None = None,
            reason: str | None = None, verification_token: str | None = None,
-           reset_token: str | None = None) -> list[Draft]:
+           reset_token: str | None = None, shortages: list | None = None) -> list[Draft]:
     """The email (rendered from the templates) and, for some kinds, the SMS of an event;
-    `order` is the snapshot an `order.*` event carries. The SMS goes to the phone of the
-    order's shipping address: no phone, no SMS (none is recorded as sent to nobody)."""
+    `order` is the snapshot an `order.*` event carries (`shortages`: order.cancelled's,
+    out of stock). The SMS goes to the phone of the order's shipping address: no phone,
+    no SMS (none is recorded as sent to nobody)."""
     fields = vars(order) if order is not None else None  # the dataclass's own dict, no copy
     context = render.mail_context(kind, settings.public_url, order=fields, name=name,
                                   email=recipient, reason=reason,
                                   verification_token=verification_token,
-                                  reset_token=reset_token)
+                                  reset_token=reset_token, shortages=shortages,
+                                  shop_name=settings.shop_name)
     mail = render.render(kind, context)
     order_id = order.order_id if order is not None else None
     found = [Draft(kind, EMAIL, user_id, recipient, mail.subject, mail.text, mail.html,
@@ -92,7 +94,8 @@ def drafts(kind: str, settings: Settings, *, user_id: str, recipient: str,
     phone = domain.sms_number(fields)
     if SMS in domain.channels(kind) and phone:
         found.append(Draft(kind, SMS, user_id, phone, mail.subject,
-                           domain.sms_text(kind, order_id, context["link"]),
+                           domain.sms_text(kind, order_id, context["link"],
+                                           settings.shop_name),
                            order_id=order_id))
     return found
 

@@ -43,13 +43,17 @@ class Rendered:
 def mail_context(kind: str, public_url: str, *, order: Mapping | None = None,
                  name: str | None = None, email: str | None = None,
                  reason: str | None = None, verification_token: str | None = None,
-                 reset_token: str | None = None) -> dict:
+                 reset_token: str | None = None, shortages: list | None = None,
+                 shop_name: str = domain.DEFAULT_SHOP_NAME) -> dict:
     """The variables of a kind's templates (order: the fields of an `order.*` event's
-    snapshot, domain.order_view; verification_token: the welcome mail's link's)."""
+    snapshot, domain.order_view; verification_token: the welcome mail's link's;
+    shortages: order.cancelled's [{sku, requested, available}], out of stock only;
+    shop_name: in the header, subject and footer)."""
     if kind not in domain.KINDS:
         raise ValueError(f"unknown notification kind {kind!r}")
     home = f"{public_url.rstrip('/')}/"
     context = {"kind": kind, "name": name, "email": email, "home_link": home,
+               "shop_name": shop_name,
                "verify_link": f"{home}#/verify?token={quote(verification_token, safe='')}"
                if verification_token else None,
                "reset_link": f"{home}#/reset?token={quote(reset_token, safe='')}"
@@ -59,7 +63,10 @@ def mail_context(kind: str, public_url: str, *, order: Mapping | None = None,
             raise ValueError(f"a {kind} notification needs its order")
         view = domain.order_view(order, public_url)
         context |= {"order": view, "link": view["link"], "reason": reason,
-                    "reason_words": domain.reason_words(reason)}
+                    "reason_words": domain.reason_words(reason),
+                    "money_back": domain.money_back_words(order.get("payment"),
+                                                          view["currency"]),
+                    "missing": domain.missing_items(shortages, order.get("items"))}
     return context
 
 

@@ -100,9 +100,10 @@ class NotifyService(deadletters.DeadLetterRpc):
 
     @event_handler("order_svc", "order.cancelled")
     def on_order_cancelled(self, event: events.OrderCancelled):
-        """Cancelled: why, in plain words."""
+        """Cancelled: why, in plain words, what happens to the money, and (out of
+        stock) which items were missing."""
         self._notify(event, domain.ORDER_CANCELLED, event.user_email, event,
-                     reason=event.reason)
+                     reason=event.reason, shortages=event.shortages)
 
     @event_handler("order_svc", "order.shipped")
     def on_order_shipped(self, event: events.OrderShipped):

@@ -16,7 +16,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import pycountry
@@ -58,6 +58,8 @@ class Transition:
     previous: str
     status: str
     reason: str | None = None
+    # Out of stock: ({sku, requested, available}, ...), carried into order.cancelled.
+    shortages: tuple[dict, ...] = ()
 
 
 def cancellable(status: str) -> bool:
@@ -74,6 +76,17 @@ def move(current: str, target: str, reason: str | None = None) -> Transition | N
     if RANK[target] <= RANK[current]:
         return None
     return Transition(current, target, reason)
+
+
+def out_of_stock(current: str, shortages) -> Transition | None:
+    """inventory.failed's verdict: cancelled (out_of_stock) with the lines it could not
+    hold, each {sku, requested, available} (the event's shortages, only those keys)."""
+    transition = move(current, CANCELLED, OUT_OF_STOCK)
+    if transition is None:
+        return None
+    lines = tuple({"sku": s["sku"], "requested": s["requested"], "available": s["available"]}
+                  for s in shortages or ())
+    return replace(transition, shortages=lines)
 
 
 def on_inventory_released(current: str, reason: str) -> Transition | None:

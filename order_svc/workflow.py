@@ -119,8 +119,10 @@ def apply(writes: Writes, order: Order, transition: Transition | None,
              f" ({transition.reason})" if transition.reason else "")
     observe_saga_step(order.created_at, transition.status)
     announce = events.ORDER_TRANSITIONS[transition.status]
+    # Only order.cancelled has shortages (optional): other events get none of it.
+    extra = {"shortages": list(transition.shortages)} if transition.shortages else {}
     emit(writes, order, announce(**snapshot(order, transition.previous, transition.reason),
-                                 correlation_id=correlation_id))
+                                 **extra, correlation_id=correlation_id))
 
 
 def react(session: Session, inbox: InboxClaim, event: events.Event, step: Step) -> None:
@@ -185,7 +187,7 @@ def on_inventory_reserved(order: Order, event: events.InventoryReserved):
 
 
 def on_inventory_failed(order: Order, event: events.InventoryFailed):
-    return domain.move(order.status, domain.CANCELLED, domain.OUT_OF_STOCK)
+    return domain.out_of_stock(order.status, event.shortages)
 
 
 def on_inventory_released(order: Order, event: events.InventoryReleased):

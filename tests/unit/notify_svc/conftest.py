@@ -111,7 +111,8 @@ def mailer():
 @pytest.fixture
 def unit_config(base_config):
     return {**base_config, "NOTIFY_RETRY_DELAYS_S": [60, 120], "SMTP_TIMEOUT_S": 1,
-            "PUBLIC_URL": "https://shop.example.com", "MAIL_FROM": "Shop <shop@example.com>"}
+            "PUBLIC_URL": "https://shop.example.com", "MAIL_FROM": "Shop <shop@example.com>",
+            "SHOP_NAME": "Kettle & Co"}
 
 
 @pytest.fixture

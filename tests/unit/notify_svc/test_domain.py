@@ -35,8 +35,8 @@ def test_links_and_short_ids_point_at_the_order():
     assert domain.short_id(order_id) == "1a2b3c4d"
     assert domain.order_link("https://shop.example.com/", order_id) == \
         f"https://shop.example.com/#/orders/{order_id}"
-    assert domain.sms_text(domain.ORDER_SHIPPED, order_id, "L") == \
-        "Order Platform: your order 1a2b3c4d is on its way. L"
+    assert domain.sms_text(domain.ORDER_SHIPPED, order_id, "L", "Kettle & Co") == \
+        "Kettle & Co: your order 1a2b3c4d is on its way. L"
 
 
 def test_a_subject_is_one_line():

@@ -61,7 +61,7 @@ def test_notifications_are_listed_newest_first_page_by_page(notify, session, mai
     second = notify.list_notifications(limit=2, cursor=first["next_cursor"])
     third = notify.list_notifications(limit=2, cursor=second["next_cursor"])
     listed = [n for page in (first, second, third) for n in page["items"]]
-    assert [n["subject"] for n in listed][0] == "Confirm your email address for Order Platform"
+    assert [n["subject"] for n in listed][0] == "Confirm your email address for Kettle & Co"
     assert len(listed) == 6 and third["next_cursor"] is None
     assert set(listed[0]) == {"id", "kind", "channel", "subject", "status", "created_at",
                               "sent_at"}

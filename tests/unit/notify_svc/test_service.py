@@ -35,7 +35,7 @@ def test_a_new_user_is_welcomed(notify, session, mailer):
     notify.on_user_registered(registered())
     (message,) = mailer.sent
     assert (message["To"], message["Subject"]) == ("ann@example.com",
-                                                   "Confirm your email address for Order Platform")
+                                                   "Confirm your email address for Kettle & Co")
     (row,) = rows(session)
     assert (row.kind, row.channel, row.status, row.attempts, row.user_id) == (
         "welcome", "email", "sent", 1, ANN)
@@ -47,14 +47,14 @@ def test_a_new_user_is_welcomed(notify, session, mailer):
         "event_type": "notification.sent", "version": 1, "event_id": None,
         "occurred_at": None, "correlation_id": "req-register", "notification_id": row.id,
         "user_id": ANN, "kind": "welcome", "channel": "email",
-        "subject": "Confirm your email address for Order Platform"}
+        "subject": "Confirm your email address for Kettle & Co"}
 
 
 def test_a_confirmed_order_is_mailed_with_its_lines_from_the_event_alone(notify, session,
                                                                          mailer):
     notify.on_order_confirmed(milestone())
     (message,) = mailer.sent
-    assert message["Subject"] == "Order 1a2b3c4d confirmed"
+    assert message["Subject"] == "Your Kettle & Co order 1a2b3c4d is confirmed"
     assert message.get_content_type() == "multipart/alternative"
     body = text_of(message)
     assert "2 x Sencha <Premium> (TEA-SENCHA-100) at $617.25: $1,234.50" in body

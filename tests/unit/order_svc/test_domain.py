@@ -42,6 +42,16 @@ def test_only_an_expired_hold_cancels_an_unpaid_order():
     assert domain.on_inventory_released(CANCELLED, "customer_request") is None
 
 
+def test_out_of_stock_cancels_with_the_lines_it_could_not_hold():
+    shortages = [{"sku": "TEA", "requested": 3, "available": 1, "warehouse": "x"}]
+    transition = domain.out_of_stock(PENDING, shortages)
+    assert transition == Transition(PENDING, CANCELLED, "out_of_stock",
+                                    ({"sku": "TEA", "requested": 3, "available": 1},))
+    assert domain.out_of_stock(RESERVED, []).shortages == ()
+    assert domain.out_of_stock(CANCELLED, shortages) is None  # cancelled stays as it was
+    assert domain.out_of_stock(SHIPPED, shortages) is None
+
+
 def test_the_deadline_cancels_only_waiting_orders():
     assert domain.past_deadline(PENDING).status == CANCELLED
     assert domain.past_deadline(RESERVED).reason == "expired"

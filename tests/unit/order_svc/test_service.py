@@ -214,6 +214,23 @@ def test_failures_cancel_with_their_reason(orders, session, event, reason):
     assert [(c["reason"], c["previous_status"]) for c in cancelled] == [(reason, "PENDING")]
 
 
+def test_out_of_stock_carries_the_shortages_into_order_cancelled(orders, session):
+    order = place(orders)
+    shortage = {"sku": "TEA", "requested": 2, "available": 1}
+    orders.on_inventory_failed([events.InventoryFailed(
+        order_id=order["id"], reason="out_of_stock", shortages=[shortage])])
+    (cancelled,) = [p for t, p in emitted(session) if t == "order.cancelled"]
+    assert cancelled["shortages"] == [shortage] and cancelled["payment"] is None
+    assert events.parse(cancelled).shortages == [shortage]
+
+
+def test_other_cancellations_carry_no_shortages(orders, session):
+    order = place(orders)
+    orders.cancel_order(order["id"], user_id=ANN)
+    (cancelled,) = [p for t, p in emitted(session) if t == "order.cancelled"]
+    assert cancelled["shortages"] is None and cancelled["reason"] == "customer_request"
+
+
 def test_cancel_by_the_customer_then_never_again(orders, session):
     order = place(orders)
     orders.on_inventory_reserved([reserved(order["id"])])
