@@ -38,6 +38,8 @@ case "$GATEWAY_HOST" in
 esac
 if [[ "$probe_host" == *:* ]]; then url_host="[$probe_host]"; else url_host="$probe_host"; fi
 BASE_URL="http://$url_host:$GATEWAY_PORT"
+# Links in mails lead to this gateway unless PUBLIC_URL names another address (config.yml).
+export PUBLIC_URL="${PUBLIC_URL:-$BASE_URL}"
 
 port_open() {
     timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$1" "$2" 2>/dev/null

@@ -11,7 +11,11 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
+from gateway.state import state
+
 bp = Blueprint("web", __name__)
+
+DEFAULT_SHOP_NAME = "Leaf & Bean"
 
 # The payment tokens of the mock provider (DESIGN: "Mock payment tokens"), offered at
 # checkout; the first is the default.
@@ -26,13 +30,19 @@ PAYMENT_TOKENS = (
 PAGE_HEADERS = {"Cache-Control": "no-cache"}  # the page names the current static files
 
 
+def shop_name() -> str:
+    """SHOP_NAME (config.yml): the pages' title and header, as in the mails."""
+    return " ".join(str(state().config.get("SHOP_NAME") or "").split()) or DEFAULT_SHOP_NAME
+
+
 @bp.get("/")
 def storefront():
     """The storefront's single page (everything else happens in static/js)."""
-    return render_template("index.html", payment_tokens=PAYMENT_TOKENS), PAGE_HEADERS
+    return render_template("index.html", payment_tokens=PAYMENT_TOKENS,
+                           shop_name=shop_name()), PAGE_HEADERS
 
 
 @bp.get("/docs")
 def docs():
     """A page that renders /openapi.json in the browser (static/js/docs.js)."""
-    return render_template("docs.html"), PAGE_HEADERS
+    return render_template("docs.html", shop_name=shop_name()), PAGE_HEADERS

@@ -17,6 +17,9 @@ import {orderView} from "./views/order.js";
 import {ordersView} from "./views/orders.js";
 import {shopView} from "./views/shop.js";
 
+// SHOP_NAME, as the page's <meta name="application-name"> gives it (gateway/routes/web.py).
+const SHOP_NAME = document.querySelector('meta[name="application-name"]')?.content || "Leaf & Bean";
+
 const ROUTES = [
   {name: "shop", pattern: /^\/(products)?$/, view: shopView, title: "Shop"},
   {name: "cart", pattern: /^\/cart$/, view: cartView, title: "Cart"},
@@ -56,12 +59,12 @@ async function render() {
   mount(document.getElementById("view"), root);
   updateNav(route?.name);
   if (!route) {
-    document.title = "Not found · Leaf & Bean";
+    document.title = `Not found · ${SHOP_NAME}`;
     mount(root, h("h1", {tabindex: -1}, "Page not found"),
           h("p", {}, h("a", {href: "#/"}, "Back to the shop")));
     return focusHeading(root);
   }
-  document.title = `${route.title} · Leaf & Bean`;
+  document.title = `${route.title} · ${SHOP_NAME}`;
   const user = currentUser();
   if (route.auth && !user) return loginFirst(path);
   if (route.auth === "admin" && user.role !== "admin") {

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from gateway import create_app
+
 STATIC = Path(__file__).resolve().parents[3] / "gateway" / "static"
 IMPORT = re.compile(r"""^import .* from "(\.[^"]+)";$""", re.MULTILINE)
 
@@ -29,6 +31,19 @@ def test_storefront_offers_every_test_card(client):
     html = client.get("/").get_data(as_text=True)
     for token in ("tok_ok", "tok_declined", "tok_insufficient_funds", "tok_flaky", "tok_slow"):
         assert f'value="{token}"' in html and f'for="pay-{token}"' in html
+
+
+@pytest.mark.parametrize("path", ["/", "/docs"])
+def test_pages_name_the_shop_of_shop_name(config, rpc, broker, hub, path):
+    default = create_app(config, rpc=rpc, broker_check=broker, stream_hub=hub)
+    assert "Leaf &amp; Bean</a>" in default.test_client().get(path).get_data(as_text=True)
+    mine = create_app({**config, "SHOP_NAME": "Kettle <&> Co"}, rpc=rpc, broker_check=broker,
+                      stream_hub=hub)
+    html = mine.test_client().get(path).get_data(as_text=True)
+    assert "Kettle &lt;&amp;&gt; Co</a>" in html  # the header, escaped
+    assert re.search(r"<title>[^<]*Kettle &lt;&amp;&gt; Co[^<]*</title>", html)
+    assert '<meta name="application-name" content="Kettle &lt;&amp;&gt; Co">' in html
+    assert "Leaf" not in html
 
 
 @pytest.mark.parametrize("asset", ["js/app.js", "js/docs.js", "css/app.css", "favicon.svg"])
