@@ -97,6 +97,12 @@ class InventoryService(deadletters.DeadLetterRpc):
         return {"items": items, "next_cursor": cursors.encode_key(
             domain.listing_position(sort, items[-1])) if more else None}
 
+    @rpc
+    def list_categories(self):
+        """The storefront's category filter: {items: [{category, products}]}, A to Z."""
+        with one_statement(self.db):
+            return {"items": store.categories(self.db)}
+
     @rpc(expected_exceptions=ProductNotFound)
     def get_product(self, sku, include_archived=False):
         """One product with the units available to order; an archived one is not found

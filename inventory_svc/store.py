@@ -73,6 +73,15 @@ def page_of_stock(session: Session, limit: int, after: str | None) -> list[Stock
     return list(session.scalars(query))
 
 
+def categories(session: Session) -> list[dict]:
+    """The categories of the active products, A to Z: [{category, products}]."""
+    rows = session.execute(
+        select(Product.category, func.count()).where(Product.active.is_(True),
+                                                     Product.category.is_not(None))
+        .group_by(Product.category).order_by(Product.category))
+    return [{"category": category, "products": n} for category, n in rows]
+
+
 def products_by_sku(session: Session, skus: list[str]) -> dict[str, Product]:
     """The active products among `skus`: an archived one is not orderable."""
     found = session.scalars(select(Product).where(Product.sku.in_(skus),

@@ -108,6 +108,8 @@ ANSWERS = {
     # is listed (false: archived).
     "ManagedProduct": obj({**PRODUCT, "active": {"type": "boolean"}}),
     "ManagedProductPage": page("ManagedProduct"),
+    "CategoryList": obj({"items": {"type": "array", "items": obj(
+        {"category": string(), "products": integer(minimum=1)})}}),
     "Stock": obj({"sku": string(), "on_hand": integer(minimum=0),
                   "reserved": integer(minimum=0), "available": integer(minimum=0)}),
     "OrderItem": obj({"sku": string(), "name": string(), "quantity": integer(minimum=1),

@@ -167,6 +167,9 @@ def paths() -> dict:
                         "catalog", {"200": answer("the product", "ManagedProduct")},
                         checks_role=True, params=(SKU,), body="UpdateProductRequest",
                         errors=(404,))},
+        "/categories": {"get": op(
+            "The categories that have listed products, A to Z", "catalog",
+            {"200": answer("categories", "CategoryList")}, auth=False)},
         "/admin/products": {"get": op(
             "The admin's catalog: archived products too, with `active` (admins)", "admin",
             {"200": answer("products", "ManagedProductPage")}, checks_role=True,

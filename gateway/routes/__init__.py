@@ -45,6 +45,7 @@ def register(app: Flask) -> None:
         app.register_blueprint(module.bp)
     app.register_blueprint(notifications.admin_bp)
     app.register_blueprint(products.admin_bp)
+    app.register_blueprint(products.categories_bp)
 
 
 def pick(answer: Mapping, keys: Iterable[str], **overrides) -> dict:

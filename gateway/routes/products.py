@@ -27,6 +27,8 @@ from gateway.schemas import (
 from gateway.state import state
 
 bp = Blueprint("products", __name__, url_prefix="/products")
+# Not under /products/: "categories" is a valid sku.
+categories_bp = Blueprint("categories", __name__, url_prefix="/categories")
 # The admin's catalog: archived products too, never cached.
 admin_bp = Blueprint("admin_products", __name__, url_prefix="/admin/products")
 
@@ -76,6 +78,14 @@ def list_products():
         return {"items": [pick(product, PRODUCT_FIELDS) for product in page.get("items") or []],
                 "next_cursor": page.get("next_cursor")}
     return cached(read)
+
+
+@categories_bp.get("")
+def list_categories():
+    """The categories that have products: {items: [{category, products}]}, A to Z."""
+    return cached(lambda: {"items": [
+        pick(item, ("category", "products"))
+        for item in rpc.call("inventory_svc", "list_categories").get("items") or []]})
 
 
 @bp.get("/<sku>")

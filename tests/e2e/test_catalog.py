@@ -1,6 +1,7 @@
 """The catalog through the gateway: browse the demo catalog, admins manage stock."""
 
 import json
+import uuid
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,9 @@ def test_anyone_browses_the_demo_catalog_page_by_page(cluster):
         assert (product["name"], product["price_cents"], product["currency"]) == \
             (item["name"], item["price_cents"], "USD")
         assert set(product) == {"sku", "name", "description", "price_cents", "currency",
-                                "available"}
+                                "available", "category", "image_url"}
+        assert (product["category"], product["image_url"]) == (item["category"],
+                                                               item["image_url"])
     assert [p["sku"] for p in products] == sorted(by_sku)
     one = cluster.get(f"/products/{DEMO[0]['sku']}")
     assert one.status_code == 200 and one.json() == by_sku[DEMO[0]["sku"]]
@@ -90,3 +93,64 @@ def test_customers_cannot_manage_the_catalog(cluster):
                        ).status_code == 403
     assert cluster.post("/products", json={"sku": "NOPE", "name": "x", "price_cents": 1}
                         ).status_code == 401
+
+
+def test_the_demo_images_are_served_by_the_shop_itself(cluster):
+    for item in DEMO[:3]:
+        image = cluster.get(item["image_url"])
+        assert image.status_code == 200, item["image_url"]
+        assert image.headers["Content-Type"].startswith("image/svg+xml")
+        assert b"<svg" in image.content
+
+
+def test_a_shopper_searches_filters_and_sorts_and_an_archived_product_is_gone(
+        cluster, admin, customer):
+    word, category = f"zq{uuid.uuid4().hex[:8]}", f"e2e-{uuid.uuid4().hex[:8]}"
+    made = {}
+    for sku, name, price in ((f"E2E-S{word[-4:]}-A", f"Alpha {word}ish kettle", 900),
+                             (f"E2E-S{word[-4:]}-B", "Beta teapot", 300),
+                             (f"E2E-S{word[-4:]}-C", f"Gamma {word}ish cup", 600)):
+        answer = cluster.post("/products", headers=admin, json={
+            "sku": sku, "name": name, "price_cents": price, "stock": 3, "category": category,
+            "image_url": "/static/img/products/KIT-KETTLE-GOOSE.svg"})
+        assert answer.status_code == 201, answer.text
+        assert answer.json()["active"] is True
+        made[name.split()[0]] = sku
+
+    def listed(**params):
+        page = cluster.get("/products", params=params)
+        assert page.status_code == 200, page.text
+        return [p["sku"] for p in page.json()["items"]]
+
+    assert listed(q=word) == [made["Alpha"], made["Gamma"]]       # a prefix of a word
+    assert listed(q=f"{word} cup") == [made["Gamma"]]              # every word
+    assert listed(category=category, sort="price") == [made["Beta"], made["Gamma"], made["Alpha"]]
+    assert listed(category=category, sort="-price", limit=1) == [made["Alpha"]]
+
+    archived = cluster.patch(f"/products/{made['Alpha']}", headers=admin,
+                             json={"active": False})
+    assert archived.status_code == 200 and archived.json()["active"] is False
+    assert made["Alpha"] not in listed(category=category) + listed(q=word)
+    assert cluster.get(f"/products/{made['Alpha']}").status_code == 404
+    order = cluster.post("/orders", headers=customer,
+                         json={"items": [{"sku": made["Alpha"], "quantity": 1}]})
+    assert order.status_code == 400, order.text
+    assert made["Alpha"] in json.dumps(order.json()["error"]["details"])
+    managed = cluster.get("/admin/products", headers=admin,
+                          params={"category": category, "sort": "name"})
+    assert [(p["sku"], p["active"]) for p in managed.json()["items"]] == [
+        (made["Alpha"], False), (made["Beta"], True), (made["Gamma"], True)]
+
+    back = cluster.patch(f"/products/{made['Alpha']}", headers=admin, json={"active": True})
+    assert back.status_code == 200
+    assert listed(q=word) == [made["Alpha"], made["Gamma"]]
+
+
+@pytest.mark.parametrize(("params", "field"), [
+    ({"sort": "cheapest"}, "sort"), ({"category": "Not A Slug"}, "category"),
+    ({"q": "x" * 201}, "q")])
+def test_bad_catalog_filters_are_400_naming_the_field(cluster, params, field):
+    answer = cluster.get("/products", params=params)
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "validation_error"
+    assert field in json.dumps(answer.json()["error"]["details"])

@@ -337,3 +337,11 @@ def test_the_admin_catalog_is_for_admins_only(client, rpc, make_token, path):
     assert client.get(path).status_code == 401
     assert client.get(path, headers=bearer(make_token(role="customer"))).status_code == 403
     assert rpc.calls == []
+
+
+def test_categories_are_listed_for_anyone(client, rpc):
+    rpc.answers[("inventory_svc", "list_categories")] = {
+        "items": [{"category": "tea", "products": 2, "extra": 1}]}
+    response = client.get("/categories")
+    assert response.status_code == 200
+    assert response.get_json() == {"items": [{"category": "tea", "products": 2}]}

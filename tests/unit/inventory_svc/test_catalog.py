@@ -200,3 +200,10 @@ def test_bad_changes_are_refused_naming_the_field(shop, field, value):
     with pytest.raises(InvalidProductInput) as raised:
         shop.update_product("TEA-EARL", **{field: value})
     assert raised.value.details == {"field": field}
+
+
+def test_categories_count_the_active_products_of_each(shop):
+    shop.update_product("COF-ETH", active=False)
+    shop.create_product(sku="NONE", name="Uncategorised", price_cents=1)
+    assert shop.list_categories() == {"items": [{"category": "gear", "products": 1},
+                                                {"category": "tea", "products": 2}]}
