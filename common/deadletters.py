@@ -15,7 +15,9 @@ ones the broker took, in one transaction; purge deletes them.
         dead_letters = DeadLetterStore(Base, DeadLetter)
 
 `DeadLetterRpc` gives the service `list_dead_letters`, `replay_dead_letters` and
-`purge_dead_letters`, which the gateway's /admin/dead-letters calls. The handler's inbox
+`purge_dead_letters`, which the gateway's /admin/dead-letters calls; replay and purge
+take every letter, or with `event_id` the letters of that one event (one per queue that
+gave up on it). The handler's inbox
 keeps a replayed message that had in fact been handled from acting twice.
 """
 
@@ -132,9 +134,11 @@ def page(connection, model, limit: int = 100) -> dict:
     return {"count": count, "messages": [{k: getattr(r, k) for k in LISTED} for r in rows]}
 
 
-def replay(connection, model, publisher: BatchPublisher, batch: int = REPLAY_BATCH) -> int:
-    """Publish kept letters back to their queues, oldest first; return how many the
-    broker took. A letter the broker refused stays kept.
+def replay(connection, model, publisher: BatchPublisher, batch: int = REPLAY_BATCH,
+           event_id: str | None = None) -> int:
+    """Publish kept letters (every one, or those of `event_id`) back to their queues,
+    oldest first; return how many the broker took. A letter the broker refused stays
+    kept.
 
     Each batch is deleted (RETURNING its rows) before it is published, in the caller's
     transaction: a letter that fails again at once and comes back meanwhile waits for
@@ -145,8 +149,8 @@ def replay(connection, model, publisher: BatchPublisher, batch: int = REPLAY_BAT
     replayed = 0
     last_id = 0
     while True:
-        oldest = (select(table.c.id).where(table.c.id > last_id).order_by(table.c.id)
-                  .limit(batch).with_for_update(skip_locked=True))
+        oldest = (select(table.c.id).where(table.c.id > last_id, *_of_event(table, event_id))
+                  .order_by(table.c.id).limit(batch).with_for_update(skip_locked=True))
         rows = sorted(connection.execute(delete(table).where(table.c.id.in_(oldest))
                                          .returning(*table.c)).all(), key=_row_id)
         if not rows:
@@ -164,9 +168,15 @@ def _row_id(row) -> int:
     return row.id
 
 
-def purge(connection, model) -> int:
-    """Delete every kept letter; return how many."""
-    return connection.execute(delete(model)).rowcount or 0
+def purge(connection, model, event_id: str | None = None) -> int:
+    """Delete every kept letter (or those of `event_id`); return how many."""
+    table = model.__table__
+    return connection.execute(delete(table).where(*_of_event(table, event_id))).rowcount or 0
+
+
+def _of_event(table, event_id: str | None) -> tuple:
+    """The WHERE clauses that keep one event's letters (none: every letter)."""
+    return () if event_id is None else (table.c.event_id == event_id,)
 
 
 def _message_id(row) -> str:
@@ -222,17 +232,17 @@ class DeadLetterStore(DependencyProvider):
         with self.engine.connect() as conn:
             return conn.scalar(select(func.count()).select_from(self.model))
 
-    def replay(self) -> int:
+    def replay(self, event_id: str | None = None) -> int:
         publisher = BatchPublisher(self.config)
         try:
             with self.engine.begin() as conn:
-                return replay(conn, self.model, publisher)
+                return replay(conn, self.model, publisher, event_id=event_id)
         finally:
             publisher.close()
 
-    def purge(self) -> int:
+    def purge(self, event_id: str | None = None) -> int:
         with self.engine.begin() as conn:
-            return purge(conn, self.model)
+            return purge(conn, self.model, event_id)
 
     def _run(self):
         set_context(service=self.container.service_name, entrypoint="dead_letter_store")
@@ -291,11 +301,13 @@ class DeadLetterRpc:
         return self.dead_letters.page(max(1, min(int(limit), 1000)))
 
     @rpc
-    def replay_dead_letters(self) -> int:
-        """Send every kept letter back to its handler's queue; how many were sent."""
-        return self.dead_letters.replay()
+    def replay_dead_letters(self, event_id: str | None = None) -> int:
+        """Send every kept letter (or `event_id`'s only) back to its handler's queue;
+        how many were sent (0: none kept, or the broker refused them)."""
+        return self.dead_letters.replay(event_id)
 
     @rpc
-    def purge_dead_letters(self) -> int:
-        """Drop every kept letter; how many."""
-        return self.dead_letters.purge()
+    def purge_dead_letters(self, event_id: str | None = None) -> int:
+        """Drop every kept letter (or `event_id`'s only); how many."""
+        return self.dead_letters.purge(event_id)
+

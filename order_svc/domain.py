@@ -235,6 +235,16 @@ def check_limit(limit) -> int:
     return limit
 
 
+def check_status_filter(status) -> str | None:
+    """A list's `status` filter: one of STATUSES, or None for every status."""
+    if status is None:
+        return None
+    if status not in STATUSES:
+        raise OrderRuleError(f"status must be one of {', '.join(STATUSES)}",
+                             {"field": "status"})
+    return status
+
+
 def list_position(cursor) -> tuple[datetime, str]:
     """(created_at, order id) of a list cursor (common.cursors); OrderRuleError naming
     the field for one this API did not give out."""

@@ -118,11 +118,13 @@ class OrderService(deadletters.DeadLetterRpc):
         return workflow.order_dict(self._visible(order_id, user_id))
 
     @rpc(expected_exceptions=InvalidOrder)
-    def list_orders(self, user_id=None, limit=20, cursor=None):
-        """Orders newest first, of one user or (None) of everyone: {items, next_cursor}."""
+    def list_orders(self, user_id=None, limit=20, cursor=None, status=None):
+        """Orders newest first, of one user or (None) of everyone, of one `status` or
+        (None) any: {items, next_cursor}."""
         limit = checked(domain.check_limit, limit)
+        status = checked(domain.check_status_filter, status)
         after = checked(domain.list_position, cursor) if cursor else None
-        page = store.page_of_orders(self.db, user_id, limit, after)
+        page = store.page_of_orders(self.db, user_id, limit, after, status)
         more, page = len(page) > limit, page[:limit]
         return {"items": [workflow.order_dict(o) for o in page],
                 "next_cursor": cursors.encode_position(page[-1].created_at, page[-1].id)

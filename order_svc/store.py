@@ -167,12 +167,16 @@ def by_idempotency_key(session: Session, user_id: str, key: str) -> Order | None
 
 
 def page_of_orders(session: Session, user_id: str | None, limit: int,
-                   after: tuple[datetime, str] | None) -> list[Order]:
-    """`limit + 1` orders, newest first, after the cursor position."""
+                   after: tuple[datetime, str] | None,
+                   status: str | None = None) -> list[Order]:
+    """`limit + 1` orders, newest first, after the cursor position (of one user and
+    one status when given)."""
     query = (select(Order).options(selectinload(Order.items))  # one query for every page
              .order_by(Order.created_at.desc(), Order.id.desc()).limit(limit + 1))
     if user_id is not None:
         query = query.where(Order.user_id == user_id)
+    if status is not None:
+        query = query.where(Order.status == status)
     if after is not None:
         created_at, order_id = after
         query = query.where(or_(Order.created_at < created_at,

@@ -64,9 +64,10 @@ def _lines(order: Order) -> list[dict]:
 
 
 def order_dict(order: Order) -> dict:
-    """The contract's order."""
+    """The contract's order, plus the customer's `user_email` (shown to admins)."""
     return {
-        "id": order.id, "user_id": order.user_id, "status": order.status,
+        "id": order.id, "user_id": order.user_id, "user_email": order.user_email,
+        "status": order.status,
         "cancel_reason": order.cancel_reason,
         "items": [{**line, "line_total_cents": line["quantity"] * line["unit_price_cents"]}
                   for line in _lines(order)],

@@ -21,10 +21,13 @@ bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 admin_bp = Blueprint("admin_notifications", __name__, url_prefix="/admin/notifications")
 
 NOTIFICATION_FIELDS = ("id", "kind", "channel", "subject", "status", "created_at", "sent_at")
+# The admin's log adds whom each one went to and how its sending goes.
+ADMIN_FIELDS = (*NOTIFICATION_FIELDS, "recipient", "user_id", "order_id", "attempts",
+                "last_error")
 
 
-def _page(page: dict) -> dict:
-    return {"items": [pick(item, NOTIFICATION_FIELDS) for item in page.get("items") or []],
+def _page(page: dict, fields: tuple[str, ...] = NOTIFICATION_FIELDS) -> dict:
+    return {"items": [pick(item, fields) for item in page.get("items") or []],
             "next_cursor": page.get("next_cursor")}
 
 
@@ -51,11 +54,13 @@ def list_notifications():
 @admin_bp.get("")
 @require_auth(role="admin")
 def admin_list_notifications():
-    """The notification log of every user: `?status=pending|sent|failed&limit=&cursor=`."""
+    """The notification log of every user: `?status=pending|sent|failed&limit=&cursor=`;
+    each with its recipient (email address or phone), user_id, order_id, attempts and
+    last_error."""
     query = query_args(NotificationListQuery)
     page = rpc.call("notify_svc", "list_notifications", user_id=None, status=query.status,
-                    limit=query.limit, cursor=query.cursor)
-    return _page(page)
+                    limit=query.limit, cursor=query.cursor, detailed=True)
+    return _page(page, ADMIN_FIELDS)
 
 
 @admin_bp.post("/<notification_id>/retry")

@@ -112,6 +112,28 @@ def test_purge_empties_the_dead_letter_queue(container_factory, config, common_d
     assert dead_letters(common_db)["count"] == 0
 
 
+def test_one_dead_letter_is_replayed_or_purged_and_the_others_stay(container_factory, config,
+                                                                   common_db):
+    Behaviour.mode = "non_retryable"
+    container_factory(Consumer, config).start()
+    fixed, dropped, kept = (registered(f"one{n}") for n in range(3))
+    for event in (fixed, dropped, kept):
+        publish(config, event.to_payload())
+    wait_for(lambda: dead_letters(common_db)["count"] == 3, message="three dead letters")
+
+    Behaviour.mode = "ok"
+    with ServiceRpcProxy("consumer_svc", config, timeout=10) as consumer:
+        assert consumer.replay_dead_letters(event_id=fixed.event_id) == 1
+        assert consumer.purge_dead_letters(event_id=dropped.event_id) == 1
+        assert consumer.replay_dead_letters(event_id=dropped.event_id) == 0
+        assert consumer.purge_dead_letters(event_id="no-such-event") == 0
+
+    wait_for(lambda: effect_count(common_db, fixed.event_id) == 1, message="the replayed effect")
+    left = dead_letters(common_db)
+    assert [m["event_id"] for m in left["messages"]] == [kept.event_id]
+    assert effect_count(common_db) == 1  # the purged one never reached the handler
+
+
 def test_the_correlation_id_travels_from_the_envelope_into_the_worker(
         container_factory, config, common_db):
     container_factory(Consumer, config).start()

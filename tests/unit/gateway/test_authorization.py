@@ -41,7 +41,8 @@ NOT_ROUTES = {"static"}  # the storefront's files: no API behind them
 
 SAMPLE_ARGS = {"sku": "SKU-1", "order_id": "22222222-2222-4222-8222-222222222222",
                "notification_id": "33333333-3333-4333-8333-333333333333",
-               "service": "user_svc", "client_id": "cl_0123456789abcdef"}
+               "service": "user_svc", "client_id": "cl_0123456789abcdef",
+               "event_id": "44444444-4444-4444-8444-444444444444"}
 
 
 class AnswersEverything(StubRpc):

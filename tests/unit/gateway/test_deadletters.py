@@ -26,9 +26,12 @@ class FakeDeadLetters:
         return inspect
 
     def _taker(self, what, service):
-        def take():
-            self.calls.append((what, service))
-            return len(self.letters.pop(service, []))
+        def take(event_id=None):
+            self.calls.append((what, service, event_id) if event_id else (what, service))
+            kept = self.letters.get(service, [])
+            taken = [m for m in kept if event_id in (None, m["event_id"])]
+            self.letters[service] = [m for m in kept if m not in taken]
+            return len(taken)
         return take
 
 
@@ -96,3 +99,33 @@ def test_replay_takes_no_body_fields(client, admin_headers, letters):
     assert answer.status_code == 400 and "only" in str(answer.get_json()["error"]["details"])
     assert client.post("/admin/dead-letters/order_svc/replay", headers=admin_headers,
                        json={}).status_code == 200
+
+
+@pytest.mark.parametrize(("method", "path", "answer"), [
+    ("post", "/admin/dead-letters/order_svc/e1/replay", {"replayed": 1}),
+    ("delete", "/admin/dead-letters/order_svc/e1", {"purged": 1}),
+])
+def test_one_letter_is_replayed_or_purged_by_its_event_id(client, admin_headers, letters,
+                                                          method, path, answer):
+    done = getattr(client, method)(path, headers=admin_headers)
+    assert done.status_code == 200 and done.get_json() == answer
+    assert letters.calls[-1][2] == "e1" and letters.letters["order_svc"] == []
+    again = getattr(client, method)(path, headers=admin_headers)
+    assert again.status_code == 404
+    assert again.get_json()["error"]["details"] == {"service": "order_svc", "event_id": "e1"}
+
+
+@pytest.mark.parametrize("path", ["/admin/dead-letters/nope_svc/e1",
+                                  "/admin/dead-letters/order_svc/" + "x" * 65,
+                                  "/admin/dead-letters/order_svc/a%20b"])
+def test_an_unknown_service_or_a_malformed_event_id_is_404_without_rpc(
+        client, admin_headers, letters, path):
+    answer = client.delete(path, headers=admin_headers)
+    assert answer.status_code == 404 and answer.get_json()["error"]["code"] == "not_found"
+    assert letters.calls == []
+    assert letters.letters["order_svc"][0]["event_id"] == "e1"
+
+
+def test_customers_may_not_replay_one_letter(client, customer_headers, letters):
+    answer = client.post("/admin/dead-letters/order_svc/e1/replay", headers=customer_headers)
+    assert answer.status_code == 403 and letters.calls == []

@@ -108,14 +108,17 @@ def test_notify_svc_down_is_a_503(client, rpc, customer):
 # GET /admin/notifications
 
 
-def test_admins_list_the_whole_log(client, answers, admin):
+def test_admins_list_the_whole_log_with_each_recipient(client, answers, admin):
     response = client.get("/admin/notifications", headers=admin)
     assert response.status_code == 200
-    assert response.get_json() == {"items": [NOTIFICATION, PENDING], "next_cursor": "c-2"}
+    detailed = {"recipient": "ann@example.com", "user_id": USER_ID, "attempts": 1,
+                "last_error": None, "order_id": ANSWER["order_id"]}
+    assert response.get_json() == {"items": [{**NOTIFICATION, **detailed},
+                                             {**PENDING, **detailed}], "next_cursor": "c-2"}
     call = answers.last()
     assert (call.service, call.method, call.kwargs) == (
         "notify_svc", "list_notifications",
-        {"user_id": None, "status": None, "limit": 20, "cursor": None})
+        {"user_id": None, "status": None, "limit": 20, "cursor": None, "detailed": True})
 
 
 @pytest.mark.parametrize("status", ["pending", "sent", "failed"])
@@ -124,7 +127,7 @@ def test_admins_filter_by_status(client, answers, admin, status):
                           headers=admin)
     assert response.status_code == 200
     assert answers.last().kwargs == {"user_id": None, "status": status, "limit": 100,
-                                     "cursor": "c-1"}
+                                     "cursor": "c-1", "detailed": True}
 
 
 def test_an_empty_status_means_any(client, answers, admin):

@@ -215,6 +215,29 @@ def test_admins_list_everyones_or_one_users_orders(client, answers, make_token, 
     assert answers.last().kwargs == {"user_id": user_id, "limit": 20, "cursor": None}
 
 
+def test_admins_filter_by_status_and_see_the_customer_email(client, answers, admin):
+    answers.answers[("order_svc", "list_orders")] = {
+        "items": [{**PAID_ANSWER, "user_email": "ann@example.com"}], "next_cursor": None}
+    response = client.get("/orders?status=CONFIRMED", headers=admin)
+    assert response.status_code == 200
+    assert response.get_json()["items"] == [{**PAID_ORDER, "user_email": "ann@example.com"}]
+    assert answers.last().kwargs == {"user_id": None, "limit": 20, "cursor": None,
+                                     "status": "CONFIRMED"}
+    client.get("/orders?status=", headers=admin)
+    assert "status" not in answers.last().kwargs
+
+
+def test_a_customer_never_gets_the_email_field(client, answers, customer):
+    answers.answers[("order_svc", "get_order")] = {**PAID_ANSWER, "user_email": "a@b.c"}
+    assert client.get(f"/orders/{ORDER_ID}", headers=customer).get_json() == PAID_ORDER
+
+
+def test_an_unknown_status_is_a_400_without_rpc(client, answers, admin):
+    error = _error(client.get("/orders?status=LOST", headers=admin), 400, "validation_error")
+    assert error["details"]["fields"][0]["field"] == "status"
+    assert answers.calls == []
+
+
 # GET /orders/{id}, /timeline, POST /cancel
 
 

@@ -133,6 +133,19 @@ def test_lists_are_newest_first_per_user_and_page_by_cursor(orders):
         orders.list_orders(limit=101)
 
 
+def test_admins_list_by_status_and_see_the_customer_email(orders):
+    waiting, reserved_one = place(orders), place(orders, user=BOB)
+    orders.on_inventory_reserved([reserved(reserved_one["id"])])
+    assert [o["id"] for o in orders.list_orders(status="RESERVED")["items"]] == [
+        reserved_one["id"]]
+    pending = orders.list_orders(status="PENDING")["items"]
+    assert [(o["id"], o["user_email"]) for o in pending] == [(waiting["id"], "ann@example.com")]
+    assert orders.list_orders(user_id=ANN, status="RESERVED")["items"] == []
+    with pytest.raises(InvalidOrder) as raised:
+        orders.list_orders(status="LOST")
+    assert raised.value.details == {"field": "status"}
+
+
 def reserved(order_id):
     return events.InventoryReserved(order_id=order_id, reservation_id="r", items=[],
                                     expires_at="2030-01-01T00:00:00+00:00")
