@@ -132,7 +132,9 @@ def test_a_confirmed_order_arrives_as_a_multipart_email(container_factory, confi
     (mail,) = mails(mailsink[1])
     assert mail.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in mail.iter_parts()] == ["text/plain", "text/html"]
-    assert (mail["Subject"], mail["To"]) == ("Order 1a2b3c4d confirmed", "ann@example.com")
+    assert (mail["Subject"], mail["To"], mail["From"]) == (
+        "Your Leaf & Bean order 1a2b3c4d is confirmed", "ann@example.com",
+        "Leaf & Bean <orders@example.com>")  # config.yml's SHOP_NAME and MAIL_FROM
     text = mail.get_body(("plain",)).get_content()
     html = mail.get_body(("html",)).get_content()
     assert FIRST in text and FIRST in html
@@ -144,6 +146,35 @@ def test_a_confirmed_order_arrives_as_a_multipart_email(container_factory, confi
         assert (listed["id"], listed["status"]) == (heard[0]["notification_id"], "sent")
         assert mail["Message-ID"] == f"<{listed['id']}@order-platform>"
         assert notify.health() == {"status": "ok", "service": "notify_svc"}
+
+
+def cancelled(order_id, reason, payment=None, shortages=None):
+    return order_event(
+        events.OrderCancelled, order_id=order_id, user_id=ANN, user_email="ann@example.com",
+        items=[{"sku": "TEA-SENCHA-100", "name": "Sencha", "quantity": 3,
+                "unit_price_cents": 450}],
+        total_cents=1350, status="CANCELLED", reason=reason, payment=payment,
+        shortages=shortages, correlation_id="req-2")
+
+
+def test_cancel_mails_say_what_was_missing_and_what_happens_to_the_money(
+        container_factory, config, mailsink):
+    start(container_factory, config)
+    dispatch(config, cancelled(FIRST, "out_of_stock", shortages=[
+        {"sku": "TEA-SENCHA-100", "requested": 3, "available": 1}]))
+    dispatch(config, cancelled(SECOND, "customer_request", payment={
+        "status": "CAPTURED", "amount_cents": 1350, "refunded_cents": 0}))
+    wait_for(lambda: len(mails(mailsink[1])) == 2, message="two cancel mails")
+    by_subject = {m["Subject"]: m for m in mails(mailsink[1])}
+    out_of_stock = by_subject["Your Leaf & Bean order 1a2b3c4d was cancelled"]
+    text = out_of_stock.get_body(("plain",)).get_content()
+    assert "Sencha (TEA-SENCHA-100): you ordered 3, we have 1" in text
+    assert "You were not charged for this order." in text
+    assert "Not enough in stock" in out_of_stock.get_body(("html",)).get_content()
+    paid = by_subject["Your Leaf & Bean order 9f8e7d6c was cancelled"]
+    words = "The $13.50 you paid will be refunded in full to the card you paid with."
+    assert words in paid.get_body(("plain",)).get_content()
+    assert words in paid.get_body(("html",)).get_content()
 
 
 def test_a_send_while_smtp_is_down_is_retried_and_sent_once(container_factory, config,
@@ -170,7 +201,8 @@ def test_a_redelivered_event_sends_one_mail(container_factory, config, mailsink,
         dispatch(config, again)
     wait_for(lambda: len(mails(mailsink[1])) == 2, message="two emails")
     subjects = sorted(m["Subject"] for m in mails(mailsink[1]))
-    assert subjects == ["Order 1a2b3c4d confirmed", "Order 9f8e7d6c confirmed"]
+    assert subjects == ["Your Leaf & Bean order 1a2b3c4d is confirmed",
+                        "Your Leaf & Bean order 9f8e7d6c is confirmed"]
     wait_for(lambda: statuses(db) == [("sent", 1), ("sent", 1)], message="both recorded")
     assert len(mails(mailsink[1])) == 2
 
