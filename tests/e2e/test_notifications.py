@@ -109,7 +109,7 @@ def test_admin_notification_routes_refuse_bad_input_and_other_roles(cluster, cus
     assert cluster.get("/notifications").status_code == 401
 
 
-WELCOME_SUBJECT = "Confirm your email address for Order Platform"
+WELCOME_SUBJECT = "Confirm your email address for Leaf & Bean"  # config.yml's SHOP_NAME
 
 
 def test_the_welcome_mail_confirms_the_address_once_and_mails_no_registrant_text(cluster):
@@ -132,3 +132,52 @@ def test_the_welcome_mail_confirms_the_address_once_and_mails_no_registrant_text
     assert cluster.get("/users/me", headers=headers).json()["email_verified"] is True
     spent = cluster.post("/auth/verify", json={"token": token})
     assert spent.status_code == 400 and spent.json()["error"]["code"] == "validation_error"
+
+
+def cancel_mail(cluster, customer, order_id) -> tuple[str, str]:
+    """(text, html) of the cancel mail of the customer's order, once it is in the sink."""
+    address = cluster.get("/users/me", headers=customer).json()["email"]
+    subject = f"Your Leaf & Bean order {order_id[:8]} was cancelled"
+    (mail,) = wait_for(lambda: mails_to(cluster, address, subject), timeout=30,
+                       message=f"the cancel mail of {order_id}")
+    assert str(mail["From"]) == "Leaf & Bean <orders@example.com>"
+    return (mail.get_body(("plain",)).get_content(),
+            mail.get_body(("html",)).get_content())
+
+
+def test_a_declined_orders_cancel_mail_says_nothing_was_charged(cluster, customer, product):
+    order = place(cluster, customer, product, token="tok_declined").json()["id"]
+    settled(cluster, customer, order, "CANCELLED")
+    text, html = cancel_mail(cluster, customer, order)
+    for part in (text, html):
+        assert "cancelled because your payment was declined" in part
+        assert "You were not charged for this order." in part
+        assert "refunded" not in part
+    # PUBLIC_URL follows the cluster's GATEWAY_PORT: the link reaches this gateway.
+    port = urllib.parse.urlsplit(cluster.url).port
+    assert f"http://localhost:{port}/#/orders/{order}" in text
+    assert f'href="http://localhost:{port}/#/orders/{order}"' in html
+
+
+def test_an_out_of_stock_orders_cancel_mail_names_what_is_missing(cluster, customer, admin):
+    sku = f"MAIL-{uuid.uuid4().hex[:8].upper()}"
+    assert cluster.post("/products", headers=admin, json={
+        "sku": sku, "name": "Last Jar of Honey", "price_cents": 450, "stock": 1}
+    ).status_code == 201
+    order = place(cluster, customer, sku, quantity=3).json()["id"]
+    cancelled = settled(cluster, customer, order, "CANCELLED")
+    assert cancelled["cancel_reason"] == "out_of_stock"
+    text, html = cancel_mail(cluster, customer, order)
+    assert f"Last Jar of Honey ({sku}): you ordered 3, we have 1" in text
+    assert "Not enough in stock" in html and "Last Jar of Honey" in html
+    assert "You were not charged for this order." in text
+
+
+def test_a_paid_order_cancelled_by_the_customer_mails_the_refund(cluster, customer, product):
+    order = place(cluster, customer, product, quantity=2).json()["id"]
+    settled(cluster, customer, order, "CONFIRMED")
+    answer = cluster.post(f"/orders/{order}/cancel", headers=customer)
+    assert answer.status_code == 202, answer.text  # it ships 5 s after confirmation here
+    text, html = cancel_mail(cluster, customer, order)
+    words = "The $9.00 you paid will be refunded in full to the card you paid with."
+    assert words in text and words in html
