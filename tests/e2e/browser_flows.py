@@ -148,11 +148,180 @@ def ships_to(page: Page, *, email: str, password: str, order_id: str, shots: str
     return {"lines": address.inner_text().splitlines()}
 
 
+ORDER_URL = re.compile(r"#/orders/[0-9a-f-]{36}$")
+SETTLED = ("CONFIRMED", "SHIPPED", "DELIVERED")
+
+
+def register_in_page(page: Page, name: str, email: str, password: str) -> None:
+    """Register through the form and land on the shop, signed in."""
+    page.goto("/#/register")
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Create account").click()
+    expect(page.locator("#who")).not_to_be_empty(timeout=WAIT_MS)
+
+
+def cart_with(page: Page, sku: str, quantity: int = 1) -> None:
+    """Put `quantity` of `sku` in the cart from the shop, and open the cart."""
+    page.goto("/#/")
+    page.locator(f'article[data-sku="{sku}"]').get_by_role("button", name="Add to cart").click()
+    page.get_by_role("link", name=re.compile("^Cart")).click()
+    expect(page.locator(f'tr[data-sku="{sku}"]')).to_be_visible(timeout=WAIT_MS)
+    if quantity != 1:
+        box = page.locator(f"#cart-qty-{sku}")
+        box.fill(str(quantity))
+        box.blur()
+        expect(page.locator("#cart-count")).to_have_text(str(quantity))
+
+
+def order_id_of(page: Page) -> str:
+    return page.url.rsplit("/", 1)[1]
+
+
+def declined_then_another_card(page: Page, *, sku: str, email: str, password: str,
+                               shots: str) -> dict:
+    """A card is declined: the cart is kept and the order page offers another card,
+    which places the same cart again; the cart empties once that order is confirmed."""
+    register_in_page(page, "Ann Declined", email, password)
+    cart_with(page, sku)
+    page.get_by_label(re.compile("^tok_declined")).check()
+    fill_address(page)
+    page.get_by_role("button", name="Place order").click()
+    page.wait_for_url(ORDER_URL, timeout=WAIT_MS)
+    declined = order_id_of(page)
+    expect(page.locator("#order-status")).to_have_text("CANCELLED", timeout=WAIT_MS)
+    outcome = page.locator("#order-outcome")
+    expect(outcome).to_contain_text("Your card was declined", timeout=WAIT_MS)
+    expect(page.locator("#cart-count")).to_have_text("1")  # kept
+    shot(page, shots, "order-declined")
+    # Which status the page shows at the moment the cart badge drops to 0.
+    page.evaluate("""() => {
+      const badge = document.getElementById("cart-count");
+      window.__emptiedAt = null;
+      new MutationObserver(() => {
+        if (badge.textContent === "0" && window.__emptiedAt === null) {
+          window.__emptiedAt = document.getElementById("order-status")?.dataset.status || "none";
+        }
+      }).observe(badge, {childList: true, characterData: true, subtree: true});
+    }""")
+    outcome.get_by_label(re.compile("^tok_ok")).check()
+    outcome.get_by_role("button", name="Try another card").click()
+    page.wait_for_url(lambda url: ORDER_URL.search(url) is not None
+                      and not url.endswith(declined), timeout=WAIT_MS)
+    expect(page.locator("#order-status")).to_have_text(re.compile("|".join(SETTLED)),
+                                                       timeout=WAIT_MS)
+    expect(page.locator("#cart-count")).to_have_text("0", timeout=WAIT_MS)
+    emptied_at = page.evaluate("window.__emptiedAt")
+    assert emptied_at in SETTLED, f"the cart emptied while the order was {emptied_at}"
+    shot(page, shots, "order-another-card")
+    return {"declined": declined, "order_id": order_id_of(page), "emptied_at": emptied_at}
+
+
+def out_of_stock(page: Page, *, sku: str, name: str, email: str, password: str,
+                 other_token: str, shots: str) -> dict:
+    """The cart holds both units left; no more can be added. Someone else buys one
+    before the checkout: the order page names the item and what is left, and the
+    cart is kept, showing the new stock."""
+    register_in_page(page, "Ann Stock", email, password)
+    cart_with(page, sku, quantity=2)
+    box = page.locator(f"#cart-qty-{sku}")
+    box.fill("5")
+    box.blur()
+    expect(page.locator(f"#cart-note-{sku}")).to_contain_text("Only 2 in stock")
+    expect(box).to_have_value("2")
+    fill_address(page)
+    taken = page.request.post("/orders", headers={"Authorization": f"Bearer {other_token}"},
+                              data={"items": [{"sku": sku, "quantity": 1}]})
+    assert taken.status == 201, taken.text()
+    wait_until_available(page, sku, 1)
+    page.get_by_role("button", name="Place order").click()
+    page.wait_for_url(ORDER_URL, timeout=WAIT_MS)
+    expect(page.locator("#order-status")).to_have_text("CANCELLED", timeout=WAIT_MS)
+    shortage = page.locator(f'#shortages li[data-sku="{sku}"]')
+    expect(shortage).to_contain_text(name, timeout=WAIT_MS)
+    expect(shortage).to_contain_text("you asked for 2, only 1 left")
+    expect(page.locator("#cart-count")).to_have_text("2")  # kept
+    shot(page, shots, "order-out-of-stock")
+    result = {"order_id": order_id_of(page), "said": shortage.inner_text()}
+    page.locator("#order-outcome").get_by_role("link", name="change it in your cart").click()
+    expect(page.locator(f"#cart-note-{sku}")).to_have_text("Only 1 left.", timeout=WAIT_MS)
+    page.get_by_role("button", name=re.compile("^Lower to 1")).click()
+    expect(page.locator("#cart-count")).to_have_text("1")
+    return result
+
+
+def wait_until_available(page: Page, sku: str, available: int) -> None:
+    """Until GET /products/{sku} says `available` (another order is being reserved)."""
+    for _ in range(WAIT_MS // 100):
+        if page.request.get(f"/products/{sku}").json()["available"] == available:
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"{sku} never had {available} available")
+
+
+def cancel_paid(page: Page, *, sku: str, email: str, password: str, shots: str) -> dict:
+    """Cancelling a paid order says what will be refunded and waits for a yes."""
+    page.goto("/#/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator("#who")).not_to_be_empty(timeout=WAIT_MS)
+    cart_with(page, sku)
+    page.get_by_label(re.compile("^tok_ok")).check()
+    fill_address(page)
+    page.get_by_role("button", name="Place order").click()
+    page.wait_for_url(ORDER_URL, timeout=WAIT_MS)
+    status = page.locator("#order-status")
+    expect(status).to_have_text("CONFIRMED", timeout=WAIT_MS)
+    cancel = page.get_by_role("button", name="Cancel order")
+    cancel.click()
+    question = page.locator("#cancel-confirm")
+    expect(question).to_contain_text("You will be refunded $9.90")
+    page.get_by_role("button", name="Keep my order").click()
+    expect(question).to_have_count(0)
+    expect(status).to_have_text("CONFIRMED")  # nothing was sent
+    cancel.click()
+    expect(question).to_be_visible()
+    shot(page, shots, "order-cancel-confirm")
+    page.get_by_role("button", name="Yes, cancel and refund").click()
+    expect(status).to_have_text("CANCELLED", timeout=WAIT_MS)
+    return {"order_id": order_id_of(page)}
+
+
+def session_ended_at_checkout(page: Page, *, sku: str, email: str, password: str,
+                              shots: str) -> dict:
+    """The session dies before the checkout (its refresh token refused): the shopper
+    logs in again and is back at the cart, which is as it was."""
+    register_in_page(page, "Ann Session", email, password)
+    cart_with(page, sku, quantity=2)
+    fill_address(page)
+    page.evaluate("""() => {
+      const session = JSON.parse(sessionStorage.getItem("op.session"));
+      sessionStorage.setItem("op.session", JSON.stringify(
+        {...session, access_token: "expired", refresh_token: "spent", expires_at: 0}));
+    }""")
+    page.get_by_role("button", name="Place order").click()
+    expect(page.locator("#session-ended")).to_be_visible(timeout=WAIT_MS)
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Your cart", level=1)).to_be_visible(timeout=WAIT_MS)
+    expect(page.locator(f"#cart-qty-{sku}")).to_have_value("2")
+    expect(page.locator("#ship-city")).to_have_value("Leeds")
+    page.get_by_role("button", name="Place order").click()
+    page.wait_for_url(ORDER_URL, timeout=WAIT_MS)
+    return {"order_id": order_id_of(page)}
+
+
 FLOWS = {"shop_and_follow": shop_and_follow, "restock": restock, "read_docs": read_docs,
-         "price_changed": price_changed, "ships_to": ships_to}
+         "price_changed": price_changed, "ships_to": ships_to,
+         "declined_then_another_card": declined_then_another_card,
+         "out_of_stock": out_of_stock, "cancel_paid": cancel_paid,
+         "session_ended_at_checkout": session_ended_at_checkout}
 # HTTP answers a flow provokes on purpose: the browser logs each non-2xx fetch as a
 # console error ("Failed to load resource: ... status of 409"), which is not a fault.
-EXPECTED_STATUSES = {"price_changed": {409}}
+EXPECTED_STATUSES = {"price_changed": {409}, "session_ended_at_checkout": {401}}
 FAILED_LOAD = re.compile(r"Failed to load resource: the server responded with a status of "
                          r"(\d+)")
 

@@ -22,7 +22,8 @@ import uuid
 import pytest
 
 from common.config import ROOT
-from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from common.testing import wait_for
+from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, login
 
 pytestmark = pytest.mark.e2e
 
@@ -115,3 +116,62 @@ def test_an_admin_restocks_and_sees_the_new_stock(cluster, product, admin):
 def test_the_api_reference_renders_openapi_json(cluster):
     assert cluster.get("/openapi.json").status_code == 200
     assert run_flow(cluster, "read_docs")["operations"] >= 20
+
+
+def new_customer(cluster) -> tuple[str, str]:
+    """A registered customer's (email, password)."""
+    email, password = f"k-{uuid.uuid4().hex[:10]}@example.com", "correct horse"
+    assert cluster.post("/auth/register", json={"email": email, "password": password}
+                        ).status_code == 201
+    return email, password
+
+
+def test_a_declined_card_keeps_the_cart_and_another_card_places_it_again(cluster, product,
+                                                                         admin):
+    sku, _ = product()
+    result = run_flow(cluster, "declined_then_another_card", sku=sku,
+                      email=f"d-{uuid.uuid4().hex[:10]}@example.com", password="correct horse")
+    declined = cluster.get(f"/orders/{result['declined']}", headers=admin).json()
+    assert (declined["status"], declined["cancel_reason"]) == ("CANCELLED", "payment_declined")
+    placed = cluster.get(f"/orders/{result['order_id']}", headers=admin).json()
+    assert placed["id"] != declined["id"]
+    assert placed["payment"]["status"] == "CAPTURED", placed
+    assert [(i["sku"], i["quantity"]) for i in placed["items"]] == [(sku, 1)]
+    assert placed["shipping_address"] == declined["shipping_address"]
+
+
+def test_out_of_stock_names_the_item_and_what_is_left_and_keeps_the_cart(cluster, product,
+                                                                        admin):
+    sku, name = product(stock=2)
+    other = login(cluster, *new_customer(cluster))["Authorization"].split()[1]
+    result = run_flow(cluster, "out_of_stock", sku=sku, name=name,
+                      email=f"s-{uuid.uuid4().hex[:10]}@example.com", password="correct horse",
+                      other_token=other)
+    order = cluster.get(f"/orders/{result['order_id']}", headers=admin).json()
+    assert (order["status"], order["cancel_reason"]) == ("CANCELLED", "out_of_stock")
+    timeline = cluster.get(f"/orders/{result['order_id']}/timeline", headers=admin).json()
+    failed = [e["data"] for e in timeline["items"] if e["type"] == "inventory.failed"]
+    assert failed[0]["shortages"] == [{"sku": sku, "requested": 2, "available": 1}], failed
+    assert result["said"] == f"{name}: you asked for 2, only 1 left."
+
+
+def test_cancelling_a_paid_order_asks_first_and_refunds(cluster, product, admin):
+    sku, _ = product(price_cents=990)
+    email, password = new_customer(cluster)
+    result = run_flow(cluster, "cancel_paid", sku=sku, email=email, password=password)
+
+    def refunded():
+        order = cluster.get(f"/orders/{result['order_id']}", headers=admin).json()
+        return order if order["payment"]["refunded_cents"] == 990 else None
+
+    order = wait_for(refunded, timeout=30, message="the refund of the cancelled order")
+    assert (order["status"], order["cancel_reason"]) == ("CANCELLED", "customer_request")
+
+
+def test_a_session_that_ends_at_checkout_logs_in_and_comes_back_to_the_cart(cluster,
+                                                                           product, admin):
+    sku, _ = product()
+    result = run_flow(cluster, "session_ended_at_checkout", sku=sku,
+                      email=f"e-{uuid.uuid4().hex[:10]}@example.com", password="correct horse")
+    order = cluster.get(f"/orders/{result['order_id']}", headers=admin).json()
+    assert [(i["sku"], i["quantity"]) for i in order["items"]] == [(sku, 2)]

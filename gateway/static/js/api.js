@@ -93,8 +93,30 @@ export async function accessToken() {
   return session()?.access_token ?? null;
 }
 
-/** `api("POST", "/orders", {body, headers, auth: true})` -> the answer's JSON, or ApiError. */
+/** The session is over (no token, a refused refresh, or a 401 even with a fresh token):
+ * forget it and say so with an `op:session-ended` event, so the page can send the
+ * reader to log in and back (app.js); the cart, in localStorage, is not touched. */
+function ended(err) {
+  if (session()) store(null);
+  window.dispatchEvent(new CustomEvent("op:session-ended"));
+  return err;
+}
+
+/** `api("POST", "/orders", {body, headers, auth: true})` -> the answer's JSON, or ApiError.
+ * A call with `auth` whose session is over throws the 401 after `op:session-ended`. */
 export async function api(method, path, {body, headers = {}, auth = false} = {}) {
+  try {
+    return await call(method, path, {body, headers, auth});
+  } catch (err) {
+    // A 401 from /auth/... with a live session judges what was sent (a wrong current
+    // password), not the session.
+    const over = auth && err instanceof ApiError && err.status === 401
+      && (!session() || !path.startsWith("/auth/"));
+    throw over ? ended(err) : err;
+  }
+}
+
+async function call(method, path, {body, headers, auth}) {
   const send = async () => {
     const sent = {Accept: "application/json", ...headers};
     if (body !== undefined) sent["Content-Type"] = "application/json";

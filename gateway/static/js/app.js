@@ -82,8 +82,10 @@ async function render() {
       else done();  // the reader already moved on
     }
   } catch (err) {
-    if (err instanceof ApiError && err.status === 401) return loginFirst(path);
-    mount(root, h("h1", {tabindex: -1}, route.title), errorBox(err));
+    if (err instanceof ApiError && err.status === 401) {
+      return location.hash.startsWith("#/login") ? undefined : loginFirst(path);
+    }
+    mount(root, h("h1", {tabindex: -1}, route.title), errorBox(err, {retry: render}));
   }
 }
 
@@ -129,6 +131,13 @@ document.getElementById("logout").addEventListener("click", async () => {
   navigate("/");
 });
 window.addEventListener("hashchange", render);
+// A session that died under a view (a 401 at checkout, say): log in, then come back.
+window.addEventListener("op:session-ended", () => {
+  const [path] = (location.hash.slice(1) || "/").split("?");
+  if (path === "/login") return;
+  announce("Your session has ended: log in again to carry on (your cart is kept).", "error");
+  navigate(`/login?next=${encodeURIComponent(path)}&expired=1`);
+});
 window.addEventListener("op:cart", updateCartBadge);
 window.addEventListener("op:session", syncSession);
 onLive((name, data) => {

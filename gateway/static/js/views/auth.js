@@ -49,7 +49,11 @@ export function loginView(root, {query, navigate}) {
       navigate(nextPath(query));
     });
   });
-  mount(root, h("h1", {tabindex: -1, id: "login-title"}, "Log in"), form);
+  const why = query.get("expired")
+    ? h("p", {class: "notice", id: "session-ended"}, "Your session has ended. Log in again " +
+        "and you will be taken back to where you were; your cart is kept.")
+    : null;
+  mount(root, h("h1", {tabindex: -1, id: "login-title"}, "Log in"), why, form);
 }
 
 export function registerView(root, {query, navigate}) {

@@ -1,24 +1,23 @@
 /**
- * The cart and checkout: POST /orders with the chosen test card and an
- * Idempotency-Key. The key is kept (sessionStorage) until the order is placed, and
- * reused while the cart and the card stay the same: a retry after a lost answer gets
- * the same order back instead of a second one. A checkout the gateway shed (503 with
- * Retry-After: the shop is busy) is sent again by itself, with the same key, after
- * Retry-After seconds, at most SHED_RETRIES times, saying so on the page. The cart's
- * total goes along as expected_total_cents: when prices changed since the items were
- * added, the answer is 409 price_changed with today's prices; the cart takes them,
- * says what changed, and the shopper places the order again (or not) at those prices.
- * The order needs a shipping address: the form asks for one and offers the last one
- * used again (localStorage).
+ * The cart and checkout (checkout.js places the order). Each line's quantity is held to
+ * the product's stock, read when the page opens (GET /products/{sku}): a hint, so a
+ * line that grew short since says so and offers to lower it. The cart's total goes
+ * along as expected_total_cents: when prices changed since the items were added, the
+ * answer is 409 price_changed with today's prices; the cart takes them, says what
+ * changed, and the shopper places the order again (or not) at those prices. The order
+ * needs a shipping address: the form asks for one and offers the last one used again.
+ * Placing the order leaves the cart as it is: it loses the order's lines only once
+ * the order is confirmed, so a declined card or missing stock costs nothing to redo.
  */
 
 import {api, ApiError, currentUser} from "../api.js";
-import {clear, lines, MAX_QUANTITY, remove, reprice, setQuantity, total} from "../cart.js";
-import {announce, errorBox, h, money, mount, table, uuid4} from "../dom.js";
-import {rememberPlaced} from "./orders.js";
+import {lines, MAX_QUANTITY, remove, reprice, setAvailable, setQuantity, total} from "../cart.js";
+import {pendingOrder, placeOrder, rememberAddressField, savedAddress, settlePending,
+        SHED_RETRIES} from "../checkout.js";
+import {announce, errorBox, h, money, mount, table} from "../dom.js";
+import {rememberPlaced, shortId} from "./orders.js";
 
-const CHECKOUT_KEY = "op.checkout";
-const ADDRESS_KEY = "op.address";  // the last address used, offered again
+const TOKEN_KEY = "op.token";  // the test card chosen last, this tab
 // [form field name, label, input attributes]; name, line1, city, postal code and
 // country are required (the contract's shipping_address).
 const ADDRESS_FIELDS = [
@@ -32,14 +31,6 @@ const ADDRESS_FIELDS = [
   ["phone", "Phone (optional, for delivery texts)", {maxlength: 30, autocomplete: "tel", type: "tel"}],
 ];
 
-function savedAddress() {
-  try {
-    return JSON.parse(localStorage.getItem(ADDRESS_KEY)) || {};
-  } catch {
-    return {};
-  }
-}
-
 function addressFields() {
   const saved = savedAddress();
   const fieldset = h("fieldset", {class: "address"}, h("legend", {}, "Ship to"),
@@ -50,8 +41,7 @@ function addressFields() {
   // Kept as typed: the cart redraws (a quantity, today's prices) without losing it.
   fieldset.addEventListener("input", (event) => {
     const name = event.target.name?.replace(/^ship-/, "");
-    if (!name) return;
-    localStorage.setItem(ADDRESS_KEY, JSON.stringify({...savedAddress(), [name]: event.target.value}));
+    if (name) rememberAddressField(name, event.target.value);
   });
   return fieldset;
 }
@@ -65,51 +55,55 @@ function addressOf(form) {
   }
   return address;
 }
-const SHED_RETRIES = 3;
-const MAX_RETRY_WAIT_S = 30;  // a Retry-After beyond this is cut: the user is waiting
 
-const shed = (err) => err instanceof ApiError && err.status === 503 && err.retryAfterS != null;
-
-/** POST /orders; a shed answer is retried (same request, same key) after Retry-After. */
-export async function placeOrder(request, onRetry) {
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      return await api("POST", "/orders", request);
-    } catch (err) {
-      if (!shed(err) || attempt > SHED_RETRIES) throw err;
-      const waitS = Math.min(Math.max(err.retryAfterS, 1), MAX_RETRY_WAIT_S);
-      onRetry(waitS, attempt);
-      await new Promise((resolve) => { setTimeout(resolve, waitS * 1000); });
-    }
-  }
+/** The test cards, the one chosen last (this tab) checked. */
+export function paymentChoices() {
+  const choices = document.getElementById("payment-tokens").content.cloneNode(true);
+  const chosen = sessionStorage.getItem(TOKEN_KEY);
+  const radio = chosen && choices.querySelector(`input[value="${CSS.escape(chosen)}"]`);
+  if (radio) radio.checked = true;
+  choices.firstElementChild.addEventListener("change", (event) => {
+    sessionStorage.setItem(TOKEN_KEY, event.target.value);
+  });
+  return choices;
 }
 
-function idempotencyKey(fingerprint) {
-  let saved = null;
-  try {
-    saved = JSON.parse(sessionStorage.getItem(CHECKOUT_KEY));
-  } catch {
-    saved = null;
-  }
-  if (saved?.fingerprint === fingerprint) return saved.key;
-  const key = uuid4();
-  sessionStorage.setItem(CHECKOUT_KEY, JSON.stringify({key, fingerprint}));
-  return key;
+/** What the stock hint says of a line, or null when there is nothing to say. */
+function stockNote(line) {
+  if (line.available === null) return "No longer sold: remove it to order the rest.";
+  if (!Number.isInteger(line.available)) return null;
+  if (line.available === 0) return "Out of stock right now.";
+  if (line.quantity > line.available) return `Only ${line.available} left.`;
+  return null;
 }
 
-function lineRow(line) {
+function lineRow(line, note) {
   const inputId = `cart-qty-${line.sku}`;
-  const quantity = h("input", {type: "number", id: inputId, min: 0, max: MAX_QUANTITY,
-                               value: line.quantity});
+  const noteId = `cart-note-${line.sku}`;
+  const most = Number.isInteger(line.available) ? Math.min(MAX_QUANTITY, line.available) : MAX_QUANTITY;
+  const quantity = h("input", {type: "number", id: inputId, min: 0, max: Math.max(most, line.quantity),
+                               value: line.quantity, "aria-describedby": noteId});
   quantity.addEventListener("change", () => {
     const wanted = Number.parseInt(quantity.value, 10);
-    if (Number.isInteger(wanted) && wanted >= 0) setQuantity(line.sku, wanted);
+    if (!Number.isInteger(wanted) || wanted < 0) return;
+    if (wanted > most) {  // said before the redraw that setQuantity causes
+      const why = most < MAX_QUANTITY ? `Only ${most} in stock` : `At most ${most} per order`;
+      note.set(line.sku, `${why}: your cart holds ${most}.`);
+      announce(`${line.name}: ${why.toLowerCase()}, your cart holds ${most}.`, "error");
+    }
+    setQuantity(line.sku, wanted);
   });
+  const said = note.get(line.sku) || stockNote(line);
+  const lower = Number.isInteger(line.available) && line.quantity > line.available
+    ? h("button", {type: "button", class: "secondary", onclick: () => setQuantity(line.sku, line.available)},
+      line.available ? `Lower to ${line.available}` : "Remove", h("span", {class: "sr-only"}, ` ${line.name}`))
+    : null;
   return h("tr", {dataset: {sku: line.sku}},
     h("td", {}, line.name, h("br"), h("code", {class: "muted"}, line.sku)),
     h("td", {class: "num"}, money(line.price_cents, line.currency)),
     h("td", {class: "num"},
-      h("label", {for: inputId, class: "sr-only"}, `Quantity of ${line.name}`), quantity),
+      h("label", {for: inputId, class: "sr-only"}, `Quantity of ${line.name}`), quantity,
+      h("span", {id: noteId, class: "hint stock-note", dataset: {sku: line.sku}}, said || ""), lower),
     h("td", {class: "num"}, money(line.price_cents * line.quantity, line.currency)),
     h("td", {}, h("button", {type: "button", class: "danger", onclick: () => remove(line.sku)},
       "Remove", h("span", {class: "sr-only"}, ` ${line.name}`))));
@@ -123,10 +117,38 @@ function priceNotice(moved) {
       `${m.name}: ${money(m.before, m.currency)} → ${money(m.after, m.currency)}`))));
 }
 
+function goneNotice(skus) {
+  const names = skus.map((sku) => lines().find((l) => l.sku === sku)?.name || sku);
+  return h("p", {class: "error", role: "alert", id: "not-sold"},
+    `No longer sold: ${names.join(", ")}. Remove ${skus.length > 1 ? "them" : "it"} ` +
+    "from your cart to order the rest.");
+}
+
+function pendingNotice() {
+  const pending = pendingOrder();
+  if (!pending) return null;
+  return h("p", {class: "notice", id: "cart-pending"}, "Your ",
+    h("a", {href: `#/orders/${pending.order_id}`}, `order ${shortId(pending.order_id)}`),
+    " is being confirmed: its items leave your cart once it is.");
+}
+
+/** Read each line's stock (a hint): lines no longer sold get `available: null`. */
+async function checkStock() {
+  await Promise.all(lines().map(async ({sku}) => {
+    try {
+      const product = await api("GET", `/products/${encodeURIComponent(sku)}`);
+      setAvailable(sku, product.available);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) setAvailable(sku, null);
+    }
+  }));
+}
+
 export function cartView(root, {navigate}) {
   const heading = h("h1", {tabindex: -1}, "Your cart");
   const body = h("div");
   let notice = null;  // survives the redraw the repriced cart causes
+  const note = new Map();  // sku -> what the last quantity change met, for one redraw
   mount(root, heading, body);
 
   function draw() {
@@ -140,15 +162,17 @@ export function cartView(root, {navigate}) {
   function render() {
     const all = lines();
     if (!all.length) {
-      mount(body, h("p", {}, "Your cart is empty. ", h("a", {href: "#/"}, "Browse the shop")));
+      mount(body, pendingNotice(),
+            h("p", {}, "Your cart is empty. ", h("a", {href: "#/"}, "Browse the shop")));
       return;
     }
     const sum = total();
     const message = notice ? h("div", {}, notice) : h("div");
     notice = null;
+    const rows = all.map((line) => lineRow(line, note));
+    note.clear();
     const checkout = h("form", {class: "checkout", "aria-label": "Checkout"});
-    checkout.append(addressFields(),
-                    document.getElementById("payment-tokens").content.cloneNode(true));
+    checkout.append(addressFields(), paymentChoices());
     const place = h("button", {type: "submit", id: "place-order"}, "Place order");
     if (currentUser()) {
       checkout.append(message, h("div", {class: "actions"}, place));
@@ -160,45 +184,47 @@ export function cartView(root, {navigate}) {
     }
     checkout.addEventListener("submit", async (event) => {
       event.preventDefault();
-      const token = checkout.elements["payment-token"].value || "tok_ok";
-      const items = lines().map(({sku, quantity}) => ({sku, quantity}));
-      const address = addressOf(checkout);
-      const key = idempotencyKey(JSON.stringify({items, token, address}));
       place.disabled = true;
       place.textContent = "Placing your order…";
       mount(message);
       try {
-        const order = await placeOrder(
-          {auth: true, headers: {"Idempotency-Key": key},
-           body: {items, payment: {token}, shipping_address: address,
-                  expected_total_cents: total().cents}},
-          (waitS, attempt) => {
-            place.textContent = "Retrying…";
-            mount(message, h("p", {class: "notice", role: "status", id: "checkout-retry"},
-              `The shop is busy right now: trying your order again in ${waitS} s ` +
-              `(retry ${attempt} of ${SHED_RETRIES}).`));
-          });
-        sessionStorage.removeItem(CHECKOUT_KEY);
-        localStorage.setItem(ADDRESS_KEY, JSON.stringify(address));
+        const order = await placeOrder({
+          items: lines().map(({sku, quantity}) => ({sku, quantity})),
+          token: checkout.elements["payment-token"].value || "tok_ok",
+          address: addressOf(checkout), expectedCents: total().cents,
+        }, (waitS, attempt) => {
+          place.textContent = "Retrying…";
+          mount(message, h("p", {class: "notice", role: "status", id: "checkout-retry"},
+            `The shop is busy right now: trying your order again in ${waitS} s ` +
+            `(retry ${attempt} of ${SHED_RETRIES}).`));
+        });
         rememberPlaced(order);
-        clear();
-        announce("Order placed: follow it live on its page.");
+        announce("Order placed: your cart is kept until it is confirmed.");
         navigate(`/orders/${order.id}`);
+        return;
       } catch (err) {
         if (err instanceof ApiError && err.code === "price_changed") {
-          sessionStorage.removeItem(CHECKOUT_KEY);  // a new total is a new request
           notice = priceNotice(reprice(err.details.items));
           draw();  // today's prices and the notice; the shopper decides
           return;
         }
+        const gone = err instanceof ApiError ? err.details?.unknown_skus : null;
+        if (Array.isArray(gone) && gone.length) {
+          for (const sku of gone) setAvailable(sku, null);
+          notice = goneNotice(gone);
+          draw();
+          return;
+        }
+        // A session that died is sent to log in by app.js, and comes back here.
         mount(message, errorBox(err));
-        place.disabled = false;
-        place.textContent = "Place order";
       }
+      place.disabled = false;
+      place.textContent = "Place order";
     });
     mount(body,
+      pendingNotice(),
       table("Items in your cart", ["Product", "Price", "Quantity", "Line total", ""],
-            all.map(lineRow), {numeric: [1, 2, 3]}),
+            rows, {numeric: [1, 2, 3]}),
       h("p", {class: "price"}, "Total at today's prices: ",
         h("strong", {id: "cart-total"}, money(sum.cents, sum.currency))),
       checkout);
@@ -206,5 +232,7 @@ export function cartView(root, {navigate}) {
 
   draw();
   window.addEventListener("op:cart", draw);
+  checkStock();
+  if (currentUser() && pendingOrder()) settlePending().then(draw, () => {});
   return () => window.removeEventListener("op:cart", draw);
 }

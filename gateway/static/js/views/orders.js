@@ -51,7 +51,10 @@ export async function ordersView(root) {
         : h("p", {}, "No orders yet. ", h("a", {href: "#/"}, "Visit the shop")));
       more.hidden = !cursor;
     } catch (err) {
-      mount(list, errorBox(err));
+      const retry = () => { more.hidden = true; load(); };
+      if (rows.length) mount(list, table("Orders", ["Order", "Placed", "Status", "Items", "Total"],
+                                         rows, {numeric: [3, 4]}), errorBox(err, {retry}));
+      else mount(list, errorBox(err, {retry}));
     } finally {
       more.disabled = false;
     }
