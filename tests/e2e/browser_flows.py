@@ -314,14 +314,56 @@ def session_ended_at_checkout(page: Page, *, sku: str, email: str, password: str
     return {"order_id": order_id_of(page)}
 
 
+def browse_and_search(page: Page, *, word: str, skus: list[str], category: str,
+                      shots: str) -> dict:
+    """Search the catalog, narrow by category, sort, page on (the URL keeps it all, a
+    reload comes back to the same page), open a product and add it from its page.
+    `skus`: the products whose names hold `word`, in sku order, more than one page."""
+    page.goto("/#/?category=tea")  # the demo catalog's teas, for the picture
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Tea, coffee", timeout=WAIT_MS)
+    expect(page.locator('article.card[data-sku="TEA-SENCHA-100"] img')).to_be_visible()
+    shot(page, shots, "catalog")
+    page.goto("/")
+    page.get_by_role("searchbox", name="Search").fill(word)
+    page.get_by_role("button", name="Search").click()
+    expect(page).to_have_url(re.compile(rf"#/\?q={word}$"))
+    cards = page.locator("article.card")
+    expect(cards).to_have_count(12, timeout=WAIT_MS)
+    expect(cards.first).to_have_attribute("data-sku", skus[0])
+    shot(page, shots, "catalog-search")
+    page.get_by_role("link", name="Next page").click()
+    expect(page).to_have_url(re.compile(rf"#/\?q={word}&page=2$"))
+    expect(cards.first).to_have_attribute("data-sku", skus[12], timeout=WAIT_MS)
+    page.reload()  # the page number is in the URL: the same page comes back
+    expect(cards.first).to_have_attribute("data-sku", skus[12], timeout=WAIT_MS)
+    page.get_by_label("Sort by").select_option("-price")
+    expect(page).to_have_url(re.compile(r"sort=-price"))
+    expect(page).not_to_have_url(re.compile(r"page="))
+    page.get_by_label("Category").select_option(category)
+    expect(page).to_have_url(re.compile(rf"category={category}"))
+    expect(cards).to_have_count(2, timeout=WAIT_MS)
+    dearest = cards.first.get_attribute("data-sku")
+    cards.first.get_by_role("heading").get_by_role("link").click()
+    expect(page).to_have_url(re.compile(rf"#/products/{dearest}$"))
+    expect(page.locator(f'.product-page[data-sku="{dearest}"] img')).to_be_visible()
+    page.get_by_role("button", name="Add to cart").click()
+    expect(page.locator("#cart-count")).to_have_text("1")
+    shot(page, shots, "product")
+    page.goto("/#/products/NO-SUCH-THING")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Not in the shop",
+                                                              timeout=WAIT_MS)
+    return {"dearest": dearest}
+
+
 FLOWS = {"shop_and_follow": shop_and_follow, "restock": restock, "read_docs": read_docs,
          "price_changed": price_changed, "ships_to": ships_to,
          "declined_then_another_card": declined_then_another_card,
          "out_of_stock": out_of_stock, "cancel_paid": cancel_paid,
-         "session_ended_at_checkout": session_ended_at_checkout}
+         "session_ended_at_checkout": session_ended_at_checkout,
+         "browse_and_search": browse_and_search}
 # HTTP answers a flow provokes on purpose: the browser logs each non-2xx fetch as a
 # console error ("Failed to load resource: ... status of 409"), which is not a fault.
-EXPECTED_STATUSES = {"price_changed": {409}, "session_ended_at_checkout": {401}}
+EXPECTED_STATUSES = {"browse_and_search": {404}, "price_changed": {409}, "session_ended_at_checkout": {401}}
 FAILED_LOAD = re.compile(r"Failed to load resource: the server responded with a status of "
                          r"(\d+)")
 

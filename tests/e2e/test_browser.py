@@ -175,3 +175,20 @@ def test_a_session_that_ends_at_checkout_logs_in_and_comes_back_to_the_cart(clus
                       email=f"e-{uuid.uuid4().hex[:10]}@example.com", password="correct horse")
     order = cluster.get(f"/orders/{result['order_id']}", headers=admin).json()
     assert [(i["sku"], i["quantity"]) for i in order["items"]] == [(sku, 2)]
+
+
+def test_a_shopper_searches_filters_sorts_and_pages_through_the_catalog(cluster, admin):
+    word = f"zz{uuid.uuid4().hex[:6]}"
+    category = f"ui-{uuid.uuid4().hex[:6]}"
+    skus = []
+    for n in range(14):  # more than a page of 12
+        sku = f"0UI-{word.upper()}-{n:02d}"
+        answer = cluster.post("/products", headers=admin, json={
+            "sku": sku, "name": f"{word.capitalize()} Oolong no. {n}", "price_cents": 500 + n,
+            "description": "Made for the catalog browser test.", "stock": 4,
+            "category": category if n in (3, 7) else None,
+            "image_url": "/static/img/products/TEA-SENCHA-100.svg"})
+        assert answer.status_code == 201, answer.text
+        skus.append(sku)
+    result = run_flow(cluster, "browse_and_search", word=word, skus=skus, category=category)
+    assert result["dearest"] == skus[7]

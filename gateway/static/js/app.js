@@ -15,13 +15,16 @@ import {cartView} from "./views/cart.js";
 import {notificationsView} from "./views/notifications.js";
 import {orderView} from "./views/order.js";
 import {ordersView} from "./views/orders.js";
+import {productView} from "./views/product.js";
 import {shopView} from "./views/shop.js";
 
 // SHOP_NAME, as the page's <meta name="application-name"> gives it (gateway/routes/web.py).
 const SHOP_NAME = document.querySelector('meta[name="application-name"]')?.content || "Leaf & Bean";
 
 const ROUTES = [
-  {name: "shop", pattern: /^\/(products)?$/, view: shopView, title: "Shop"},
+  {name: "shop", pattern: /^\/(?:products)?$/, view: shopView, title: "Shop"},
+  {name: "shop", pattern: /^\/products\/([A-Za-z0-9][A-Za-z0-9._%-]{0,200})$/,
+   view: productView, title: "Product"},
   {name: "cart", pattern: /^\/cart$/, view: cartView, title: "Cart"},
   {name: "login", pattern: /^\/login$/, view: loginView, title: "Log in"},
   {name: "register", pattern: /^\/register$/, view: registerView, title: "Register"},
