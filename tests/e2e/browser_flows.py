@@ -363,7 +363,8 @@ FLOWS = {"shop_and_follow": shop_and_follow, "restock": restock, "read_docs": re
          "browse_and_search": browse_and_search}
 # HTTP answers a flow provokes on purpose: the browser logs each non-2xx fetch as a
 # console error ("Failed to load resource: ... status of 409"), which is not a fault.
-EXPECTED_STATUSES = {"browse_and_search": {404}, "price_changed": {409}, "session_ended_at_checkout": {401}}
+EXPECTED_STATUSES = {"browse_and_search": {404}, "price_changed": {409},
+                     "session_ended_at_checkout": {401}}
 FAILED_LOAD = re.compile(r"Failed to load resource: the server responded with a status of "
                          r"(\d+)")
 
