@@ -59,7 +59,7 @@ IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "required": False,
 def op(summary: str, tag: str, ok: dict, *, auth: bool = True, checks_role: bool = False,
        body: str | None = None, form: bool = False, body_required: bool = True,
        params: tuple = (), errors: tuple[int, ...] = (), rpc: bool = True,
-       limited: bool = False, example: dict | None = None) -> dict:
+       limited: bool = False) -> dict:
     """One operation. `ok` maps status -> answer(...)."""
     # 400 always: any request line or header block that is too long is refused
     # (gateway/protocol.py), whatever the operation.
@@ -83,8 +83,6 @@ def op(summary: str, tag: str, ok: dict, *, auth: bool = True, checks_role: bool
         operation["parameters"] = list(params)
     if body is not None:
         content = {JSON: {"schema": ref(body)}}
-        if example is not None:
-            content[JSON]["example"] = example
         if form:
             content[FORM] = {"schema": ref(body)}
         operation["requestBody"] = {"required": body_required, "content": content}
@@ -155,9 +153,7 @@ def paths() -> dict:
             "post": op("Add a product and its stock (admins)", "catalog",
                        {"201": answer("the product", "ManagedProduct",
                                       headers=("Location",))},
-                       checks_role=True, body="CreateProductRequest", errors=(409,),
-                       example={"sku": "TEA-NEW-1", "name": "New tea", "price_cents": 450,
-                                "stock": 10})},
+                       checks_role=True, body="CreateProductRequest", errors=(409,))},
         "/products/{sku}": {
             "get": op("One product (an archived one: 404)", "catalog",
                       {"200": answer("the product", "Product")},
@@ -190,10 +186,7 @@ def paths() -> dict:
                        "orders",
                        {"201": answer("the order, PENDING", "Order", headers=("Location",))},
                        checks_role=True, body="CreateOrderRequest", params=(IDEMPOTENCY_KEY,),
-                       errors=(409, 422), limited=True,
-                       example={"items": [{"sku": "TEA-SENCHA-100", "quantity": 1}],
-                                "payment": {"token": "tok_ok"},
-                                "expected_total_cents": 650}),
+                       errors=(409, 422), limited=True),
             "get": op("Own orders, newest first (admins: every order, or ?user_id=)", "orders",
                       {"200": answer("a page of orders", "OrderPage")}, checks_role=True,
                       params=(*LIST, query("user_id", string(format="uuid"),

@@ -6,9 +6,13 @@ from __future__ import annotations
 import re
 
 import pytest
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
 from gateway.openapi import build_spec
 from gateway.openapi.components import ERROR_CODES, REQUEST_MODELS
+from gateway.openapi.texts import TEXTS
 
 METHODS = {"get", "post", "put", "patch", "delete"}
 NOT_API = {"static"}  # the storefront's files
@@ -90,3 +94,67 @@ def test_every_reference_resolves():
     text = repr(spec)
     for kind, name in re.findall(r"#/components/(\w+)/([\w-]+)", text):
         assert name in spec["components"][kind], (kind, name)
+
+
+def test_every_operation_has_an_operation_id_and_a_description():
+    spec = build_spec()
+    ids = []
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            assert re.fullmatch(r"[a-z][A-Za-z]+", operation.get("operationId", "")), \
+                (method, path, "no operationId: add it to gateway/openapi/texts.py")
+            assert len(operation.get("description", "")) >= 30, (method, path)
+            ids.append(operation["operationId"])
+    assert len(ids) == len(set(ids)), "an operationId is used twice"
+
+
+def test_the_texts_name_only_operations_that_exist():
+    operations = {f"{method} {path}" for method, path in spec_operations(build_spec())}
+    assert set(TEXTS) - operations == set()
+
+
+def test_every_example_is_valid_against_its_schema():
+    spec = build_spec()
+    registry = Registry().with_resource("urn:spec", Resource.from_contents(
+        spec, default_specification=DRAFT202012))
+    checked = 0
+
+    def check(schema: dict, example, where):
+        nonlocal checked
+        validator = Draft202012Validator(_inline(spec, schema), registry=registry)
+        errors = [e.message for e in validator.iter_errors(example)]
+        assert errors == [], (where, errors)
+        checked += 1
+
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            if body and "example" in body:
+                check(body["schema"], body["example"], (method, path, "request"))
+            for status, answer in operation["responses"].items():
+                content = answer.get("content", {}).get("application/json", {})
+                if "example" in content:
+                    check(content["schema"], content["example"], (method, path, status))
+    for name, answer in spec["components"]["responses"].items():
+        content = answer["content"]["application/json"]
+        for label, example in content.get("examples", {}).items():
+            check(content["schema"], example["value"], (name, label))
+    assert checked >= 15
+
+
+def _inline(spec: dict, schema: dict) -> dict:
+    """`schema` with its #/components refs pointing into the whole document."""
+    return {"$ref": "urn:spec" + schema["$ref"]} if "$ref" in schema else schema
+
+
+def test_the_live_stream_documents_its_events():
+    spec = build_spec()
+    stream = spec["paths"]["/events/stream"]["get"]
+    text = stream["description"]
+    for needed in ("order.status", "notification", "heartbeat", "Last-Event-ID"):
+        assert needed in text, needed
+    example = stream["responses"]["200"]["content"]["text/event-stream"]["example"]
+    assert "event: order.status" in example and "event: notification" in example
+    schemas = spec["components"]["schemas"]
+    assert set(schemas["OrderStatusEvent"]["properties"]) == {"order_id", "status", "reason"}
+    assert set(schemas["NotificationEvent"]["properties"]) == {"id", "kind", "subject"}
