@@ -25,7 +25,12 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
-VIEWPORT = {"width": 1024, "height": 720}
+# A flow runs at one of these sizes ("viewport" argument); at "mobile" (an iPhone 12-14
+# screen) every screenshot is named `<name>-mobile` and first checks that the page is
+# no wider than the screen: nothing overflows sideways.
+VIEWPORTS = {"desktop": {"width": 1024, "height": 720},
+             "mobile": {"width": 390, "height": 844}}
+MODE = {"viewport": "desktop"}
 WAIT_MS = 30_000
 
 
@@ -38,8 +43,33 @@ def fill_address(page: Page) -> None:
         page.get_by_label(label, exact=False).first.fill(value)
 
 
+def fits_the_screen(page: Page) -> None:
+    """No horizontal scrolling: the document is no wider than the viewport, and no
+    element sticks out past its right edge (a wide table must scroll in its own box)."""
+    wider = page.evaluate("""() => {
+        const width = document.documentElement.clientWidth;
+        const out = [...document.querySelectorAll("body *")].filter((el) => {
+            const box = el.getBoundingClientRect();
+            if (!box.width || getComputedStyle(el).position === "fixed") return false;
+            // inside a scrolling box (.table-wrap): scrolls there, not the page
+            for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+                const o = getComputedStyle(p).overflowX;
+                if (o === "auto" || o === "scroll" || o === "hidden") return false;
+            }
+            return box.right > width + 1;
+        });
+        return {page: document.documentElement.scrollWidth, width,
+                out: out.slice(0, 5).map((el) => el.outerHTML.slice(0, 120))};
+    }""")
+    assert wider["page"] <= wider["width"] and not wider["out"], \
+        f"wider than the {wider['width']} px screen: {wider}"
+
+
 def shot(page: Page, shots: str, name: str) -> None:
     Path(shots).mkdir(parents=True, exist_ok=True)
+    if MODE["viewport"] == "mobile":
+        fits_the_screen(page)
+        name = f"{name}-mobile"
     page.screenshot(path=str(Path(shots) / f"{name}.png"))
 
 
@@ -378,9 +408,12 @@ def run(flow: str, args: dict) -> dict:
     """Run `flow` in a fresh browser on args["url"]; AssertionError on any script or
     console error (a Content-Security-Policy violation is one)."""
     url = args.pop("url")
+    MODE["viewport"] = args.pop("viewport", "desktop")
+    mobile = MODE["viewport"] == "mobile"
     with sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_context(base_url=url, viewport=VIEWPORT).new_page()
+        page = browser.new_context(base_url=url, viewport=VIEWPORTS[MODE["viewport"]],
+                                   is_mobile=mobile, has_touch=mobile).new_page()
         problems: list[str] = []
         page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
         page.on("console", lambda msg: problems.append(f"console: {msg.text}")

@@ -177,7 +177,9 @@ def test_a_session_that_ends_at_checkout_logs_in_and_comes_back_to_the_cart(clus
     assert [(i["sku"], i["quantity"]) for i in order["items"]] == [(sku, 2)]
 
 
-def test_a_shopper_searches_filters_sorts_and_pages_through_the_catalog(cluster, admin):
+@pytest.mark.parametrize("viewport", ["desktop", "mobile"])
+def test_a_shopper_searches_filters_sorts_and_pages_through_the_catalog(cluster, admin,
+                                                                        viewport):
     word = f"zz{uuid.uuid4().hex[:6]}"
     category = f"ui-{uuid.uuid4().hex[:6]}"
     skus = []
@@ -190,5 +192,6 @@ def test_a_shopper_searches_filters_sorts_and_pages_through_the_catalog(cluster,
             "image_url": "/static/img/products/TEA-SENCHA-100.svg"})
         assert answer.status_code == 201, answer.text
         skus.append(sku)
-    result = run_flow(cluster, "browse_and_search", word=word, skus=skus, category=category)
+    result = run_flow(cluster, "browse_and_search", word=word, skus=skus, category=category,
+                      viewport=viewport)
     assert result["dearest"] == skus[7]
