@@ -132,6 +132,19 @@ function pendingNotice() {
     " is being confirmed: its items leave your cart once it is.");
 }
 
+/** The address fields a 400 names: marked invalid, the first one focused. */
+function markFields(form, err) {
+  const details = err instanceof ApiError ? err.details || {} : {};
+  const named = (details.fields || [details]).map((f) => f?.field).filter(Boolean);
+  const inputs = named.map((field) => field.match(/^shipping_address\.(\w+)$/)?.[1])
+    .map((name) => name && form.elements[`ship-${name}`]).filter(Boolean);
+  for (const input of inputs) {
+    input.setAttribute("aria-invalid", "true");
+    input.addEventListener("input", () => input.removeAttribute("aria-invalid"), {once: true});
+  }
+  inputs[0]?.focus();
+}
+
 /** Read each line's stock (a hint): lines no longer sold get `available: null`. */
 async function checkStock() {
   await Promise.all(lines().map(async ({sku}) => {
@@ -217,6 +230,7 @@ export function cartView(root, {navigate}) {
         }
         // A session that died is sent to log in by app.js, and comes back here.
         mount(message, errorBox(err));
+        markFields(checkout, err);
       }
       place.disabled = false;
       place.textContent = "Place order";
