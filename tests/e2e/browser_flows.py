@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import time
 import traceback
 from pathlib import Path
 
@@ -125,8 +126,7 @@ def restock(page: Page, *, sku: str, name: str, email: str, password: str,
     expect(row.locator('[data-field="available"]')).to_have_text("10")
     expect(page.locator("#admin-dead-letters table")).to_be_visible(timeout=WAIT_MS)
     expect(page.locator("#admin-failed h2")).to_be_visible()
-    shot(page, shots, "admin")
-    return {"on_hand": row.locator('[data-field="on_hand"]').text_content()}
+    return {"on_hand": on_hand}
 
 
 def read_docs(page: Page, *, shots: str) -> dict:
@@ -135,6 +135,9 @@ def read_docs(page: Page, *, shots: str) -> dict:
     expect(page.locator("#docs")).not_to_have_attribute("aria-busy", "true", timeout=WAIT_MS)
     expect(page.locator(".operation").first).to_be_visible()
     expect(page.locator("#docs")).to_contain_text("/orders")
+    on_hand = row.locator('[data-field="on_hand"]').text_content()
+    shot(page, shots, "admin")
+    page.locator(".admin-tabs").get_by_role("link", name="Operations").click()
     return {"operations": page.locator(".operation").count()}
 
 
@@ -390,7 +393,7 @@ FLOWS = {"shop_and_follow": shop_and_follow, "restock": restock, "read_docs": re
          "declined_then_another_card": declined_then_another_card,
          "out_of_stock": out_of_stock, "cancel_paid": cancel_paid,
          "session_ended_at_checkout": session_ended_at_checkout,
-         "browse_and_search": browse_and_search}
+         "browse_and_search": browse_and_search, "admin_runs_the_shop": admin_runs_the_shop}
 # HTTP answers a flow provokes on purpose: the browser logs each non-2xx fetch as a
 # console error ("Failed to load resource: ... status of 409"), which is not a fault.
 EXPECTED_STATUSES = {"browse_and_search": {404}, "price_changed": {409},
@@ -406,6 +409,111 @@ def unexpected(flow: str, text: str) -> bool:
 
 def run(flow: str, args: dict) -> dict:
     """Run `flow` in a fresh browser on args["url"]; AssertionError on any script or
+def in_page(page: Page, method: str, path: str, token: str | None = None,
+            body: dict | None = None) -> dict:
+    """An API call from the page (the admin's own token unless `token`): {status, body}."""
+    return page.evaluate("""async ([method, path, token, body]) => {
+      token ||= JSON.parse(sessionStorage.getItem("op.session")).access_token;
+      const headers = {Authorization: `Bearer ${token}`, "Content-Type": "application/json"};
+      const answer = await fetch(path, {method, headers,
+                                        body: body ? JSON.stringify(body) : undefined});
+      return {status: answer.status, body: await answer.json()};
+    }""", [method, path, token, body])
+
+
+def order_status_is(page: Page, order_id: str, status: str) -> None:
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while in_page(page, "GET", f"/orders/{order_id}")["body"]["status"] != status:
+        assert time.monotonic() < deadline, f"order {order_id} never reached {status}"
+        page.wait_for_timeout(100)
+
+
+def admin_runs_the_shop(page: Page, *, email: str, password: str, sku: str,
+                        shopper_token: str, shopper_email: str, client_name: str,
+                        shots: str) -> dict:
+    """The admin adds a product (category, image) and edits its price; a shopper orders
+    it (API); the admin finds the order, sees its payment, shipment, address and
+    timeline, cancels it after a question that states the refund, and sees it refunded;
+    then looks up the customer, adds and revokes an API client, reads the notification
+    log with its recipients."""
+    page.goto("/#/login?next=%2Fadmin%2Fproducts")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Admin · Products", level=1)).to_be_visible(
+        timeout=WAIT_MS)
+    page.get_by_role("button", name="New product").click()
+    form = page.locator("#product-form")
+    for label, value in {"SKU": sku, "Name": "Admin Darjeeling", "Price": "11.50",
+                         "Description": "First flush, added from the admin page.",
+                         "Category": "tea", "Image URL": "/static/img/products/TEA-ASSAM-250.svg",
+                         "Units in stock": "6"}.items():
+        form.get_by_label(label, exact=True).fill(value)
+    shot(page, shots, "admin-product-form")
+    form.get_by_role("button", name="Add product").click()
+    row = page.locator(f'tr[data-sku="{sku}"]')
+    expect(row.locator('[data-field="category"]')).to_have_text("tea", timeout=WAIT_MS)
+    expect(row.locator("img")).to_be_visible()
+    row.get_by_role("button", name=f"Edit {sku}").click()
+    form.get_by_label("Price", exact=True).fill("12.50")
+    form.get_by_role("button", name="Save changes").click()
+    expect(row.locator('[data-field="price"]')).to_have_text("$12.50", timeout=WAIT_MS)
+    shot(page, shots, "admin-products")
+
+    placed = in_page(page, "POST", "/orders", shopper_token, {
+        "items": [{"sku": sku, "quantity": 2}], "shipping_address": {
+            "name": "Ann Shopper", "line1": "1 Tea Street", "city": "Leeds",
+            "postal_code": "LS1 1AA", "country": "GB"}})
+    assert placed["status"] == 201, placed
+    order_id = placed["body"]["id"]
+    page.locator(".admin-tabs").get_by_role("link", name="Orders").click()
+    order_row = page.locator(f'tr[data-order="{order_id}"]')
+    expect(order_row).to_contain_text(shopper_email, timeout=WAIT_MS)
+    shot(page, shots, "admin-orders")
+    # It ships DELIVERY_SHIP_AFTER_S (5 s here) after CONFIRMED: cancel before that.
+    order_status_is(page, order_id, "CONFIRMED")
+    order_row.get_by_role("link").click()
+    expect(page.locator("#admin-order-status")).to_have_text("CONFIRMED", timeout=WAIT_MS)
+    expect(page.locator("#admin-payments")).to_contain_text("CAPTURED")
+    expect(page.locator("#admin-ships-to")).to_contain_text("1 Tea Street")
+    page.get_by_role("button", name="Cancel order").click()
+    question = page.locator("#admin-cancel-confirm")
+    expect(question).to_contain_text("$25.00 will be refunded")
+    shot(page, shots, "admin-cancel-confirm")
+    page.get_by_role("button", name="Yes, cancel and refund $25.00").click()
+    expect(page.locator("#admin-order-status")).to_have_text("CANCELLED", timeout=WAIT_MS)
+    expect(page.locator("#admin-order-payment")).to_contain_text("REFUNDED", timeout=WAIT_MS)
+    expect(page.locator("#admin-timeline")).to_contain_text("Payment refunded", timeout=WAIT_MS)
+    expect(page.locator("#admin-shipment")).to_contain_text("Leeds")
+    shot(page, shots, "admin-order-refunded")
+
+    page.locator(".admin-tabs").get_by_role("link", name="Customers").click()
+    page.get_by_label("Email or name").fill(shopper_email)
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("#admin-customers tbody tr")).to_have_count(1, timeout=WAIT_MS)
+    expect(page.locator("#admin-customers tbody")).to_contain_text(shopper_email)
+    shot(page, shots, "admin-customers")
+
+    page.locator(".admin-tabs").get_by_role("link", name="API clients").click()
+    page.get_by_label("Name", exact=True).fill(client_name)
+    page.get_by_label("inventory:read").check()
+    page.get_by_role("button", name="Create client").click()
+    expect(page.locator("#client-secret")).to_contain_text("client_secret", timeout=WAIT_MS)
+    client_id = page.locator("#client-secret code").first.text_content()
+    expect(page.locator(f'tr[data-client="{client_id}"]')).to_be_visible(timeout=WAIT_MS)
+    shot(page, shots, "admin-clients")
+    page.get_by_role("button", name=f"Revoke {client_name}").click()
+    page.get_by_role("button", name="Yes, revoke").click()
+    expect(page.locator(f'tr[data-client="{client_id}"]')).to_have_count(0, timeout=WAIT_MS)
+
+    page.locator(".admin-tabs").get_by_role("link", name="Operations").click()
+    expect(page.locator('#admin-failed [data-field="recipient"]', has_text=shopper_email)
+           .first).to_be_visible(timeout=WAIT_MS)
+    expect(page.locator("#admin-dead-letters table")).to_be_visible(timeout=WAIT_MS)
+    shot(page, shots, "admin-operations")
+    return {"order_id": order_id, "client_id": client_id}
+
+
     console error (a Content-Security-Policy violation is one)."""
     url = args.pop("url")
     MODE["viewport"] = args.pop("viewport", "desktop")

@@ -195,3 +195,23 @@ def test_a_shopper_searches_filters_sorts_and_pages_through_the_catalog(cluster,
     result = run_flow(cluster, "browse_and_search", word=word, skus=skus, category=category,
                       viewport=viewport)
     assert result["dearest"] == skus[7]
+
+
+def test_an_admin_adds_a_product_then_finds_and_refunds_its_order(cluster, admin):
+    sku = f"0ADM-{uuid.uuid4().hex[:8].upper()}"
+    email, password = new_customer(cluster)
+    shopper = login(cluster, email, password)["Authorization"].split()[1]
+    client_name = f"Warehouse sync {sku[-4:]}"
+    result = run_flow(cluster, "admin_runs_the_shop", email=ADMIN_EMAIL,
+                      password=ADMIN_PASSWORD, sku=sku, shopper_token=shopper,
+                      shopper_email=email, client_name=client_name)
+
+    product = cluster.get(f"/products/{sku}").json()
+    assert (product["category"], product["image_url"], product["price_cents"]) == (
+        "tea", "/static/img/products/TEA-ASSAM-250.svg", 1250)
+    order = cluster.get(f"/orders/{result['order_id']}", headers=admin).json()
+    assert (order["status"], order["cancel_reason"]) == ("CANCELLED", "customer_request")
+    assert order["payment"] == {"status": "REFUNDED", "amount_cents": 2500,
+                                "refunded_cents": 2500}
+    clients = cluster.get("/admin/clients", headers=admin).json()["items"]
+    assert result["client_id"] not in {c["client_id"] for c in clients}

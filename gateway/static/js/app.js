@@ -36,7 +36,8 @@ const ROUTES = [
    auth: true},
   {name: "notifications", pattern: /^\/notifications$/, view: notificationsView,
    title: "Notifications", auth: true},
-  {name: "admin", pattern: /^\/admin$/, view: adminView, title: "Admin", auth: "admin"},
+  {name: "admin", view: adminView, title: "Admin", auth: "admin",  // admin.js: its sections
+   pattern: /^\/admin(?:\/(products|orders|customers|clients|operations)(?:\/([0-9a-fA-F-]{36}))?)?$/},
 ];
 
 let cleanup = null;
