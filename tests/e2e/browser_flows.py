@@ -279,6 +279,7 @@ def out_of_stock(page: Page, *, sku: str, name: str, email: str, password: str,
     result = {"order_id": order_id_of(page), "said": shortage.inner_text()}
     page.locator("#order-outcome").get_by_role("link", name="change it in your cart").click()
     expect(page.locator(f"#cart-note-{sku}")).to_have_text("Only 1 left.", timeout=WAIT_MS)
+    shot(page, shots, "cart-short")
     page.get_by_role("button", name=re.compile("^Lower to 1")).click()
     expect(page.locator("#cart-count")).to_have_text("1")
     return result
@@ -325,7 +326,8 @@ def cancel_paid(page: Page, *, sku: str, email: str, password: str, shots: str) 
 def session_ended_at_checkout(page: Page, *, sku: str, email: str, password: str,
                               shots: str) -> dict:
     """The session dies before the checkout (its refresh token refused): the shopper
-    logs in again and is back at the cart, which is as it was."""
+    logs in again and is back at the cart, which is as it was. There a country that
+    does not exist is refused in plain words, naming the field."""
     register_in_page(page, "Ann Session", email, password)
     cart_with(page, sku, quantity=2)
     fill_address(page)
@@ -342,6 +344,13 @@ def session_ended_at_checkout(page: Page, *, sku: str, email: str, password: str
     expect(page.get_by_role("heading", name="Your cart", level=1)).to_be_visible(timeout=WAIT_MS)
     expect(page.locator(f"#cart-qty-{sku}")).to_have_value("2")
     expect(page.locator("#ship-city")).to_have_value("Leeds")
+    country = page.get_by_label("Country", exact=False).first
+    country.fill("ZZ")  # two letters, as the form asks, but no country's code
+    page.get_by_role("button", name="Place order").click()
+    expect(page.locator("form.checkout [role=alert]")).to_contain_text(
+        "Country must be the country's two-letter code", timeout=WAIT_MS)
+    shot(page, shots, "checkout-error")
+    country.fill("GB")
     page.get_by_role("button", name="Place order").click()
     page.wait_for_url(ORDER_URL, timeout=WAIT_MS)
     return {"order_id": order_id_of(page)}
@@ -397,7 +406,7 @@ FLOWS = {"shop_and_follow": shop_and_follow, "restock": restock, "read_docs": re
 # HTTP answers a flow provokes on purpose: the browser logs each non-2xx fetch as a
 # console error ("Failed to load resource: ... status of 409"), which is not a fault.
 EXPECTED_STATUSES = {"browse_and_search": {404}, "price_changed": {409},
-                     "session_ended_at_checkout": {401}}
+                     "session_ended_at_checkout": {400, 401}}
 FAILED_LOAD = re.compile(r"Failed to load resource: the server responded with a status of "
                          r"(\d+)")
 
