@@ -74,8 +74,11 @@ def shot(page: Page, shots: str, name: str) -> None:
     page.screenshot(path=str(Path(shots) / f"{name}.png"))
 
 
-def shop_and_follow(page: Page, *, sku: str, email: str, password: str, shots: str) -> dict:
-    """Register, add `sku` to the cart, pay with tok_ok, watch the order page go live."""
+def shop_and_follow(page: Page, *, sku: str, name: str, email: str, password: str,
+                    shots: str) -> dict:
+    """Register, search for the product `name`, open its page and add `sku` to the cart,
+    ship it to an address, pay with tok_ok, and watch the order page go live until the
+    parcel is delivered."""
     page.goto("/#/register")
     page.get_by_label("Name").fill("Ann Browser")
     page.get_by_label("Email").fill(email)
@@ -84,9 +87,14 @@ def shop_and_follow(page: Page, *, sku: str, email: str, password: str, shots: s
     expect(page.get_by_role("heading", level=1)).to_contain_text("Tea, coffee", timeout=WAIT_MS)
     expect(page.locator("#live-indicator")).to_have_attribute("data-state", "connected",
                                                               timeout=WAIT_MS)
-    page.locator(f'article[data-sku="{sku}"]').get_by_role("button", name="Add to cart").click()
-    expect(page.locator("#cart-count")).to_have_text("1")
+    page.get_by_role("searchbox", name="Search").fill(name)
+    page.get_by_role("searchbox", name="Search").press("Enter")
+    expect(page.locator("article.card")).to_have_count(1, timeout=WAIT_MS)
     shot(page, shots, "storefront")
+    page.locator(f'article[data-sku="{sku}"]').get_by_role("link", name=name).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(name, timeout=WAIT_MS)
+    page.get_by_role("button", name="Add to cart").click()
+    expect(page.locator("#cart-count")).to_have_text("1")
 
     page.get_by_role("link", name=re.compile("^Cart")).click()
     expect(page.locator(f'tr[data-sku="{sku}"]')).to_be_visible()
@@ -104,9 +112,13 @@ def shop_and_follow(page: Page, *, sku: str, email: str, password: str, shots: s
     expect(page.locator("#timeline")).to_contain_text("Order confirmed", timeout=WAIT_MS)
     assert page.evaluate("window.__sameDocument") is True, "the page reloaded"
     shot(page, shots, "order-confirmed")
-    # It keeps moving while the page stays open (it ships DELIVERY_SHIP_AFTER_S later).
-    expect(status).to_have_text(re.compile("SHIPPED|DELIVERED"), timeout=WAIT_MS)
+    # It keeps moving while the page stays open (it ships DELIVERY_SHIP_AFTER_S later,
+    # and is delivered DELIVERY_DELIVER_AFTER_S after that).
+    expect(status).to_have_text("DELIVERED", timeout=WAIT_MS)
+    expect(page.locator("#timeline")).to_contain_text("Delivered", timeout=WAIT_MS)
+    expect(page.locator("#ships-to")).to_contain_text("1 Tea Street")
     assert page.evaluate("window.__sameDocument") is True, "the page reloaded"
+    shot(page, shots, "order-delivered")
     return {"order_id": order_id, "status": status.text_content()}
 
 
