@@ -66,12 +66,12 @@ def fits_the_screen(page: Page) -> None:
         f"wider than the {wider['width']} px screen: {wider}"
 
 
-def shot(page: Page, shots: str, name: str) -> None:
+def shot(page: Page, shots: str, name: str, full: bool = False) -> None:
     Path(shots).mkdir(parents=True, exist_ok=True)
     if MODE["viewport"] == "mobile":
         fits_the_screen(page)
         name = f"{name}-mobile"
-    page.screenshot(path=str(Path(shots) / f"{name}.png"))
+    page.screenshot(path=str(Path(shots) / f"{name}.png"), full_page=full)
 
 
 def shop_and_follow(page: Page, *, sku: str, name: str, email: str, password: str,
@@ -136,6 +136,9 @@ def restock(page: Page, *, sku: str, name: str, email: str, password: str,
     row.get_by_role("button", name="Restock").click()
     expect(row.locator('[data-field="on_hand"]')).to_have_text("10", timeout=WAIT_MS)
     expect(row.locator('[data-field="available"]')).to_have_text("10")
+    on_hand = row.locator('[data-field="on_hand"]').text_content()
+    shot(page, shots, "admin")
+    page.locator(".admin-tabs").get_by_role("link", name="Operations").click()
     expect(page.locator("#admin-dead-letters table")).to_be_visible(timeout=WAIT_MS)
     expect(page.locator("#admin-failed h2")).to_be_visible()
     return {"on_hand": on_hand}
@@ -147,9 +150,6 @@ def read_docs(page: Page, *, shots: str) -> dict:
     expect(page.locator("#docs")).not_to_have_attribute("aria-busy", "true", timeout=WAIT_MS)
     expect(page.locator(".operation").first).to_be_visible()
     expect(page.locator("#docs")).to_contain_text("/orders")
-    on_hand = row.locator('[data-field="on_hand"]').text_content()
-    shot(page, shots, "admin")
-    page.locator(".admin-tabs").get_by_role("link", name="Operations").click()
     return {"operations": page.locator(".operation").count()}
 
 
@@ -409,27 +409,6 @@ def browse_and_search(page: Page, *, word: str, skus: list[str], category: str,
     return {"dearest": dearest}
 
 
-FLOWS = {"shop_and_follow": shop_and_follow, "restock": restock, "read_docs": read_docs,
-         "price_changed": price_changed, "ships_to": ships_to,
-         "declined_then_another_card": declined_then_another_card,
-         "out_of_stock": out_of_stock, "cancel_paid": cancel_paid,
-         "session_ended_at_checkout": session_ended_at_checkout,
-         "browse_and_search": browse_and_search, "admin_runs_the_shop": admin_runs_the_shop}
-# HTTP answers a flow provokes on purpose: the browser logs each non-2xx fetch as a
-# console error ("Failed to load resource: ... status of 409"), which is not a fault.
-EXPECTED_STATUSES = {"browse_and_search": {404}, "price_changed": {409},
-                     "session_ended_at_checkout": {400, 401}}
-FAILED_LOAD = re.compile(r"Failed to load resource: the server responded with a status of "
-                         r"(\d+)")
-
-
-def unexpected(flow: str, text: str) -> bool:
-    failed = FAILED_LOAD.search(text)
-    return not (failed and int(failed[1]) in EXPECTED_STATUSES.get(flow, ()))
-
-
-def run(flow: str, args: dict) -> dict:
-    """Run `flow` in a fresh browser on args["url"]; AssertionError on any script or
 def in_page(page: Page, method: str, path: str, token: str | None = None,
             body: dict | None = None) -> dict:
     """An API call from the page (the admin's own token unless `token`): {status, body}."""
@@ -479,7 +458,7 @@ def admin_runs_the_shop(page: Page, *, email: str, password: str, sku: str,
     form.get_by_label("Price", exact=True).fill("12.50")
     form.get_by_role("button", name="Save changes").click()
     expect(row.locator('[data-field="price"]')).to_have_text("$12.50", timeout=WAIT_MS)
-    shot(page, shots, "admin-products")
+    shot(page, shots, "admin-products", full=True)
 
     placed = in_page(page, "POST", "/orders", shopper_token, {
         "items": [{"sku": sku, "quantity": 2}], "shipping_address": {
@@ -506,7 +485,7 @@ def admin_runs_the_shop(page: Page, *, email: str, password: str, sku: str,
     expect(page.locator("#admin-order-payment")).to_contain_text("REFUNDED", timeout=WAIT_MS)
     expect(page.locator("#admin-timeline")).to_contain_text("Payment refunded", timeout=WAIT_MS)
     expect(page.locator("#admin-shipment")).to_contain_text("Leeds")
-    shot(page, shots, "admin-order-refunded")
+    shot(page, shots, "admin-order-refunded", full=True)
 
     page.locator(".admin-tabs").get_by_role("link", name="Customers").click()
     page.get_by_label("Email or name").fill(shopper_email)
@@ -522,7 +501,7 @@ def admin_runs_the_shop(page: Page, *, email: str, password: str, sku: str,
     expect(page.locator("#client-secret")).to_contain_text("client_secret", timeout=WAIT_MS)
     client_id = page.locator("#client-secret code").first.text_content()
     expect(page.locator(f'tr[data-client="{client_id}"]')).to_be_visible(timeout=WAIT_MS)
-    shot(page, shots, "admin-clients")
+    shot(page, shots, "admin-clients", full=True)
     page.get_by_role("button", name=f"Revoke {client_name}").click()
     page.get_by_role("button", name="Yes, revoke").click()
     expect(page.locator(f'tr[data-client="{client_id}"]')).to_have_count(0, timeout=WAIT_MS)
@@ -531,10 +510,31 @@ def admin_runs_the_shop(page: Page, *, email: str, password: str, sku: str,
     expect(page.locator('#admin-failed [data-field="recipient"]', has_text=shopper_email)
            .first).to_be_visible(timeout=WAIT_MS)
     expect(page.locator("#admin-dead-letters table")).to_be_visible(timeout=WAIT_MS)
-    shot(page, shots, "admin-operations")
+    shot(page, shots, "admin-operations", full=True)
     return {"order_id": order_id, "client_id": client_id}
 
 
+FLOWS = {"shop_and_follow": shop_and_follow, "restock": restock, "read_docs": read_docs,
+         "price_changed": price_changed, "ships_to": ships_to,
+         "declined_then_another_card": declined_then_another_card,
+         "out_of_stock": out_of_stock, "cancel_paid": cancel_paid,
+         "session_ended_at_checkout": session_ended_at_checkout,
+         "browse_and_search": browse_and_search, "admin_runs_the_shop": admin_runs_the_shop}
+# HTTP answers a flow provokes on purpose: the browser logs each non-2xx fetch as a
+# console error ("Failed to load resource: ... status of 409"), which is not a fault.
+EXPECTED_STATUSES = {"browse_and_search": {404}, "price_changed": {409},
+                     "session_ended_at_checkout": {400, 401}}
+FAILED_LOAD = re.compile(r"Failed to load resource: the server responded with a status of "
+                         r"(\d+)")
+
+
+def unexpected(flow: str, text: str) -> bool:
+    failed = FAILED_LOAD.search(text)
+    return not (failed and int(failed[1]) in EXPECTED_STATUSES.get(flow, ()))
+
+
+def run(flow: str, args: dict) -> dict:
+    """Run `flow` in a fresh browser on args["url"]; AssertionError on any script or
     console error (a Content-Security-Policy violation is one)."""
     url = args.pop("url")
     MODE["viewport"] = args.pop("viewport", "desktop")

@@ -128,11 +128,13 @@ def new_customer(cluster) -> tuple[str, str]:
     return email, password
 
 
+@pytest.mark.parametrize("viewport", ["desktop", "mobile"])
 def test_a_declined_card_keeps_the_cart_and_another_card_places_it_again(cluster, product,
-                                                                         admin):
+                                                                         admin, viewport):
     sku, _ = product()
     result = run_flow(cluster, "declined_then_another_card", sku=sku,
-                      email=f"d-{uuid.uuid4().hex[:10]}@example.com", password="correct horse")
+                      email=f"d-{uuid.uuid4().hex[:10]}@example.com", password="correct horse",
+                      viewport=viewport)
     declined = cluster.get(f"/orders/{result['declined']}", headers=admin).json()
     assert (declined["status"], declined["cancel_reason"]) == ("CANCELLED", "payment_declined")
     placed = cluster.get(f"/orders/{result['order_id']}", headers=admin).json()
@@ -142,13 +144,14 @@ def test_a_declined_card_keeps_the_cart_and_another_card_places_it_again(cluster
     assert placed["shipping_address"] == declined["shipping_address"]
 
 
+@pytest.mark.parametrize("viewport", ["desktop", "mobile"])
 def test_out_of_stock_names_the_item_and_what_is_left_and_keeps_the_cart(cluster, product,
-                                                                        admin):
+                                                                        admin, viewport):
     sku, name = product(stock=2)
     other = login(cluster, *new_customer(cluster))["Authorization"].split()[1]
     result = run_flow(cluster, "out_of_stock", sku=sku, name=name,
                       email=f"s-{uuid.uuid4().hex[:10]}@example.com", password="correct horse",
-                      other_token=other)
+                      other_token=other, viewport=viewport)
     order = cluster.get(f"/orders/{result['order_id']}", headers=admin).json()
     assert (order["status"], order["cancel_reason"]) == ("CANCELLED", "out_of_stock")
     timeline = cluster.get(f"/orders/{result['order_id']}/timeline", headers=admin).json()
@@ -199,14 +202,15 @@ def test_a_shopper_searches_filters_sorts_and_pages_through_the_catalog(cluster,
     assert result["dearest"] == skus[7]
 
 
-def test_an_admin_adds_a_product_then_finds_and_refunds_its_order(cluster, admin):
+@pytest.mark.parametrize("viewport", ["desktop", "mobile"])
+def test_an_admin_adds_a_product_then_finds_and_refunds_its_order(cluster, admin, viewport):
     sku = f"0ADM-{uuid.uuid4().hex[:8].upper()}"
     email, password = new_customer(cluster)
     shopper = login(cluster, email, password)["Authorization"].split()[1]
     client_name = f"Warehouse sync {sku[-4:]}"
     result = run_flow(cluster, "admin_runs_the_shop", email=ADMIN_EMAIL,
                       password=ADMIN_PASSWORD, sku=sku, shopper_token=shopper,
-                      shopper_email=email, client_name=client_name)
+                      shopper_email=email, client_name=client_name, viewport=viewport)
 
     product = cluster.get(f"/products/{sku}").json()
     assert (product["category"], product["image_url"], product["price_cents"]) == (
