@@ -61,7 +61,8 @@ seed: $(STAMP) ## Migrate and load the demo data (catalog) again; keeps what is 
 import: $(STAMP) ## Import a catalog from CSV: make import CSV=file.csv (adds or updates by sku; stock of existing products kept)
 	@test -n "$(CSV)" || { echo "usage: make import CSV=path/to/catalog.csv   (columns: sku,name,description,price_cents,currency,stock,category,image_url; example: docs/catalog-example.csv)"; exit 2; }
 	@bash scripts/ensure_infra.sh
-	@$(VENV)/bin/python -m common.migrate --no-broker >/dev/null
+	@mkdir -p .run && $(VENV)/bin/python -m common.migrate --no-broker > .run/import-migrate.log 2>&1 \
+		|| { cat .run/import-migrate.log; exit 1; }
 	$(VENV)/bin/python -m inventory_svc.seed "$(CSV)"
 
 check: $(STAMP) ## Check invariants 1-5 (stock, money, liveness, once-only) of the running cluster
