@@ -65,7 +65,7 @@ import: $(STAMP) ## Import a catalog from CSV: make import CSV=file.csv (adds or
 		|| { cat .run/import-migrate.log; exit 1; }
 	$(VENV)/bin/python -m inventory_svc.seed "$(CSV)"
 
-check: $(STAMP) ## Check invariants 1-5 (stock, money, liveness, once-only) of the running cluster
+check: $(STAMP) ## Invariants 1-5 of a running `make run` (docs/invariants.md): waits up to 30 s for orders in flight, prints each violation, exits 1 on any
 	$(VENV)/bin/python -m tools.check
 
 bench: $(STAMP) ## Benchmark the saga (orders/s, latency, CPU per order) and check invariants

@@ -1,4 +1,4 @@
-"""The OpenAPI 3.1 document of the whole HTTP contract (DESIGN.md's table), served at
+"""The OpenAPI 3.1 document of the whole HTTP contract (docs/http-api.md), served at
 GET /openapi.json and read by /docs.
 
     spec()          # the document, built once per process (read-only)
@@ -28,12 +28,23 @@ from gateway.openapi.texts import TEXTS
 TAGS = ["auth", "users", "catalog", "orders", "notifications", "events", "admin", "health",
         "docs"]
 DESCRIPTION = """\
-The only door to the order platform. JSON in and out; money in integer minor units
-(`*_cents`) plus `currency`. Every answer carries `X-Request-ID`. Errors are
-`{"error": {"code", "message", "details"}}` with the status of their code. Lists take
-`?limit=1..100&cursor=` and answer `{"items": [...], "next_cursor": str|null}`.
-Authenticate with `Authorization: Bearer <access_token>` (users: /auth/login; API
-clients: /auth/token, OAuth2 client credentials). Roles: customer, admin, client."""
+The only door to the shop's services. Conventions shared by every operation:
+
+- **JSON** in and out; money in integer minor units (`*_cents`, `1250` is $12.50) plus
+  `currency`.
+- **Errors** are `{"error": {"code", "message", "details"}}` with the status of their
+  code (`validation_error` 400 names each bad field in `details.fields`); bad input is
+  never a 500. A 429 or 503 says when to retry in `Retry-After`.
+- **Lists** take `?limit=1..100&cursor=` and answer `{"items": [...], "next_cursor"}`;
+  pass `next_cursor` back for the next page, `null` means the last.
+- **Auth**: `Authorization: Bearer <access_token>`, from `POST /auth/login` (users) or
+  `POST /auth/token` (API clients, OAuth2 client credentials). Roles: customer, admin,
+  client.
+- Every answer carries `X-Request-ID` (yours, or a new one): quote it when asking what
+  happened to a request.
+
+Each operation below can be tried from this page: paste a token in the field above the
+list (a signed-in storefront tab fills it in)."""
 
 
 @functools.lru_cache(maxsize=1)

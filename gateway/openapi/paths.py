@@ -1,4 +1,4 @@
-"""The spec's paths: one `op(...)` per row of DESIGN.md's HTTP table.
+"""The spec's paths: one `op(...)` per route of the contract (docs/http-api.md).
 
 op() adds the answers that follow from how an operation is reached: any request may
 be a 400, a body adds 413/415, a token 401 (and 403 for a role or kind it checks), a
