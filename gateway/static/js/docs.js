@@ -2,11 +2,14 @@
  * The API reference at /docs: reads /openapi.json and renders it here, with no
  * library and nothing fetched from elsewhere (the page works offline and under a
  * 'self'-only Content-Security-Policy). Operations are grouped by tag, each with its
- * parameters, request body and answers; schemas are unfolded from
- * #/components/schemas references, a cycle or a depth past MAX_DEPTH shown by name.
+ * description (Markdown, markdown.js), parameters, request body, answers and a "Try it"
+ * form (docs-try.js); schemas are unfolded from #/components/schemas references, a
+ * cycle or a depth past MAX_DEPTH shown by name.
  */
 
 import {h, mount} from "./dom.js";
+import {tokenField, tryIt} from "./docs-try.js";
+import {markdown} from "./markdown.js";
 
 const METHODS = ["get", "post", "put", "patch", "delete"];
 const MAX_DEPTH = 6;
@@ -60,11 +63,23 @@ function bodySchema(content) {
   return entry?.schema;
 }
 
+/** An answer's examples (`example`, or each of `examples`), folded. */
+function examplesOf(content) {
+  const media = Object.values(content || {})[0];
+  if (!media) return "";
+  const found = media.example !== undefined ? [["example", media.example]]
+    : Object.entries(media.examples || {}).map(([name, ex]) => [name, ex.value]);
+  return found.map(([name, value]) => h("details", {class: "example"},
+    h("summary", {}, name === "example" ? "Example" : `Example: ${name}`),
+    h("pre", {}, typeof value === "string" ? value : JSON.stringify(value, null, 2))));
+}
+
 function operation(spec, path, method, op, anchor) {
   const parts = [h("h3", {id: anchor, tabindex: -1},
     h("span", {class: `method method-${method}`}, method.toUpperCase()), h("code", {}, path),
     op.summary ? h("span", {}, op.summary) : "")];
-  if (op.description) parts.push(h("p", {}, op.description));
+  if (op.operationId) parts.push(h("p", {class: "hint"}, "operationId ", h("code", {}, op.operationId)));
+  if (op.description) parts.push(h("div", {class: "description"}, markdown(op.description)));
   if (op.security?.length) parts.push(h("p", {class: "hint"}, `Auth: ${op.security.map((s) => Object.keys(s).join(" + ")).join(" or ")}`));
   const params = (op.parameters || []).map((p) => (p.$ref ? resolve(spec, p.$ref) : p)).filter(Boolean);
   if (params.length) {
@@ -82,11 +97,16 @@ function operation(spec, path, method, op, anchor) {
     parts.push(h("h4", {}, "Answers"), h("ul", {}, answers.map(([code, answer]) => {
       const resolved = answer.$ref ? resolve(spec, answer.$ref) : answer;
       const schema = bodySchema(resolved?.content);
+      // A shared error answer is the one error format (described at the top): its name
+      // only, not the same schema unfolded under every operation.
       return h("li", {}, h("strong", {}, code), ` ${resolved?.description || ""}`,
-        schema ? h("div", {class: "schema"}, schemaTree(spec, schema)) : "");
+        answer.$ref && schema ? h("span", {class: "muted"}, " (the error format)")
+          : schema ? h("div", {class: "schema"}, schemaTree(spec, schema)) : "",
+        examplesOf(resolved?.content));
     })));
   }
-  return h("section", {class: "operation", "aria-labelledby": anchor}, parts);
+  parts.push(tryIt(spec, path, method, op, anchor, resolve));
+  return h("section", {class: "operation", "aria-labelledby": anchor, dataset: {operationId: op.operationId || ""}}, parts);
 }
 
 function render(spec) {
@@ -109,7 +129,8 @@ function render(spec) {
     h("ul", {}, ops.map(({path, method, anchor}) =>
       h("li", {}, h("a", {href: `#${anchor}`}, `${method.toUpperCase()} ${path}`))))]));
   mount(document.getElementById("docs"),
-    info.description ? h("p", {}, info.description) : "",
+    info.description ? h("div", {class: "description"}, markdown(info.description)) : "",
+    tokenField(),
     h("p", {class: "hint"}, `OpenAPI ${spec.openapi || "?"}, ${n} operations. Raw: `,
       h("a", {href: "/openapi.json"}, "/openapi.json")),
     [...groups].map(([tag, ops]) => h("section", {"aria-label": tag}, h("h2", {}, tag),
