@@ -20,7 +20,7 @@ PUBLIC = {
     ("GET", "/"), ("GET", "/docs"), ("GET", "/openapi.json"),  # pages and the spec
     ("GET", "/health"), ("GET", "/ready"),  # probes
     ("GET", "/metrics"),  # limited to this host by address (gateway/metrics.py), not by token
-    ("GET", "/products"), ("GET", "/products/<sku>"),  # the catalog
+    ("GET", "/products"), ("GET", "/products/<sku>"), ("GET", "/categories"),  # the catalog
     ("POST", "/auth/register"), ("POST", "/auth/login"), ("POST", "/auth/refresh"),
     ("POST", "/auth/logout"), ("POST", "/auth/token"),  # how one gets a token
     ("POST", "/auth/verify"),  # the welcome mail's link: the token is the credential
