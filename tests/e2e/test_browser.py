@@ -115,9 +115,15 @@ def test_an_admin_restocks_and_sees_the_new_stock(cluster, product, admin):
     assert (stock["on_hand"], stock["available"]) == (10, 10), stock
 
 
-def test_the_api_reference_renders_openapi_json(cluster):
-    assert cluster.get("/openapi.json").status_code == 200
-    assert run_flow(cluster, "read_docs")["operations"] >= 20
+@pytest.mark.parametrize("viewport", ["desktop", "mobile"])
+def test_the_api_reference_renders_openapi_json_and_tries_a_request(cluster, viewport):
+    operations = len([op for item in cluster.get("/openapi.json").json()["paths"].values()
+                      for op in item.values()])
+    result = run_flow(cluster, "read_docs", viewport=viewport)
+    assert result["operations"] == operations
+    # The page's own request: two products, cheapest first, as the API answers.
+    expected = cluster.get("/products", params={"limit": 2, "sort": "price"}).json()
+    assert result["tried"] == [item["price_cents"] for item in expected["items"]]
 
 
 def new_customer(cluster) -> tuple[str, str]:

@@ -61,6 +61,7 @@ async function send(method, path, fields, output) {
   }
   const url = urlOf(path, fields);
   output.status.textContent = `${init.method} ${url} …`;
+  delete output.status.dataset.status;  // set again when the answer is in
   output.body.textContent = "";
   try {
     const response = await fetch(url, init);
