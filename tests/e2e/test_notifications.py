@@ -181,3 +181,21 @@ def test_a_paid_order_cancelled_by_the_customer_mails_the_refund(cluster, custom
     text, html = cancel_mail(cluster, customer, order)
     words = "The $9.00 you paid will be refunded in full to the card you paid with."
     assert words in text and words in html
+
+
+def test_the_shipped_mail_says_where_the_parcel_goes(cluster, customer, product):
+    placed = cluster.post("/orders", headers=customer, json={
+        "items": [{"sku": product, "quantity": 1}], "payment": {"token": "tok_ok"},
+        "shipping_address": {"name": "Ann Lee", "line1": "1 Tea Street", "line2": "Flat 4",
+                             "city": "Leeds", "postal_code": "LS1 1AA", "country": "gb"}})
+    assert placed.status_code == 201, placed.text
+    order = placed.json()["id"]
+    settled(cluster, customer, order, "SHIPPED")
+    address = cluster.get("/users/me", headers=customer).json()["email"]
+    subject = f"Your Leaf & Bean order {order[:8]} has shipped"
+    (mail,) = wait_for(lambda: mails_to(cluster, address, subject), timeout=30,
+                       message="the shipped mail")
+    text = mail.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert "Shipping to:\nAnn Lee\n1 Tea Street\nFlat 4\nLS1 1AA Leeds\nGB\n" in text
+    assert "Ann Lee<br>1 Tea Street<br>Flat 4<br>LS1 1AA Leeds<br>GB" in \
+        mail.get_body(("html",)).get_content()
