@@ -114,7 +114,8 @@ export async function orderPanel(section, {id}) {
           h("h3", {id: "ship-title"}, "Shipment"),
           shipment ? facts([["Status", badge(shipment.status)], ["Carrier", shipment.carrier || "—"],
                             ["Tracking", shipment.tracking_number || "—"]])
-            : h("p", {class: "muted"}, "Not shipping yet."),
+            : h("p", {class: "muted"}, order.status === "CANCELLED"
+              ? "None: the order was cancelled before its parcel left." : "Not shipping yet."),
           h("h3", {}, "Ships to"), address(order.shipping_address)),
         h("section", {"aria-labelledby": "pay-title", id: "admin-payments"},
           h("h3", {id: "pay-title"}, "Payments"),
@@ -159,7 +160,12 @@ export async function orderPanel(section, {id}) {
     for (let check = 0; check < REFUND_CHECKS && section.isConnected; check += 1) {
       const order = await read();
       const settled = order.status === "CANCELLED" && (!paid || order.payment?.status === "REFUNDED");
-      if (settled) return announce(paid ? "Refunded." : "The order is cancelled.");
+      if (settled) {
+        const said = paid ? `Cancelled and refunded: ${money(order.payment.refunded_cents, order.currency)} `
+          + `back to ${order.user_email || "the customer"}.` : "The order is cancelled.";
+        mount(question, h("p", {class: "notice", id: "admin-cancel-done", role: "status"}, said));
+        return announce(said);
+      }
       await wait(REFUND_CHECK_MS);
     }
   }

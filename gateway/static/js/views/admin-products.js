@@ -131,15 +131,18 @@ function productRow(product, stock, edit, reload) {
                             {auth: true, body: {active: !product.active}});
     return `${after.sku} ${after.active ? "is listed again" : "is archived: not listed, not orderable"}.`;
   }, reload));
+  const picture = product.image_url
+    ? h("img", {src: product.image_url, alt: "", class: "product-thumb"})
+    : h("span", {class: "product-thumb", "aria-hidden": "true"});
   return h("tr", {dataset: {sku: product.sku, active: String(product.active !== false)}},
-    h("td", {}, product.image_url ? h("img", {src: product.image_url, alt: "", class: "product-thumb"}) : ""),
-    h("td", {}, h("code", {}, product.sku)),
-    h("td", {}, product.name, product.active === false ? [" ", h("span", {class: "status status-archived"}, "archived")] : ""),
+    h("td", {}, h("div", {class: "admin-product"}, picture, h("div", {},
+      h("strong", {}, product.name), h("br"), h("code", {class: "muted"}, product.sku),
+      product.active === false ? [" ", h("span", {class: "status status-archived"}, "archived")] : ""))),
     h("td", {dataset: {field: "category"}}, product.category || "—"),
     h("td", {class: "num", dataset: {field: "price"}}, money(product.price_cents, product.currency)),
     cells.on_hand, cells.reserved, cells.available,
-    h("td", {}, restockForm(product, cells)),
-    h("td", {}, h("div", {class: "actions"}, editButton, archive)));
+    h("td", {}, h("div", {class: "admin-row-actions"}, restockForm(product, cells),
+                  h("div", {class: "actions"}, editButton, archive))));
 }
 
 export async function productsPanel(section) {
@@ -149,10 +152,10 @@ export async function productsPanel(section) {
     async (answer) => {
       const stocks = await Promise.all(answer.items.map((p) =>
         api("GET", `/admin/inventory/${sku(p)}`, {auth: true}).catch(() => null)));
-      return table("Products and stock",
-        ["", "SKU", "Name", "Category", "Price", "On hand", "Reserved", "Available", "Restock", ""],
+      return table("Catalog and stock, archived products too",
+        ["Product", "Category", "Price", "On hand", "Reserved", "Available", "Restock, edit, archive"],
         answer.items.map((p, i) => productRow(p, stocks[i], open, list.load)),
-        {numeric: [4, 5, 6, 7]});
+        {numeric: [2, 3, 4, 5]});
     });
   const close = () => { mount(editor); add.hidden = false; add.focus(); };
   function open(product) {
