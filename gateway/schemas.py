@@ -151,6 +151,12 @@ class LoginRequest(Model):
     password: Annotated[Text, Field(min_length=1, max_length=128)]
 
 
+class OidcExchangeRequest(Model):
+    """Body of /auth/oidc/exchange: the one-time code of an OpenID sign-in."""
+
+    code: Annotated[Text, Field(min_length=1, max_length=200)]
+
+
 class RefreshTokenRequest(Model):
     """Body of /auth/refresh and /auth/logout."""
 

@@ -24,7 +24,7 @@ import bcrypt
 from email_validator import EmailNotValidError, validate_email
 
 from common.tokens import SCOPES
-from user_svc.exceptions import InvalidUserInput
+from user_svc.exceptions import InvalidUserInput, OidcSignInRefused
 
 PASSWORD_MIN, PASSWORD_MAX = 8, 128
 # Hashes made since bcrypt is fed the password's SHA-256 carry this prefix; older ones
@@ -88,7 +88,7 @@ def dummy_hash(rounds: int) -> str:
     return hash_password(secrets.token_urlsafe(16), rounds)
 
 
-def password_matches(password: str, password_hash: str) -> bool:
+def password_matches(password: str, password_hash: str | None) -> bool:
     """Whether `password`, all of it, is the one `password_hash` was made of.
 
     A hash from before the SHA-256 step only knows the first 72 bytes: it is checked
@@ -98,6 +98,8 @@ def password_matches(password: str, password_hash: str) -> bool:
     the same first 72 bytes; refusing longer ones instead would lock out owners whose
     password is that long, with no reset to get back in.
     """
+    if password_hash is None:  # an account that signs in with an OpenID provider only
+        return False
     try:
         if password_hash.startswith(PREHASHED):
             return bcrypt.checkpw(_prehashed(password),
@@ -217,3 +219,72 @@ def check_scopes(scopes) -> list[str]:
         raise InvalidUserInput(f"scopes must be a list of: {', '.join(SCOPES)}",
                                {"field": "scopes"})
     return sorted(set(scopes))
+
+
+# ---- signing in with an OpenID provider ----------------------------------------------
+ISSUER_MAX, SUBJECT_MAX = 255, 255
+
+
+class OidcOutcome(Enum):
+    SIGN_IN = "sign_in"  # the provider's account is linked already: its user
+    LINK = "link"        # an account has that verified email: link it, sign in
+    CREATE = "create"    # nobody has that verified email: a new customer, linked
+
+
+@dataclass(frozen=True)
+class OidcClaims:
+    """What a verified id_token says (the gateway verified it): checked shapes."""
+
+    issuer: str
+    subject: str
+    email: str | None
+    email_verified: bool
+    name: str | None
+
+
+def check_oidc_claims(issuer, subject, email, email_verified, name) -> OidcClaims:
+    """The claims in the shapes we store, or InvalidUserInput. A name too long for an
+    account is cut (the provider's, not the user's typing); a malformed email is None."""
+    for field, value, limit in (("issuer", issuer, ISSUER_MAX),
+                                ("subject", subject, SUBJECT_MAX)):
+        if not isinstance(value, str) or not value or len(value) > limit or "\x00" in value:
+            raise InvalidUserInput(f"{field} must be text of 1 to {limit} characters",
+                                   {"field": field})
+    try:
+        email = normalize_email(email) if email is not None else None
+    except InvalidUserInput:
+        email = None
+    if not isinstance(name, str) or "\x00" in name:
+        name = None
+    return OidcClaims(issuer, subject, email, email_verified is True,
+                      check_name(name[:NAME_MAX]) if name else None)
+
+
+def decide_oidc_sign_in(linked: bool, claims: OidcClaims,
+                        email_owner_role: str | None) -> OidcOutcome:
+    """What a verified sign-in leads to. `linked`: (issuer, subject) is linked already;
+    `email_owner_role`: the role of the account that has the claimed email, if any.
+
+    A linked identity signs in as its user, whatever its email says now (the subject is
+    the provider's account). Otherwise the email must be verified by the provider, or
+    anyone could claim someone else's address: with an account of that email, it would
+    be a takeover; without, a squat the owner could not undo. An admin account is never
+    linked by email: its owner signs in with the password.
+    """
+    if linked:
+        return OidcOutcome.SIGN_IN
+    if claims.email is None:
+        raise OidcSignInRefused("the sign-in provider gave no email address for this account")
+    if not claims.email_verified:
+        raise OidcSignInRefused("the sign-in provider has not verified this email address; "
+                          "sign in with your password, or verify it there first")
+    if email_owner_role is None:
+        return OidcOutcome.CREATE
+    if email_owner_role == "admin":
+        raise OidcSignInRefused("an admin account signs in with its password")
+    return OidcOutcome.LINK
+
+
+def new_login_code() -> str:
+    """The single-use code an OpenID sign-in hands the storefront (stored as sha256)."""
+    return "lc_" + secrets.token_urlsafe(32)

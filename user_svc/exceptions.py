@@ -46,3 +46,13 @@ class InvalidVerificationToken(ValidationError):
 @remote
 class InvalidResetToken(ValidationError):
     """The password-reset link is unknown, spent or expired."""
+
+
+@remote
+class OidcSignInRefused(Unauthorized):
+    """An OpenID sign-in that must not go ahead (an unverified email, an admin's)."""
+
+
+@remote
+class InvalidLoginCode(Unauthorized):
+    """The one-time code of an OpenID sign-in is unknown, spent or expired."""

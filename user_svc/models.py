@@ -1,4 +1,5 @@
-"""user_svc's tables: users, refresh tokens, API clients, and its outbox."""
+"""user_svc's tables: users, refresh tokens, API clients, OpenID identities and login
+codes, and its outbox."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ class User(Base):
     # Stored normalised (lower case), so the unique index is case-insensitive.
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str | None] = mapped_column(String(100))
-    password_hash: Mapped[str] = mapped_column(String(72))
+    # None: the account signs in with an OpenID provider only (until a password reset).
+    password_hash: Mapped[str | None] = mapped_column(String(72))
     role: Mapped[str] = mapped_column(String(16), default="customer")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     # Set by the single-use link of the welcome mail (POST /auth/verify).
@@ -81,6 +83,31 @@ class ApiClient(Base):
         """The client as GET /admin/clients lists it (never its secret)."""
         return {"client_id": self.client_id, "name": self.name, "role": self.role,
                 "scopes": self.scopes.split(), "created_at": self.created_at.isoformat()}
+
+
+class OidcIdentity(Base):
+    """An account at an OpenID provider (issuer, subject) that signs in as one of ours."""
+
+    __tablename__ = "oidc_identities"
+
+    issuer: Mapped[str] = mapped_column(String(255), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(255), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         index=True)
+    # The verified email it was linked by (for the record; the link is the subject).
+    email: Mapped[str | None] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class LoginCode(Base):
+    """A single-use code the storefront spends for a token pair after an OpenID sign-in:
+    shared by every gateway process, gone once redeemed."""
+
+    __tablename__ = "login_codes"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 class DeadLetter(DeadLetterMixin, Base):

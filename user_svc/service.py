@@ -22,7 +22,7 @@ from common.metrics import Metrics
 from common.outbox import OutboxRelay
 from common.production import ProductionGuard
 from common.tokens import Principal, TokenSettings, issue_access_token
-from user_svc import domain, store
+from user_svc import domain, oidc, store
 from user_svc.exceptions import (
     ClientNotFound,
     EmailTaken,
@@ -44,7 +44,7 @@ _NO_SECRET_HASH = "0" * 64
 
 # Through the module: `nameko run` takes every class named in this module that has
 # entrypoints for a service, the mixin too.
-class UserService(deadletters.DeadLetterRpc):
+class UserService(deadletters.DeadLetterRpc, oidc.OidcSignInRpc):
     name = "user_svc"
 
     db = DatabaseSession(Base)
@@ -117,8 +117,10 @@ class UserService(deadletters.DeadLetterRpc):
         if not isinstance(email, str) or not isinstance(password, str):
             raise InvalidCredentials("wrong email or password")
         user = store.user_by_email(self.db, email.strip().lower())
-        # A password too long to have been accepted costs a check all the same (timing).
-        known = user is not None and len(password) <= domain.PASSWORD_MAX
+        # A password too long to have been accepted, or an account without a password
+        # (OpenID sign-in only), costs a check all the same (timing).
+        known = (user is not None and user.password_hash is not None
+                 and len(password) <= domain.PASSWORD_MAX)
         matches = tpool.execute(domain.password_matches, password,
                                 user.password_hash if known else self._dummy_hash())
         if not known or not matches:

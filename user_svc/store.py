@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, tuple_, update
+from sqlalchemy import delete, func, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from user_svc.domain import RefreshState, hash_secret, new_refresh_token, refresh_expiry
-from user_svc.models import ApiClient, RefreshToken, User
+from user_svc.models import ApiClient, LoginCode, OidcIdentity, RefreshToken, User
 
 
 def user_by_email(session: Session, email: str) -> User | None:
@@ -135,3 +135,26 @@ def page_of_users(session: Session, query: str | None, limit: int,
     if before is not None:
         statement = statement.where(tuple_(User.created_at, User.id) < before)
     return list(session.scalars(statement))
+
+
+def linked_user(session: Session, issuer: str, subject: str) -> User | None:
+    """The user an OpenID provider's account (issuer, subject) is linked to."""
+    return session.scalars(select(User).join(OidcIdentity, OidcIdentity.user_id == User.id)
+                           .where(OidcIdentity.issuer == issuer,
+                                  OidcIdentity.subject == subject)).first()
+
+
+def add_login_code(session: Session, user_id: str, code: str, expires_at: datetime,
+                   now: datetime) -> None:
+    """Store a login code (its sha256); the expired ones go at the same time."""
+    session.execute(delete(LoginCode).where(LoginCode.expires_at <= now))
+    session.add(LoginCode(code_hash=hash_secret(code), user_id=user_id,
+                          expires_at=expires_at))
+
+
+def spend_login_code(session: Session, code: str, now: datetime) -> str | None:
+    """The user id of an unexpired login code, which is deleted (single use: of two
+    concurrent redemptions, one gets it), or None."""
+    return session.execute(delete(LoginCode).where(
+        LoginCode.code_hash == hash_secret(code), LoginCode.expires_at > now)
+        .returning(LoginCode.user_id)).scalar()

@@ -16,7 +16,7 @@ REQUEST_MODELS = (
     schemas.UpdateProductRequest, schemas.RestockRequest, schemas.CreateOrderRequest,
     schemas.CancelOrderRequest, schemas.RetryNotificationRequest,
     schemas.VerifyEmailRequest, schemas.ChangePasswordRequest, schemas.UpdateProfileRequest,
-    schemas.ForgotPasswordRequest, schemas.ResetPasswordRequest,
+    schemas.ForgotPasswordRequest, schemas.ResetPasswordRequest, schemas.OidcExchangeRequest,
 )
 
 ERROR_CODES = ["validation_error", "unauthorized", "forbidden", "not_found",
@@ -89,6 +89,8 @@ ANSWERS = {
                     "role": string(enum=ROLES), "email_verified": {"type": "boolean"}}),
     "TokenPair": obj({"access_token": string(), "refresh_token": string(),
                       "token_type": string(const="Bearer"), "expires_in": integer(minimum=1)}),
+    "OidcProviderList": obj({"items": {"type": "array", "items": obj({
+        "name": string(), "label": string(), "login_url": string()})}}),
     "ClientToken": obj({"access_token": string(), "token_type": string(const="Bearer"),
                         "expires_in": integer(minimum=1)}),
     "NewClient": obj({"client_id": string(), "client_secret": string(), "name": string(),

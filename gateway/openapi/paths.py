@@ -51,6 +51,7 @@ CATALOG_FILTERS = (
 SKU = path("sku", string(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"))
 ORDER_ID = path("order_id", string(format="uuid"))
 CLIENT_ID = path("client_id", string(pattern=r"^cl_[0-9a-f]{16}$"))
+OIDC_PROVIDER = path("provider", string(pattern=r"^[a-z0-9-]{1,40}$"))
 IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "required": False,
                    "description": "Same key and body: the same order again; other body: 422",
                    "schema": string(minLength=1, maxLength=255, pattern=r"^[\x20-\x7e]+$")}
@@ -129,6 +130,27 @@ def paths() -> dict:
             "OAuth2 client credentials: HTTP Basic, or the form or JSON body", "auth",
             {"200": answer("an access token", "ClientToken")}, auth=False,
             body="ClientTokenRequest", form=True, errors=(401,), limited=True)},
+        "/auth/oidc/providers": {"get": op(
+            "The OpenID providers this shop signs in with (empty: none configured)", "auth",
+            {"200": answer("the providers", "OidcProviderList")}, auth=False, rpc=False,
+            limited=True)},
+        "/auth/oidc/{provider}/login": {"get": op(
+            "Sign in with a provider: 302 to its sign-in page, the state cookie set (404: "
+            "not configured)", "auth", {"302": answer("to the provider", headers=(
+                "Location",))}, auth=False, rpc=False, params=(OIDC_PROVIDER,),
+            errors=(404, 503), limited=True)},
+        "/auth/oidc/{provider}/callback": {"get": op(
+            "Where the provider sends the browser back: 302 to /#/oidc?code=... (a browser "
+            "is sent to /#/login?error=... instead of an error)", "auth",
+            {"302": answer("to the storefront", headers=("Location",))}, auth=False,
+            params=(OIDC_PROVIDER, query("code", string(), "the provider's code"),
+                    query("state", string(), "the state of this login"),
+                    query("error", string(), "the provider's refusal")),
+            errors=(401, 404), limited=True)},
+        "/auth/oidc/exchange": {"post": op(
+            "Spend an OpenID sign-in's one-time code for a token pair (spent, expired or "
+            "unknown: 401)", "auth", {"200": answer("a token pair", "TokenPair")},
+            auth=False, body="OidcExchangeRequest", errors=(401,), limited=True)},
         "/admin/clients": {
             "post": op("Create an API client; its secret is shown this once (admins)",
                        "admin", {"201": answer("the client and its secret", "NewClient")},

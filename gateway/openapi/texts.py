@@ -48,6 +48,23 @@ Confirm the account's email with the token of the welcome mail's link; `GET
 OAuth2 **client credentials** for API clients: `grant_type=client_credentials` with
 the client's id and secret, either in HTTP Basic auth or in the body (form or JSON),
 not both. The answer holds an access token only (no refresh token)."""),
+    "get /auth/oidc/providers": ("listOidcProviders", """\
+The OpenID Connect providers this shop is set up for (`OIDC_<PROVIDER>_*`): a sign-in
+page shows a button for each, linking to its `login_url`. Empty when none is set up."""),
+    "get /auth/oidc/{provider}/login": ("startOidcSignIn", """\
+For a browser, not a script: a 302 to the provider's sign-in page (authorization code
+with PKCE S256, a `state` and a `nonce`). They are kept in a short-lived, encrypted,
+httponly `SameSite=Lax` cookie that the callback checks."""),
+    "get /auth/oidc/{provider}/callback": ("finishOidcSignIn", """\
+The provider sends the browser here. The state is compared with the cookie's, the code
+exchanged, the id_token verified (signature, issuer, audience, expiry, nonce), and the
+account found by the provider's id or a **verified** email, or made. The answer is a
+302 to `/#/oidc?code=...`: a single-use code valid about a minute, never the tokens.
+A browser whose sign-in fails is sent to `/#/login?error=...` in plain words; any
+other client gets the error (401 for a sign-in that cannot be accepted)."""),
+    "post /auth/oidc/exchange": ("exchangeOidcCode", """\
+Trade the one-time code of an OpenID sign-in for a token pair, as `POST /auth/login`
+answers. The code works once (a second try is a 401)."""),
     # ---- users --------------------------------------------------------------------
     "get /users/me": ("getMe", "Your own profile, with whether the email is confirmed. "
                       + USERS_ONLY),
@@ -190,9 +207,12 @@ expires; reconnect with a fresh one. At most 5 streams per user (the 6th: 429)."
     "get /ready": ("ready", """\
 200 when RabbitMQ and every service (each checking its own database) answered within
 2 seconds; otherwise 503 naming what failed. A readiness check for the whole shop, not
-for taking one gateway out of a load balancer."""),
+for taking one gateway out of a load balancer. `breakers` gives this gateway process's
+circuit breaker of each service: `closed`, `open` (its calls answer 503 at once) or
+`half_open` (one call probes whether the service is back)."""),
     "get /metrics": ("metrics", "Prometheus text format: requests, durations, open "
-                     "streams, RPCs in flight, shed requests. Only clients on "
+                     "streams, RPCs in flight, shed requests, circuit breakers. Only "
+                     "clients on "
                      "`METRICS_ALLOWED_NETWORKS` (this host by default); others get 403."),
     "get /openapi.json": ("openapi", "This document: OpenAPI 3.1, the reference of the "
                           "HTTP API."),

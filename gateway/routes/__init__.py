@@ -34,14 +34,15 @@ def register(app: Flask) -> None:
         events,
         health,
         notifications,
+        oidc,
         orders,
         products,
         users,
         web,
     )
 
-    for module in (health, auth, users, products, orders, notifications, admin, deadletters,
-                   events, web, openapi):
+    for module in (health, auth, oidc, users, products, orders, notifications, admin,
+                   deadletters, events, web, openapi):
         app.register_blueprint(module.bp)
     app.register_blueprint(notifications.admin_bp)
     app.register_blueprint(products.admin_bp)

@@ -17,6 +17,7 @@ from gateway.schemas import (
     ClientTokenRequest,
     ForgotPasswordRequest,
     LoginRequest,
+    OidcExchangeRequest,
     RefreshTokenRequest,
     RegisterRequest,
     ResetPasswordRequest,
@@ -52,6 +53,15 @@ def login():
     """Exchange email and password for an access and a refresh token."""
     body = json_body(LoginRequest)
     pair = rpc.call("user_svc", "login", email=body.email, password=body.password)
+    return _tokens(pair, PAIR_FIELDS)
+
+
+@bp.post("/oidc/exchange")
+def oidc_exchange():
+    """Spend the one-time code an OpenID sign-in left in the storefront's URL
+    (routes/oidc.py) for a token pair; 401 when unknown, spent or expired."""
+    body = json_body(OidcExchangeRequest)
+    pair = rpc.call("user_svc", "redeem_login_code", code=body.code)
     return _tokens(pair, PAIR_FIELDS)
 
 

@@ -25,6 +25,9 @@ PUBLIC = {
     ("POST", "/auth/logout"), ("POST", "/auth/token"),  # how one gets a token
     ("POST", "/auth/verify"),  # the welcome mail's link: the token is the credential
     ("POST", "/auth/password/forgot"), ("POST", "/auth/password/reset"),  # ditto, by mail
+    # signing in with an OpenID provider: the state cookie, then the one-time code
+    ("GET", "/auth/oidc/providers"), ("GET", "/auth/oidc/<provider>/login"),
+    ("GET", "/auth/oidc/<provider>/callback"), ("POST", "/auth/oidc/exchange"),
 }
 # Catalog writes are the admin's too, outside /admin.
 ADMIN_ONLY_OUTSIDE_ADMIN = {("POST", "/products"), ("PATCH", "/products/<sku>"),
