@@ -145,6 +145,19 @@ export async function login(email, password) {
   return user;
 }
 
+/** The OpenID providers the gateway is set up for: [{name, label, login_url}]. */
+export async function oidcProviders() {
+  return (await api("GET", "/auth/oidc/providers")).items;
+}
+
+/** Spend the one-time code a provider's sign-in left in `#/oidc?code=`: signed in. */
+export async function oidcSignIn(code) {
+  store(fromPair(await api("POST", "/auth/oidc/exchange", {body: {code}})));
+  const user = await api("GET", "/users/me", {auth: true});
+  store({...session(), user});
+  return user;
+}
+
 export function register(email, password, name) {
   return api("POST", "/auth/register", {body: {email, password, ...(name ? {name} : {})}});
 }

@@ -10,7 +10,9 @@ import {count} from "./cart.js";
 import {announce, errorBox, h, mount} from "./dom.js";
 import {onLive, startLive, stopLive} from "./stream.js";
 import {adminView} from "./views/admin.js";
-import {forgotView, loginView, registerView, resetView, verifyView} from "./views/auth.js";
+import {
+  forgotView, loginView, oidcView, registerView, resetView, verifyView,
+} from "./views/auth.js";
 import {cartView} from "./views/cart.js";
 import {notificationsView} from "./views/notifications.js";
 import {orderView} from "./views/order.js";
@@ -27,6 +29,7 @@ const ROUTES = [
    view: productView, title: "Product"},
   {name: "cart", pattern: /^\/cart$/, view: cartView, title: "Cart"},
   {name: "login", pattern: /^\/login$/, view: loginView, title: "Log in"},
+  {name: "login", pattern: /^\/oidc$/, view: oidcView, title: "Signing in"},
   {name: "register", pattern: /^\/register$/, view: registerView, title: "Register"},
   {name: "verify", pattern: /^\/verify$/, view: verifyView, title: "Confirm your email"},
   {name: "forgot", pattern: /^\/forgot$/, view: forgotView, title: "Forgot your password"},

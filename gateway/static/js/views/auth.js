@@ -1,6 +1,8 @@
 /** Log in and register, the two forms that start a session; and the welcome mail's link. */
 
-import {forgotPassword, login, register, resetPassword, verifyEmail} from "../api.js";
+import {
+  forgotPassword, login, oidcProviders, oidcSignIn, register, resetPassword, verifyEmail,
+} from "../api.js";
 import {announce, errorBox, h, mount} from "../dom.js";
 
 function field(id, label, attrs, hint) {
@@ -53,7 +55,42 @@ export function loginView(root, {query, navigate}) {
     ? h("p", {class: "notice", id: "session-ended"}, "Your session has ended. Log in again " +
         "and you will be taken back to where you were; your cart is kept.")
     : null;
-  mount(root, h("h1", {tabindex: -1, id: "login-title"}, "Log in"), why, form);
+  // A provider's sign-in that failed comes back here with the reason in plain words.
+  const failed = query.get("error") ? h("p", {class: "error", role: "alert",
+    id: "oidc-error"}, `Signing in did not work: ${query.get("error")}.`) : null;
+  const providers = h("div", {class: "actions oidc-providers"});
+  mount(root, h("h1", {tabindex: -1, id: "login-title"}, "Log in"), why, failed, form,
+        providers);
+  showProviders(providers);
+}
+
+/** "Sign in with Google" (and any other configured provider): only when set up. */
+async function showProviders(box) {
+  let items = [];
+  try {
+    items = await oidcProviders();
+  } catch {
+    return;  // the password form still works; the buttons are a convenience
+  }
+  mount(box, ...items.map((provider) => h("a", {
+    class: "button oidc-button", href: provider.login_url, id: `oidc-${provider.name}`,
+  }, `Sign in with ${provider.label}`)));
+}
+
+/** `#/oidc?code=...`: where a provider's sign-in lands; the code is spent at once. */
+export async function oidcView(root, {query, navigate}) {
+  const status = h("p", {role: "status"}, "Signing you in…");
+  mount(root, h("h1", {tabindex: -1}, "Signing in"), status);
+  const code = query.get("code") || "";
+  history.replaceState(null, "", "#/oidc");  // the code is spent: not kept in history
+  try {
+    const user = await oidcSignIn(code);
+    announce(`Welcome, ${user.name || user.email}.`);
+    navigate("/");
+  } catch (err) {
+    mount(root, h("h1", {tabindex: -1}, "Signing in"), errorBox(err),
+          h("p", {}, h("a", {href: "#/login"}, "Back to log in")));
+  }
 }
 
 export function registerView(root, {query, navigate}) {
