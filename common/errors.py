@@ -79,6 +79,19 @@ class ServiceUnavailable(ServiceError):
 
 
 @remote
+class BreakerOpen(ServiceUnavailable):
+    """A service's circuit breaker is open: the call was not made (common/breakers.py).
+
+    details: {"service", "breaker": "open", "retry_after_s"}; the 503's Retry-After.
+    """
+
+    @property
+    def retry_after_s(self) -> int:
+        details = self.details if isinstance(self.details, dict) else {}
+        return max(1, int(details.get("retry_after_s") or 1))
+
+
+@remote
 class UpstreamTimeout(ServiceError):
     """A service did not answer in time."""
 

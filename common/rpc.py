@@ -14,6 +14,11 @@ Failures become the contract's errors, never a hang:
   ServiceUnavailable (503), at once: a durable RPC queue outlives its service, so
   the pool asks the broker (cached for `liveness_ttl` seconds) whether anything
   consumes it, instead of waiting out the timeout.
+
+Both name the service in their details ({"service": ...}), which is how a circuit
+breaker (common/breakers.py) tells them from the same errors a service passes on
+about another one. Every proxy lent out: PoolExhausted (503), the caller's own
+saturation, which no breaker counts.
 """
 
 from __future__ import annotations
@@ -41,6 +46,12 @@ from common.errors import ServiceUnavailable, UpstreamTimeout
 from common.logging import CORRELATION_KEY, new_correlation_id
 
 log = logging.getLogger(__name__)
+
+
+class PoolExhausted(ServiceUnavailable):
+    """No proxy came free within the timeout: this process is saturated, not the service."""
+
+    breaker_neutral = True
 
 # How long `_still_connected` reads an idle proxy's socket: nothing is expected on it.
 IDLE_CHECK_S = 0.001
@@ -72,7 +83,7 @@ class RpcPool:
              **kwargs):
         """Call `service.method(*args, **kwargs)`; raise the service's own exceptions."""
         self.ensure_running(service)
-        with self.proxy(correlation_id) as cluster:
+        with self.proxy(correlation_id, service) as cluster:
             try:
                 return getattr(getattr(cluster, service), method)(*args, **kwargs)
             except UnknownService as exc:
@@ -81,10 +92,12 @@ class RpcPool:
                                          {"service": service}) from exc
 
     @contextmanager
-    def proxy(self, correlation_id: str | None = None):
-        """Lend a started cluster proxy; map timeouts and broker failures."""
+    def proxy(self, correlation_id: str | None = None, service: str | None = None):
+        """Lend a started cluster proxy; map timeouts and broker failures (naming
+        `service`, the one called through it)."""
+        details = {"service": service} if service else None
         if not self._slots.acquire(timeout=self.timeout):
-            raise ServiceUnavailable("gateway RPC pool exhausted")
+            raise PoolExhausted("gateway RPC pool exhausted")
         standalone = None
         try:
             standalone = self._take()
@@ -95,11 +108,12 @@ class RpcPool:
             except RpcTimeout as exc:
                 self._discard(standalone)
                 standalone = None
-                raise UpstreamTimeout("a service did not answer in time") from exc
+                raise UpstreamTimeout(f"{service or 'a service'} did not answer in time",
+                                      details) from exc
             except _CONNECTION_ERRORS as exc:
                 self._discard(standalone)
                 standalone = None
-                raise ServiceUnavailable("message broker unreachable") from exc
+                raise ServiceUnavailable("message broker unreachable", details) from exc
             except BaseException:
                 # Interrupted mid-call (eventlet.Timeout, client gone): a reply may still
                 # be on its way to this proxy, so it must not serve another caller.
@@ -214,17 +228,27 @@ class StandaloneReplyListener(SingleThreadedReplyListener):
         self.queue_consumer.register_provider(self)
 
 
-def call_service(proxy, method: str, *args, timeout: float, **kwargs):
+def call_service(proxy, method: str, *args, timeout: float, breakers=None, **kwargs):
     """Service-to-service RPC with a deadline (nameko 2.x's RpcProxy has none).
 
     A call past `timeout` raises UpstreamTimeout (its late reply is dropped); a service
-    that is not there raises ServiceUnavailable.
+    that is not there raises ServiceUnavailable; both name the service in their
+    details. With `breakers` (common.breakers.Breakers), the call goes through the
+    service's circuit breaker: BreakerOpen (503) at once while it is open.
     """
+    if breakers is not None:
+        return breakers.call(proxy.service_name, _call_service, proxy, method, *args,
+                             timeout=timeout, **kwargs)
+    return _call_service(proxy, method, *args, timeout=timeout, **kwargs)
+
+
+def _call_service(proxy, method: str, *args, timeout: float, **kwargs):
+    details = {"service": proxy.service_name}
     try:
         with eventlet.Timeout(timeout):
             return getattr(proxy, method)(*args, **kwargs)
     except eventlet.Timeout as exc:
-        raise UpstreamTimeout(f"{proxy.service_name}.{method} did not answer in time") from exc
+        raise UpstreamTimeout(f"{proxy.service_name}.{method} did not answer in time",
+                              details) from exc
     except UnknownService as exc:
-        raise ServiceUnavailable(f"{proxy.service_name} is not running",
-                                 {"service": proxy.service_name}) from exc
+        raise ServiceUnavailable(f"{proxy.service_name} is not running", details) from exc

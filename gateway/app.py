@@ -13,6 +13,7 @@ from collections.abc import Callable
 from flask import Flask
 
 from common import production
+from common.breakers import Breakers
 from common.config import load_config
 from common.rpc import RpcPool
 from common.tokens import TokenSettings
@@ -58,17 +59,18 @@ def create_app(config: dict | None = None, rpc=None, *, ready_rpc=None,
     catalog = CatalogCache.from_config(config)
     hub.add_listener(catalog.on_event)  # stock moved: cached `available` is stale
     admission = Admission.from_config(config)
+    breakers = Breakers.from_config(config, config.get("SERVICES") or ())
     app.extensions[EXTENSION] = GatewayState(
         config=config, tokens=TokenSettings.from_config(config), rpc=rpc,
         ready_rpc=ready_rpc if ready_rpc is not None else rpc,
         broker_check=broker_check, ready_timeout=ready_timeout, stream=hub, catalog=catalog,
-        admission=admission, stream_slots=StreamSlots(),
+        admission=admission, breakers=breakers, stream_slots=StreamSlots(),
         revocations=Revocations(keep_s=float(config["JWT_ACCESS_TTL_S"])))
 
     context.install(app)
     security.install(app, config)  # headers on every answer; CORS preflights end here
     admission_hooks(app, admission)  # before the limits, the token and the body: cheap 503s
-    metrics.install(app, config, hub, admission)  # counts every answer
+    metrics.install(app, config, hub, admission, breakers)  # counts every answer
     app.before_request(body.check_request_body)
     errors.install(app, config.get("SERVICES") or [])
     routes.register(app)

@@ -127,9 +127,10 @@ def handle_exception(exc: Exception) -> Response:
         return error_response(*INTERNAL_ERROR, GENERIC_MESSAGE)
     code, status = mapped
     message = getattr(exc, "message", None) or str(exc) or code
-    if status >= 500 and not isinstance(exc, Overloaded):
+    if status >= 500 and not isinstance(exc, (Overloaded, svc.BreakerOpen)):
         # The caller's 503/504 is our upstream's fault: worth a line, not a traceback.
-        # A shed request is not logged: under overload that would be thousands a second.
+        # A shed request is not logged, nor one an open breaker refused: under overload
+        # or an outage that would be thousands a second (the metrics count them).
         log.warning("%s: %s", code, message)
     return error_response(code, status, message, getattr(exc, "details", None),
                           headers=_retry_after(exc) if status == 503 else None)

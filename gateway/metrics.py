@@ -14,6 +14,9 @@ Series:
   admission limit now (it moves when adaptive), and the requests shed with a 503
   because it was reached
   (gateway/admission.py), read from the Admission at scrape time;
+* `gateway_breaker_state{service}` (0 closed, 1 half-open, 2 open) and
+  `gateway_breaker_rejected_total{service}`: each service's circuit breaker and the
+  calls it failed at once (common/breakers.py), read at scrape time too;
 * the process collector's `process_*` (CPU, memory, open files).
 
 The contract says "anyone on the host": the endpoint answers clients whose address
@@ -39,6 +42,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from common.breakers import STATE_VALUES
 from common.errors import Forbidden
 from gateway.proxies import PEER_KEY, parse_networks
 
@@ -95,6 +99,24 @@ class AdmissionCollector:
         yield from (in_flight, limit, shed)
 
 
+class BreakerCollector:
+    """The circuit breakers' states (common.breakers.Breakers) as series, per scrape."""
+
+    def __init__(self, breakers):
+        self.breakers = breakers
+
+    def collect(self):
+        state = GaugeMetricFamily("gateway_breaker_state", "Circuit breaker of each service: "
+                                  "0 closed, 1 half-open, 2 open", labels=["service"])
+        rejected = CounterMetricFamily("gateway_breaker_rejected",
+                                       "Calls failed at once by an open circuit breaker",
+                                       labels=["service"])
+        for service, breaker in sorted(self.breakers.breakers.items()):
+            state.add_metric([service], STATE_VALUES[breaker.state])
+            rejected.add_metric([service], breaker.rejected)
+        yield from (state, rejected)
+
+
 def _route() -> str:
     rule = request.url_rule
     return rule.rule if rule is not None else UNMATCHED
@@ -120,13 +142,16 @@ def metrics_view():
     return Response(generate_latest(metrics.registry), content_type=CONTENT_TYPE_LATEST)
 
 
-def install(app: Flask, config: dict, stream_hub=None, admission=None) -> GatewayMetrics:
+def install(app: Flask, config: dict, stream_hub=None, admission=None,
+            breakers=None) -> GatewayMetrics:
     """Create the app's metrics, count every answer, and route GET /metrics."""
     metrics = GatewayMetrics(config.get("METRICS_ALLOWED_NETWORKS", DEFAULT_NETWORKS))
     if stream_hub is not None:
         metrics.streams.set_function(stream_hub.subscriber_count)
     if admission is not None:
         metrics.registry.register(AdmissionCollector(admission))
+    if breakers is not None:
+        metrics.registry.register(BreakerCollector(breakers))
     app.extensions[EXTENSION] = metrics
     app.after_request(record)
     app.add_url_rule("/metrics", "metrics", metrics_view, methods=["GET"])

@@ -42,6 +42,8 @@ class GatewayState:
     catalog: Any = None
     # Per-service in-flight limits of the views' RPCs (gateway.admission.Admission).
     admission: Any = None
+    # A circuit breaker per service on the views' RPCs (common.breakers.Breakers).
+    breakers: Any = None
 
     def close(self) -> None:
         """End the open streams and stop the pools' proxies (each pool once)."""

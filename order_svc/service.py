@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from common import cursors, deadletters, events
 from common.batching import batch_event_handler
+from common.breakers import CircuitBreakers
 from common.db import DatabaseSession, one_statement, utc_now
 from common.entrypoints import RpcProxy, rpc
 from common.errors import ServiceUnavailable, UpstreamTimeout
@@ -63,6 +64,8 @@ class OrderService(deadletters.DeadLetterRpc):
     config = Config()
     inventory = RpcProxy("inventory_svc")
     delivery = RpcProxy("delivery_svc")
+    # While one of them is down, create/cancel answer 503 at once, not after a timeout.
+    breakers = CircuitBreakers("inventory_svc", "delivery_svc")
 
     def _replay(self, order: Order, fingerprint: str) -> dict:
         if order.request_fingerprint != fingerprint:
@@ -95,7 +98,8 @@ class OrderService(deadletters.DeadLetterRpc):
                         self.db, user_id, idempotency_key)):
                     return self._replay(seen, fingerprint)
                 found = call_service(self.inventory, "get_products", [s for s, _ in lines],
-                                     timeout=float(self.config["SERVICE_RPC_TIMEOUT_S"]))
+                                     timeout=float(self.config["SERVICE_RPC_TIMEOUT_S"]),
+                                     breakers=self.breakers)
                 priced = checked(domain.price, lines, {p["sku"]: p for p in found["items"]})
                 try:
                     checked(domain.check_expected_total, *priced[:2], expected_total_cents)
@@ -152,7 +156,8 @@ class OrderService(deadletters.DeadLetterRpc):
         if transition is not None and order.status == domain.CONFIRMED:
             stopped = call_service(self.delivery, "cancel_shipment", order_id,
                                    domain.CUSTOMER_REQUEST,
-                                   timeout=float(self.config["SERVICE_RPC_TIMEOUT_S"]))
+                                   timeout=float(self.config["SERVICE_RPC_TIMEOUT_S"]),
+                                   breakers=self.breakers)
             if not stopped["cancelled"]:
                 transition, left = None, stopped.get("status") or domain.SHIPPED
                 raise OrderNotCancellable(f"the parcel has left ({left.lower()})",

@@ -162,7 +162,9 @@ ANSWERS = {
     "Purged": obj({"purged": integer(minimum=0)}),
     "Health": obj({"status": string(const="ok")}),
     "Ready": obj({"status": string(const="ready"),
-                  "checks": {"type": "object", "additionalProperties": string()}}),
+                  "checks": {"type": "object", "additionalProperties": string()},
+                  "breakers": {"type": "object", "additionalProperties": string(
+                      enum=["closed", "open", "half_open"])}}),
 }
 # An admin's orders also carry the customer's email (not required: customers never get it).
 ANSWERS["Order"]["properties"]["user_email"] = string(

@@ -2,7 +2,11 @@
 
 /ready asks the broker and each service in config["SERVICES"] in parallel, each
 service through its `health()` RPC (which checks the service's own database), and
-names what failed: "not running", "timeout" or "error: <reason>".
+names what failed: "not running", "timeout" or "error: <reason>". Its answer also
+gives the state of this gateway process's circuit breaker of each service
+("breakers": {service: "closed" | "open" | "half_open"}, common/breakers.py): the checks
+go around the breakers (a pool of their own), so they say how the services are now,
+the breakers what the views' calls met lately.
 """
 
 from __future__ import annotations
@@ -35,12 +39,15 @@ def health():
 
 @bp.get("/ready")
 def ready():
-    """200 {"status": "ready", "checks"} or 503 service_unavailable naming the failures."""
+    """200 {"status": "ready", "checks", "breakers"} or 503 service_unavailable naming
+    the failures (details: {"checks", "breakers"})."""
     checks = run_checks()
+    breakers = state().breakers.states()
     failed = sorted(name for name, result in checks.items() if result != OK)
     if failed:
-        raise ServiceUnavailable("not ready: " + ", ".join(failed), {"checks": checks})
-    return {"status": "ready", "checks": checks}
+        raise ServiceUnavailable("not ready: " + ", ".join(failed),
+                                 {"checks": checks, "breakers": breakers})
+    return {"status": "ready", "checks": checks, "breakers": breakers}
 
 
 def run_checks() -> dict[str, str]:

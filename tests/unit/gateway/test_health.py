@@ -22,7 +22,8 @@ def test_ready_when_everything_answers(client, rpc):
     response = client.get("/ready", headers={"X-Request-ID": "probe-1"})
     assert response.status_code == 200
     assert response.get_json() == {"status": "ready",
-                                   "checks": {"rabbitmq": "ok", "user_svc": "ok"}}
+                                   "checks": {"rabbitmq": "ok", "user_svc": "ok"},
+                                   "breakers": {"user_svc": "closed"}}
     assert rpc.last().correlation_id == "probe-1"
 
 
@@ -34,7 +35,8 @@ def test_not_ready_names_a_service_that_is_not_running(client, rpc):
     error = error_of(response)
     assert error["code"] == "service_unavailable"
     assert "user_svc" in error["message"]
-    assert error["details"] == {"checks": {"rabbitmq": "ok", "user_svc": "not running"}}
+    assert error["details"] == {"checks": {"rabbitmq": "ok", "user_svc": "not running"},
+                                "breakers": {"user_svc": "closed"}}
 
 
 def test_not_ready_on_timeout_and_on_errors(app, rpc, config):

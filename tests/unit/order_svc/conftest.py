@@ -1,6 +1,7 @@
 import pytest
 from nameko.testing.services import worker_factory
 
+from common.breakers import Breakers
 from common.inbox import InboxClaim
 from common.testing import clean_session, migrated_database
 from order_svc.models import Inbox
@@ -45,4 +46,5 @@ def catalog():
 def orders(session, base_config, catalog):
     return worker_factory(OrderService, db=session, inventory=catalog,
                           config={**base_config, "ORDER_DEADLINE_S": 60},
-                          correlation_id="req-1", inbox=InboxClaim(Inbox, "unit"))
+                          correlation_id="req-1", inbox=InboxClaim(Inbox, "unit"),
+                          breakers=Breakers(failures=2, reset_s=60))
