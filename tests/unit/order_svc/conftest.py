@@ -47,4 +47,5 @@ def orders(session, base_config, catalog):
     return worker_factory(OrderService, db=session, inventory=catalog,
                           config={**base_config, "ORDER_DEADLINE_S": 60},
                           correlation_id="req-1", inbox=InboxClaim(Inbox, "unit"),
-                          breakers=Breakers(failures=2, reset_s=60))
+                          breakers=Breakers(failures=2, reset_s=60,
+                                            services=["inventory_svc", "delivery_svc"]))
