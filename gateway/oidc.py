@@ -9,7 +9,7 @@ id_token is verified with joserfc (Authlib's JOSE): its signature against the is
 JWKS (asymmetric algorithms only, the keys fetched again once when a `kid` is new),
 then `iss`, `aud` (our client id), `exp`, `iat`, `nonce`, `azp` and `at_hash` by
 Authlib's CodeIDToken rules. What a failure means for the user is OidcFailure's message
-(plain words); its `reason` is for the logs.
+(plain words) and its `reason` (a code: details.reason); `detail` is for the logs only.
 """
 
 from __future__ import annotations
@@ -44,9 +44,9 @@ CLOCK_LEEWAY_S = 60
 class OidcFailure(Unauthorized):
     """The provider's answer is not a sign-in we can accept (401)."""
 
-    def __init__(self, message: str, reason: str):
+    def __init__(self, message: str, reason: str, detail: str = ""):
         super().__init__(message, {"reason": reason})
-        self.reason = reason
+        self.reason, self.detail = reason, detail
 
 
 @dataclass(frozen=True)
@@ -170,9 +170,9 @@ class Providers:
                 raise ServiceUnavailable("the sign-in provider cannot be reached") from None
             except (OAuthError, OAuth2Error) as exc:  # the provider said no
                 raise OidcFailure("the sign-in provider did not accept this sign-in; "
-                                  "please try again", f"token endpoint: {exc}") from None
+                                  "please try again", "code_refused", str(exc)) from None
         if not token.get("id_token"):
-            raise OidcFailure("the sign-in provider sent no identity", "no id_token")
+            raise OidcFailure("the sign-in provider sent no identity", "no_id_token")
         claims = self._verified_claims(provider, metadata, token, pending.nonce)
         return Identity(issuer=provider.issuer, subject=str(claims["sub"]),
                         email=claims.get("email"),
@@ -200,5 +200,5 @@ class Providers:
             claims.validate(leeway=CLOCK_LEEWAY_S)
         except (JoseError, ValueError) as exc:
             raise OidcFailure("the sign-in provider's answer could not be verified; "
-                              "please try again", f"id_token: {exc!r}") from None
+                              "please try again", "id_token_invalid", repr(exc)) from None
         return claims

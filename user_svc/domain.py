@@ -274,14 +274,17 @@ def decide_oidc_sign_in(linked: bool, claims: OidcClaims,
     if linked:
         return OidcOutcome.SIGN_IN
     if claims.email is None:
-        raise OidcSignInRefused("the sign-in provider gave no email address for this account")
+        raise OidcSignInRefused("the sign-in provider gave no email address for this account",
+                                {"reason": "no_email"})
     if not claims.email_verified:
         raise OidcSignInRefused("the sign-in provider has not verified this email address; "
-                          "sign in with your password, or verify it there first")
+                                "sign in with your password, or verify it there first",
+                                {"reason": "email_unverified"})
     if email_owner_role is None:
         return OidcOutcome.CREATE
     if email_owner_role == "admin":
-        raise OidcSignInRefused("an admin account signs in with its password")
+        raise OidcSignInRefused("an admin account signs in with its password",
+                                {"reason": "admin_account"})
     return OidcOutcome.LINK
 
 

@@ -12,9 +12,11 @@ SameSite=Lax (it must come back on the provider's top-level redirect), only sent
 query's in constant time. Tokens never go into a URL: the storefront gets a single-use
 code (user_svc, OIDC_LOGIN_CODE_TTL_S) in the fragment, which no server sees.
 
-Failures: a browser (it asks for HTML) is sent back to `/#/login?error=<plain words>`;
-any other client gets the contract's error (400 validation_error, 401 unauthorized,
-404 for a provider not configured, 503 when the provider cannot be reached).
+Failures: a browser (it asks for HTML) is sent back to `/#/login?error=<reason>`, a code
+the login page says in plain words (a message of ours in the URL would let any link put
+its own words on our page); any other client gets the contract's error (400
+validation_error, 401 unauthorized with details.reason, 404 for a provider not
+configured, 503 when the provider cannot be reached).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 import time
 from urllib.parse import urlencode
 
@@ -31,7 +34,13 @@ from joserfc.errors import JoseError
 from joserfc.jwe import JWERegistry
 from joserfc.jwk import OctKey
 
-from common.errors import NotFound, ServiceError, ValidationError
+from common.errors import (
+    NotFound,
+    ServiceError,
+    ServiceUnavailable,
+    UpstreamTimeout,
+    ValidationError,
+)
 from gateway import rpc
 from gateway.oidc import OidcFailure, Pending, Provider, Providers
 from gateway.state import state
@@ -42,6 +51,7 @@ bp = Blueprint("oidc", __name__, url_prefix="/auth/oidc")
 EXTENSION = "gateway.oidc"
 COOKIE, COOKIE_PATH = "oidc_login", "/auth/oidc/"
 SEALED = {"alg": "dir", "enc": "A256GCM"}
+REASON = re.compile(r"[a-z_]{1,40}")
 
 
 @bp.record_once
@@ -116,10 +126,11 @@ def callback(provider: str):
     try:
         code = _finish(provider)
     except ServiceError as exc:
-        log.info("OpenID sign-in with %s refused: %s %s", provider[:40], exc, exc.details)
+        log.info("OpenID sign-in with %s refused: %s %s %s", provider[:40], exc, exc.details,
+                 getattr(exc, "detail", ""))
         if not _wants_html():
             raise
-        return _forget(redirect("/#/login?" + urlencode({"error": exc.message}), 302))
+        return _forget(redirect("/#/login?" + urlencode({"error": _reason(exc)}), 302))
     return _forget(redirect("/#/oidc?" + urlencode({"code": code}), 302))
 
 
@@ -129,7 +140,8 @@ def _finish(name: str) -> str:
         cancelled = args.get("error") == "access_denied"
         raise OidcFailure("sign-in was cancelled" if cancelled else
                           "the sign-in provider refused this sign-in",
-                          f"provider error {args.get('error', '')[:100]!r}")
+                          "cancelled" if cancelled else "provider_refused",
+                          args.get("error", "")[:100])
     missing = [key for key in ("state", "code") if not args.get(key)]
     if missing:
         raise ValidationError("the provider's answer is incomplete", {"fields": [
@@ -138,12 +150,22 @@ def _finish(name: str) -> str:
     if pending is None or pending.provider != found.name or not hmac.compare_digest(
             pending.state.encode(), args["state"].encode()):
         raise OidcFailure("this sign-in expired or was started elsewhere; please try again",
-                          "state mismatch")
+                          "state_mismatch")
     identity = _providers().finish(found.name, pending, args["code"], _redirect_uri(found.name))
     answer = rpc.call("user_svc", "oidc_sign_in", issuer=identity.issuer,
                       subject=identity.subject, email=identity.email,
                       email_verified=identity.email_verified, name=identity.name)
     return answer["code"]
+
+
+def _reason(exc: ServiceError) -> str:
+    """The failure's code for the login page (details.reason of ours and user_svc's)."""
+    reason = exc.details.get("reason") if isinstance(exc.details, dict) else None
+    if isinstance(reason, str) and REASON.fullmatch(reason):
+        return reason
+    if isinstance(exc, ServiceUnavailable | UpstreamTimeout):
+        return "unavailable"
+    return "incomplete" if isinstance(exc, ValidationError) else "failed"
 
 
 def _wants_html() -> bool:

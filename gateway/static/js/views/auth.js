@@ -55,14 +55,29 @@ export function loginView(root, {query, navigate}) {
     ? h("p", {class: "notice", id: "session-ended"}, "Your session has ended. Log in again " +
         "and you will be taken back to where you were; your cart is kept.")
     : null;
-  // A provider's sign-in that failed comes back here with the reason in plain words.
+  // A provider's sign-in that failed comes back here with a reason code (never text of
+  // the URL's own: a link could put any words on this page).
   const failed = query.get("error") ? h("p", {class: "error", role: "alert",
-    id: "oidc-error"}, `Signing in did not work: ${query.get("error")}.`) : null;
+    id: "oidc-error"}, `Signing in did not work: ${
+      SIGN_IN_FAILURES[query.get("error")] || SIGN_IN_FAILURES.failed}`) : null;
   const providers = h("div", {class: "actions oidc-providers"});
   mount(root, h("h1", {tabindex: -1, id: "login-title"}, "Log in"), why, failed, form,
         providers);
   showProviders(providers);
 }
+
+// The reasons the gateway gives for a provider's sign-in that failed (routes/oidc.py).
+const SIGN_IN_FAILURES = {
+  cancelled: "it was cancelled at the provider.",
+  state_mismatch: "it took too long, or was started in another tab or browser. " +
+    "Please try again.",
+  email_unverified: "the provider has not verified your email address. Log in with your " +
+    "password, or verify the address with the provider first.",
+  no_email: "the provider did not share your email address.",
+  admin_account: "an admin account logs in with its password.",
+  unavailable: "the provider cannot be reached right now. Please try again in a moment.",
+  failed: "the provider's answer could not be accepted. Please try again.",
+};
 
 /** "Sign in with Google" (and any other configured provider): only when set up. */
 async function showProviders(box) {
