@@ -40,7 +40,7 @@ export async function notificationsView(root) {
         : h("p", {}, "Nothing yet: emails about your account and orders show up here."));
       more.hidden = !cursor;
     } catch (err) {
-      mount(list, errorBox(err));
+      mount(list, errorBox(err, {retry: () => load()}));
     } finally {
       more.disabled = false;
     }
