@@ -53,6 +53,7 @@ class PoolExhausted(ServiceUnavailable):
 
     breaker_neutral = True
 
+
 # How long `_still_connected` reads an idle proxy's socket: nothing is expected on it.
 IDLE_CHECK_S = 0.001
 
