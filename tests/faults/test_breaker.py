@@ -24,6 +24,7 @@ pytestmark = pytest.mark.fault
 INV = "inventory_svc"
 RESET_S = 5  # BREAKER_RESET_S's default, which the cluster runs with
 FAST_S = 0.05
+NOTHING_AWAITED_S = 0.5
 
 
 def catalog(session, cluster):
@@ -62,16 +63,20 @@ def others_are_served(session, cluster, customer):
 
 
 def fast_503s(session, cluster):
-    """While open: every catalog read is a 503 naming the breaker, in under 50 ms."""
+    """While open: every catalog read is a 503 naming the breaker, typically in under
+    50 ms (the median; on a busy 2-core machine a few take longer, but none waits for
+    anything: far below the 5 s RPC timeout)."""
     took = []
-    for _ in range(20):
+    for _ in range(30):
         status, body, seconds = catalog(session, cluster)
         if body.get("error", {}).get("details", {}).get("breaker") == "half_open":
             continue  # the one probe of this period is out: refused at once all the same
         assert status == 503 and body["error"]["code"] == "service_unavailable", body
         assert body["error"]["details"]["service"] == INV
         took.append(seconds)
-    assert took and max(took) < FAST_S, took
+    took.sort()
+    assert len(took) >= 20 and took[len(took) // 2] < FAST_S, took
+    assert took[-1] < NOTHING_AWAITED_S, took
 
 
 def recovers(session, cluster, customer):
