@@ -80,18 +80,20 @@ def test_a_customer_finds_a_product_and_watches_the_order_to_delivery(cluster, p
     assert order["shipping_address"]["country"] == "GB"
 
 
+@pytest.mark.parametrize("viewport", ["desktop", "mobile"])
 def test_a_price_change_at_checkout_is_shown_and_asked_again(cluster, product, admin,
-                                                            admin_token):
+                                                            admin_token, viewport):
     sku, _ = product(price_cents=450)
     email = f"p-{uuid.uuid4().hex[:10]}@example.com"
     result = run_flow(cluster, "price_changed", sku=sku, email=email,
                       password="correct horse", admin_token=admin_token,
-                      new_price_cents=520)
+                      new_price_cents=520, viewport=viewport)
     order = cluster.get(f"/orders/{result['order_id']}", headers=admin).json()
     assert order["total_cents"] == 520 and order["items"][0]["unit_price_cents"] == 520
 
 
-def test_the_order_page_shows_where_it_ships(cluster, product):
+@pytest.mark.parametrize("viewport", ["desktop", "mobile"])
+def test_the_order_page_shows_where_it_ships(cluster, product, viewport):
     sku, _ = product()
     email, password = f"a-{uuid.uuid4().hex[:10]}@example.com", "correct horse"
     assert cluster.post("/auth/register", json={"email": email, "password": password}
@@ -103,14 +105,15 @@ def test_the_order_page_shows_where_it_ships(cluster, product):
             "name": "Ann Lee", "line1": "1 Tea Street", "city": "Leeds",
             "postal_code": "LS1 1AA", "country": "GB"}}).json()
     shown = run_flow(cluster, "ships_to", email=email, password=password,
-                     order_id=order["id"])
+                     order_id=order["id"], viewport=viewport)
     assert shown["lines"] == ["Ann Lee", "1 Tea Street", "LS1 1AA Leeds", "GB"]
 
 
-def test_an_admin_restocks_and_sees_the_new_stock(cluster, product, admin):
+@pytest.mark.parametrize("viewport", ["desktop", "mobile"])
+def test_an_admin_restocks_and_sees_the_new_stock(cluster, product, admin, viewport):
     sku, name = product(stock=3)
     run_flow(cluster, "restock", sku=sku, name=name, email=ADMIN_EMAIL,
-             password=ADMIN_PASSWORD)
+             password=ADMIN_PASSWORD, viewport=viewport)
     stock = cluster.get(f"/admin/inventory/{sku}", headers=admin).json()
     assert (stock["on_hand"], stock["available"]) == (10, 10), stock
 
@@ -166,10 +169,11 @@ def test_out_of_stock_names_the_item_and_what_is_left_and_keeps_the_cart(cluster
     assert result["said"] == f"{name}: you asked for 2, only 1 left."
 
 
-def test_cancelling_a_paid_order_asks_first_and_refunds(cluster, product, admin):
+def test_cancelling_a_paid_order_asks_first_and_refunds(cluster, product, admin, viewport):
     sku, _ = product(price_cents=990)
     email, password = new_customer(cluster)
-    result = run_flow(cluster, "cancel_paid", sku=sku, email=email, password=password)
+    result = run_flow(cluster, "cancel_paid", sku=sku, email=email, password=password,
+                      viewport=viewport)
 
     def refunded():
         order = cluster.get(f"/orders/{result['order_id']}", headers=admin).json()
@@ -179,11 +183,13 @@ def test_cancelling_a_paid_order_asks_first_and_refunds(cluster, product, admin)
     assert (order["status"], order["cancel_reason"]) == ("CANCELLED", "customer_request")
 
 
-def test_a_session_that_ends_at_checkout_logs_in_and_comes_back_to_the_cart(cluster,
-                                                                           product, admin):
+@pytest.mark.parametrize("viewport", ["desktop", "mobile"])
+def test_a_session_that_ends_at_checkout_logs_in_and_comes_back_to_the_cart(
+        cluster, product, admin, viewport):
     sku, _ = product()
     result = run_flow(cluster, "session_ended_at_checkout", sku=sku,
-                      email=f"e-{uuid.uuid4().hex[:10]}@example.com", password="correct horse")
+                      email=f"e-{uuid.uuid4().hex[:10]}@example.com", password="correct horse",
+                      viewport=viewport)
     order = cluster.get(f"/orders/{result['order_id']}", headers=admin).json()
     assert [(i["sku"], i["quantity"]) for i in order["items"]] == [(sku, 2)]
 
