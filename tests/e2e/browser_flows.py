@@ -66,10 +66,12 @@ def fits_the_screen(page: Page) -> None:
         f"wider than the {wider['width']} px screen: {wider}"
 
 
-def shot(page: Page, shots: str, name: str, full: bool = False) -> None:
+def shot(page: Page, shots: str, name: str, full: bool = False, check: bool = True) -> None:
+    """A screenshot `<name>.png` (`-mobile` at 390 px, checked to fit unless not `check`)."""
     Path(shots).mkdir(parents=True, exist_ok=True)
     if MODE["viewport"] == "mobile":
-        fits_the_screen(page)
+        if check:
+            fits_the_screen(page)
         name = f"{name}-mobile"
     page.screenshot(path=str(Path(shots) / f"{name}.png"), full_page=full)
 
@@ -570,7 +572,7 @@ def run(flow: str, args: dict) -> dict:
         try:
             result = FLOWS[flow](page, **args)
         except BaseException:
-            shot(page, args["shots"], f"{flow}-failure")
+            shot(page, args["shots"], f"{flow}-failure", check=False)
             raise
         finally:
             browser.close()
