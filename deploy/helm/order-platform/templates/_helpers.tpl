@@ -90,6 +90,10 @@ pre-install,pre-upgrade
   value: {{ .Values.smtp.user | quote }}
 - name: SMTP_PASSWORD
   valueFrom: {secretKeyRef: {name: {{ $secret }}, key: SMTP_PASSWORD}}
+- name: OIDC_GOOGLE_CLIENT_ID
+  value: {{ .Values.oidc.google.clientId | quote }}
+- name: OIDC_GOOGLE_CLIENT_SECRET
+  valueFrom: {secretKeyRef: {name: {{ $secret }}, key: OIDC_GOOGLE_CLIENT_SECRET, optional: true}}
 - name: ENV
   value: production
 - name: GATEWAY_HOST
