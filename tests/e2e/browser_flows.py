@@ -536,12 +536,34 @@ def admin_runs_the_shop(page: Page, *, email: str, password: str, sku: str,
     return {"order_id": order_id, "client_id": client_id}
 
 
+def oidc_sign_in(page: Page, *, name: str, shots: str) -> dict:
+    """"Sign in with Google" against tests/e2e/oidc_provider.py (which consents at once):
+    the button, a failed sign-in's reason in plain words (never the URL's own words), then
+    the provider, back through the callback to `#/oidc`, and signed in as `name` with the
+    one-time code gone from the address bar."""
+    page.goto("/#/login")
+    button = page.get_by_role("link", name="Sign in with Google")
+    expect(button).to_be_visible(timeout=WAIT_MS)
+    shot(page, shots, "oidc-login")
+    page.goto("/#/login?error=email_unverified")
+    expect(page.locator("#oidc-error")).to_contain_text(
+        "has not verified your email address", timeout=WAIT_MS)
+    page.goto("/#/login?error=<b>call+us+now</b>")
+    expect(page.locator("#oidc-error")).to_contain_text("could not be accepted")
+    expect(page.locator("#oidc-error")).not_to_contain_text("call us")
+    page.get_by_role("link", name="Sign in with Google").click()
+    expect(page.locator("#who")).to_have_text(name, timeout=WAIT_MS)
+    expect(page).to_have_url(re.compile(r"#/$"), timeout=WAIT_MS)
+    return {"url": page.url}
+
+
 FLOWS = {"shop_and_follow": shop_and_follow, "restock": restock, "read_docs": read_docs,
          "price_changed": price_changed, "ships_to": ships_to,
          "declined_then_another_card": declined_then_another_card,
          "out_of_stock": out_of_stock, "cancel_paid": cancel_paid,
          "session_ended_at_checkout": session_ended_at_checkout,
-         "browse_and_search": browse_and_search, "admin_runs_the_shop": admin_runs_the_shop}
+         "browse_and_search": browse_and_search, "admin_runs_the_shop": admin_runs_the_shop,
+         "oidc_sign_in": oidc_sign_in}
 # HTTP answers a flow provokes on purpose: the browser logs each non-2xx fetch as a
 # console error ("Failed to load resource: ... status of 409"), which is not a fault.
 EXPECTED_STATUSES = {"browse_and_search": {404}, "price_changed": {409}, "read_docs": {503},

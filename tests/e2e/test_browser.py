@@ -169,6 +169,7 @@ def test_out_of_stock_names_the_item_and_what_is_left_and_keeps_the_cart(cluster
     assert result["said"] == f"{name}: you asked for 2, only 1 left."
 
 
+@pytest.mark.parametrize("viewport", ["desktop", "mobile"])
 def test_cancelling_a_paid_order_asks_first_and_refunds(cluster, product, admin, viewport):
     sku, _ = product(price_cents=990)
     email, password = new_customer(cluster)

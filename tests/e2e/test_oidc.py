@@ -217,12 +217,12 @@ def test_an_unknown_code_is_refused_at_the_exchange(oidc):
 
 
 def test_the_storefront_signs_in_with_its_button(oidc):
-    """In Chromium (tests/e2e/oidc_browser.py): the button, the provider, signed in."""
+    """In Chromium (browser_flows.oidc_sign_in): the button, the provider, signed in."""
     url, op = oidc
     new_person(op)
     assert os.path.exists("/usr/bin/chromium"), "apt-get install -y chromium"
     done = subprocess.run(
-        [sys.executable, "-m", "tests.e2e.oidc_browser",
+        [sys.executable, "-m", "tests.e2e.browser_flows", "oidc_sign_in",
          json.dumps({"url": url, "shots": SHOTS, "name": "Gia Google"})],
         cwd=ROOT, capture_output=True, text=True, timeout=100)
     assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
