@@ -185,7 +185,9 @@ def price_changed(page: Page, *, sku: str, email: str, password: str, admin_toke
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Create account").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Tea, coffee", timeout=WAIT_MS)
-    page.locator(f'article[data-sku="{sku}"]').get_by_role("button", name="Add to cart").click()
+    page.goto(f"/#/products/{sku}")  # not the first page's: other tests add products
+    page.locator(f'.product-page[data-sku="{sku}"]').get_by_role(
+        "button", name="Add to cart").click()
     page.get_by_role("link", name=re.compile("^Cart")).click()
     expect(page.locator(f'tr[data-sku="{sku}"]')).to_be_visible()
     answer = page.request.patch(f"/products/{sku}", data={"price_cents": new_price_cents},
@@ -231,8 +233,10 @@ def register_in_page(page: Page, name: str, email: str, password: str) -> None:
 
 def cart_with(page: Page, sku: str, quantity: int = 1) -> None:
     """Put `quantity` of `sku` in the cart from the shop, and open the cart."""
-    page.goto("/#/")
-    page.locator(f'article[data-sku="{sku}"]').get_by_role("button", name="Add to cart").click()
+    # Its own page: other tests' products can push it off the catalog's first page.
+    page.goto(f"/#/products/{sku}")
+    page.locator(f'.product-page[data-sku="{sku}"]').get_by_role(
+        "button", name="Add to cart").click()
     page.get_by_role("link", name=re.compile("^Cart")).click()
     expect(page.locator(f'tr[data-sku="{sku}"]')).to_be_visible(timeout=WAIT_MS)
     if quantity != 1:
