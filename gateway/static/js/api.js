@@ -8,6 +8,8 @@
  * because re-using a spent refresh token revokes its whole family (a logout).
  */
 
+import {readJson, writeJson} from "./storage.js";
+
 const SESSION_KEY = "op.session";
 const RENEW_EARLY_MS = 30_000;
 
@@ -31,16 +33,11 @@ function retryAfterSeconds(value) {
 }
 
 export function session() {
-  try {
-    return JSON.parse(sessionStorage.getItem(SESSION_KEY));
-  } catch {
-    return null;
-  }
+  return readJson(sessionStorage, SESSION_KEY);
 }
 
 function store(value) {
-  if (value) sessionStorage.setItem(SESSION_KEY, JSON.stringify(value));
-  else sessionStorage.removeItem(SESSION_KEY);
+  writeJson(sessionStorage, SESSION_KEY, value || null);
   window.dispatchEvent(new CustomEvent("op:session"));
 }
 

@@ -12,20 +12,17 @@
  */
 
 import {announce} from "./dom.js";
+import {readJson, writeJson} from "./storage.js";
 
 const CART_KEY = "op.cart";
 export const MAX_QUANTITY = 1000;  // the contract's limit per line
 
 function read() {
-  try {
-    return JSON.parse(localStorage.getItem(CART_KEY)) || {};
-  } catch {
-    return {};
-  }
+  return readJson(localStorage, CART_KEY, {});
 }
 
 function write(cart) {
-  localStorage.setItem(CART_KEY, JSON.stringify(cart));
+  writeJson(localStorage, CART_KEY, cart);
   window.dispatchEvent(new CustomEvent("op:cart"));
 }
 

@@ -18,6 +18,7 @@
 import {api, ApiError} from "./api.js";
 import {take} from "./cart.js";
 import {uuid4} from "./dom.js";
+import {readJson, writeJson} from "./storage.js";
 import {onLive} from "./stream.js";
 
 const CHECKOUT_KEY = "op.checkout";
@@ -29,16 +30,11 @@ const DONE = new Set(["CONFIRMED", "SHIPPED", "DELIVERED"]);
 const shed = (err) => err instanceof ApiError && err.status === 503 && err.retryAfterS != null;
 
 function saved() {
-  try {
-    return JSON.parse(localStorage.getItem(CHECKOUT_KEY));
-  } catch {
-    return null;
-  }
+  return readJson(localStorage, CHECKOUT_KEY);
 }
 
 function keep(value) {
-  if (value) localStorage.setItem(CHECKOUT_KEY, JSON.stringify(value));
-  else localStorage.removeItem(CHECKOUT_KEY);
+  writeJson(localStorage, CHECKOUT_KEY, value || null);
 }
 
 /** The order placed from this cart and not settled yet: {order_id, items}, or null. */
@@ -75,7 +71,7 @@ export async function placeOrder({items, token, address, expectedCents}, onRetry
     try {
       const order = await api("POST", "/orders", request);
       keep({...saved(), key, order_id: order.id, items});
-      localStorage.setItem(ADDRESS_KEY, JSON.stringify(address));
+      writeJson(localStorage, ADDRESS_KEY, address);
       return order;
     } catch (err) {
       if (err instanceof ApiError && err.code === "price_changed") forgetKey();
@@ -121,15 +117,11 @@ export async function settlePending() {
 
 /** The address last used (or typed), offered again: {} when none. */
 export function savedAddress() {
-  try {
-    return JSON.parse(localStorage.getItem(ADDRESS_KEY)) || {};
-  } catch {
-    return {};
-  }
+  return readJson(localStorage, ADDRESS_KEY, {});
 }
 
 export function rememberAddressField(name, value) {
-  localStorage.setItem(ADDRESS_KEY, JSON.stringify({...savedAddress(), [name]: value}));
+  writeJson(localStorage, ADDRESS_KEY, {...savedAddress(), [name]: value});
 }
 
 // Whatever page is open, the stream says when the cart's order settles.

@@ -10,17 +10,13 @@
  */
 
 import {h} from "./dom.js";
+import {readJson} from "./storage.js";
 
 const STORE_SESSION = "op.session";  // the storefront's tokens (api.js), this tab only
 
 /** The page's token field: one for every form. */
 export function tokenField() {
-  let token = "";
-  try {
-    token = JSON.parse(sessionStorage.getItem(STORE_SESSION))?.access_token || "";
-  } catch {
-    token = "";
-  }
+  const token = readJson(sessionStorage, STORE_SESSION)?.access_token || "";
   return h("p", {class: "try-token"},
     h("label", {for: "try-token"}, "Bearer token for “Try it” "),
     h("input", {id: "try-token", type: "password", autocomplete: "off", value: token,

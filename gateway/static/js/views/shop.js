@@ -9,6 +9,7 @@
 import {api} from "../api.js";
 import {add, MAX_QUANTITY} from "../cart.js";
 import {announce, errorBox, h, money, mount} from "../dom.js";
+import {readJson, writeJson} from "../storage.js";
 
 const PAGE_SIZE = 12;
 const MAX_WALK = 20;  // pages walked to reach a cold `page=`; past it, page 1
@@ -97,18 +98,13 @@ function hashOf({q, category, sort, page}) {
 }
 
 function knownCursors(key) {
-  try {
-    return JSON.parse(sessionStorage.getItem(CURSORS_KEY) || "{}")[key] || [null];
-  } catch {
-    return [null];
-  }
+  return readJson(sessionStorage, CURSORS_KEY, {})[key] || [null];
 }
 
 function keepCursors(key, cursors) {
   try {
-    const all = JSON.parse(sessionStorage.getItem(CURSORS_KEY) || "{}");
-    all[key] = cursors;
-    sessionStorage.setItem(CURSORS_KEY, JSON.stringify(all));
+    writeJson(sessionStorage, CURSORS_KEY, {...readJson(sessionStorage, CURSORS_KEY, {}),
+                                            [key]: cursors});
   } catch { /* private mode: the walk from page 1 still works */ }
 }
 
