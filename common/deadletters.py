@@ -310,4 +310,3 @@ class DeadLetterRpc:
     def purge_dead_letters(self, event_id: str | None = None) -> int:
         """Drop every kept letter (or `event_id`'s only); how many."""
         return self.dead_letters.purge(event_id)
-

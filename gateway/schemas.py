@@ -193,7 +193,7 @@ class ProductListQuery(ListQuery):
     """GET /products: a page, narrowed by `q` (words of name or description) and
     `category`, in `sort` order (name, price, -price, newest; sku when absent)."""
 
-    q: Annotated[Annotated[str, Field(max_length=200), AfterValidator(_plain_text)] | None,
+    q: Annotated[Annotated[Text, Field(max_length=200)] | None,
                  BeforeValidator(_blank_is_none)] = None
     category: Annotated[Category | None, BeforeValidator(_blank_is_none)] = None
     sort: Annotated[Literal["name", "price", "-price", "newest"] | None,

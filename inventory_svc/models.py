@@ -63,7 +63,7 @@ class Product(Base):
     __table_args__ = (
         CheckConstraint("price_cents > 0", name="price_positive"),
         Index("ix_products_search", "search", postgresql_using="gin"),
-        # The storefront's listings: active products by category, newest first.
+        # The storefront's listings: the active products of one category.
         Index("ix_products_active_category", "active", "category"),
     )
 

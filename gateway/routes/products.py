@@ -58,6 +58,14 @@ def cached(read: Callable[[], dict]) -> Response:
     return response
 
 
+def page_of_products(query: ProductListQuery, fields: tuple[str, ...], **listing) -> dict:
+    """The page `query` asks for, each product shaped to `fields`: {items, next_cursor}."""
+    page = rpc.call("inventory_svc", "list_products", limit=query.limit, cursor=query.cursor,
+                    q=query.q, category=query.category, sort=query.sort or "sku", **listing)
+    return {"items": [pick(product, fields) for product in page.get("items") or []],
+            "next_cursor": page.get("next_cursor")}
+
+
 def changed(answer):
     """A write went through: drop this process's cached catalog answers."""
     state().catalog.invalidate()
@@ -70,14 +78,7 @@ def list_products():
     `q=` words of name or description, `category=`, `sort=name|price|-price|newest`).
     Archived products are not listed."""
     query = query_args(ProductListQuery)
-
-    def read():
-        page = rpc.call("inventory_svc", "list_products", limit=query.limit,
-                        cursor=query.cursor, q=query.q, category=query.category,
-                        sort=query.sort or "sku")
-        return {"items": [pick(product, PRODUCT_FIELDS) for product in page.get("items") or []],
-                "next_cursor": page.get("next_cursor")}
-    return cached(read)
+    return cached(lambda: page_of_products(query, PRODUCT_FIELDS))
 
 
 @categories_bp.get("")
@@ -132,12 +133,8 @@ def restock(sku: str):
 def list_all_products():
     """The admin's catalog, archived products too: {items: [product with `active`],
     next_cursor}; the same `?q=&category=&sort=&limit=&cursor=` as GET /products."""
-    query = query_args(ProductListQuery)
-    page = rpc.call("inventory_svc", "list_products", limit=query.limit, cursor=query.cursor,
-                    q=query.q, category=query.category, sort=query.sort or "sku",
-                    include_archived=True)
-    return {"items": [pick(product, WRITTEN_FIELDS) for product in page.get("items") or []],
-            "next_cursor": page.get("next_cursor")}
+    return page_of_products(query_args(ProductListQuery), WRITTEN_FIELDS,
+                            include_archived=True)
 
 
 @admin_bp.get("/<sku>")
