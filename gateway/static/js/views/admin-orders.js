@@ -78,8 +78,10 @@ export async function orderPanel(section, {id}) {
         h("h2", {id: "order-title"}, `Order ${shortId(id)}`), head, question, body);
 
   async function read() {
-    const [order, payments, events] = await Promise.all([
-      api("GET", `/orders/${id}`, {auth: true}),
+    // The order first: the timeline and payments read after it hold at least what it
+    // shows (a refund the order shows is then in the timeline too), never less.
+    const order = await api("GET", `/orders/${id}`, {auth: true});
+    const [payments, events] = await Promise.all([
       api("GET", `/admin/payments?order_id=${id}`, {auth: true}),
       api("GET", `/orders/${id}/timeline`, {auth: true})]);
     show(order, payments.items, events.items);
